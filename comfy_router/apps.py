@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ComfyRouterConfig(AppConfig):
+    name = "comfy_router"
+    verbose_name = "Comfy Router"

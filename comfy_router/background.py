@@ -1,0 +1,85 @@
+"""The router's background work: the loops listed in COMFY_ROUTER_BACKGROUND_SERVICES (health
+monitor, dispatcher sweep, …) and the Channels worker that consumes COMFY_ROUTER_WORKER_CHANNELS.
+
+`serve` runs them on Daphne's event loop; `worker` runs them alone (scale-out). Each loop is
+supervised: a crash is logged and the loop restarts, so one bug never silences the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from channels.layers import get_channel_layer
+from channels.worker import Worker
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+ServiceLoop = Callable[[asyncio.Event], Awaitable[None]]
+RESTART_DELAY = 1.0
+
+
+class BackgroundServices:
+    def __init__(
+        self,
+        services: list[str] | None = None,
+        worker_channels: list[str] | None = None,
+    ) -> None:
+        self.services = (
+            list(settings.COMFY_ROUTER_BACKGROUND_SERVICES) if services is None else services
+        )
+        self.worker_channels = (
+            list(settings.COMFY_ROUTER_WORKER_CHANNELS) if worker_channels is None
+            else worker_channels
+        )
+        self.stop_event = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Schedules every loop on the running event loop and returns at once."""
+        for path in self.services:
+            loop_function: ServiceLoop = import_string(path)
+            self.tasks.append(asyncio.create_task(self._supervise(path, loop_function), name=path))
+        if self.worker_channels:
+            self.tasks.append(asyncio.create_task(self._run_worker(), name="channels-worker"))
+        logger.info(
+            "Background services started: %s",
+            ", ".join(self.services + [f"worker({c})" for c in self.worker_channels]) or "none",
+        )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Asks every loop to finish, waits up to `grace` seconds, then cancels what is left."""
+        self.stop_event.set()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        logger.info("Background services stopped")
+
+    async def _supervise(self, name: str, loop_function: ServiceLoop) -> None:
+        while not self.stop_event.is_set():
+            try:
+                await loop_function(self.stop_event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Background service %s crashed; restarting", name)
+                try:
+                    await asyncio.wait_for(self.stop_event.wait(), RESTART_DELAY)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _run_worker(self) -> None:
+        from comfy_router.asgi import application
+
+        worker = Worker(
+            application=application,
+            channels=self.worker_channels,
+            channel_layer=get_channel_layer(),
+        )
+        await worker.handle()

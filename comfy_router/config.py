@@ -1,0 +1,205 @@
+"""Reads every `COMFY_ROUTER__*` variable once, checks it, and fails start-up naming the culprit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+PREFIX = "COMFY_ROUTER__"
+GIB = 1024**3
+MIB = 1024**2
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    env: str
+    history_limit: int
+    pending_limit: int
+    data_dir: Path
+    database_url: str
+    channel_layer_url: str
+    log_level: str
+    max_request_bytes: int
+    webhook_secret: str
+    # downloads
+    cache_dir: Path
+    root_dir: Path
+    record_path: Path
+    max_cache_bytes: int
+    block_private_networks: bool
+    download_timeout: float
+    # nodes
+    health_interval: float
+    health_timeout: float
+    health_failures: int
+    # tasks
+    task_max_attempts: int
+    task_timeout: float
+    task_lease: float
+    affinity_wait: float
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env == "prod"
+
+
+class _Reader:
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        self.environment = environment
+
+    def _raw(self, name: str) -> str | None:
+        value = self.environment.get(PREFIX + name)
+        return None if value is None else value.strip()
+
+    def _parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+        raw = self._raw(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"Unexpected value {PREFIX}{name}={raw!r}: expected {expected}"
+            ) from None
+
+    def string(self, name: str, default: str, choices: tuple[str, ...] = ()) -> str:
+        def parse(raw: str) -> str:
+            if choices and raw not in choices:
+                raise ValueError(raw)
+            return raw
+
+        expected = "one of " + ", ".join(choices) if choices else "a string"
+        return self._parse(name, default, parse, expected)
+
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        def parse(raw: str) -> int:
+            value = int(raw.replace("_", ""))
+            if value < minimum or (maximum is not None and value > maximum):
+                raise ValueError(raw)
+            return value
+
+        bounds = f" from {minimum} to {maximum}" if maximum is not None else f" >= {minimum}"
+        return self._parse(name, default, parse, "an integer" + bounds)
+
+    def seconds(self, name: str, default: float, minimum: float = 0.0) -> float:
+        def parse(raw: str) -> float:
+            value = float(raw)
+            if not value >= minimum or value == float("inf"):
+                raise ValueError(raw)
+            return value
+
+        return self._parse(name, default, parse, f"a number of seconds >= {minimum:g}")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        truthy, falsy = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+        def parse(raw: str) -> bool:
+            if raw.lower() in truthy:
+                return True
+            if raw.lower() in falsy:
+                return False
+            raise ValueError(raw)
+
+        return self._parse(name, default, parse, "true or false")
+
+    def path(self, name: str, default: str) -> Path:
+        return Path(self.string(name, default)).expanduser()
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        def parse(raw: str) -> str:
+            scheme = raw.split("://", 1)[0] if "://" in raw else ""
+            if scheme not in schemes:
+                raise ValueError(raw)
+            return raw
+
+        return self._parse(name, default, parse, "a URL with scheme " + " or ".join(schemes))
+
+
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql", "psql")
+CHANNEL_LAYER_SCHEMES = ("memory", "redis", "rediss")
+
+
+def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
+    read = _Reader(os.environ if environment is None else environment)
+    data_dir = read.path("DATA_DIR", "./data").resolve()
+    config = RouterConfig(
+        host=read.string("HOST", "0.0.0.0"),
+        port=read.integer("PORT", 8080, minimum=1, maximum=65535),
+        username=read.string("USERNAME", "admin"),
+        password=read.string("PASSWORD", "admin"),
+        env=read.string("ENV", "dev", choices=("dev", "test", "prod")),
+        history_limit=read.integer("HISTORY_LIMIT", 50, minimum=1),
+        pending_limit=read.integer("PENDING_LIMIT", 25, minimum=1),
+        data_dir=data_dir,
+        database_url=read.url(
+            "DATABASE_URL", f"sqlite:///{data_dir / 'router.sqlite3'}", DATABASE_SCHEMES
+        ),
+        channel_layer_url=read.url("CHANNEL_LAYER_URL", "memory://", CHANNEL_LAYER_SCHEMES),
+        log_level=read.string(
+            "LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        ),
+        max_request_bytes=read.integer("MAX_REQUEST_BYTES", 32 * MIB, minimum=1024),
+        webhook_secret=read.string("WEBHOOK_SECRET", ""),
+        cache_dir=read.path("DOWNLOAD__CACHE_DIR", "/tmp/cache"),
+        root_dir=read.path("DOWNLOAD__ROOT_DIR", "/tmp/model"),
+        record_path=read.path("DOWNLOAD__RECORD_PATH", "/tmp/record.json"),
+        max_cache_bytes=read.integer("DOWNLOAD__MAX_CACHE_BYTES", 64 * GIB, minimum=1),
+        block_private_networks=read.boolean("DOWNLOAD__BLOCK_PRIVATE_NETWORKS", False),
+        download_timeout=read.seconds("DOWNLOAD__TIMEOUT", 60.0, minimum=0.1),
+        health_interval=read.seconds("HEALTH__INTERVAL", 2.0, minimum=0.05),
+        health_timeout=read.seconds("HEALTH__TIMEOUT", 3.0, minimum=0.05),
+        health_failures=read.integer("HEALTH__FAILURES", 3, minimum=1),
+        task_max_attempts=read.integer("TASK__MAX_ATTEMPTS", 2, minimum=1),
+        task_timeout=read.seconds("TASK__TIMEOUT", 3600.0, minimum=1.0),
+        task_lease=read.seconds("TASK__LEASE", 30.0, minimum=1.0),
+        affinity_wait=read.seconds("SCHEDULER__AFFINITY_WAIT", 2.0, minimum=0.0),
+    )
+    if config.is_prod and (config.username, config.password) == ("admin", "admin"):
+        raise ImproperlyConfigured(
+            f"{PREFIX}ENV=prod refuses the default credentials: "
+            f"set {PREFIX}USERNAME and {PREFIX}PASSWORD"
+        )
+    if not config.username or not config.password:
+        raise ImproperlyConfigured(f"{PREFIX}USERNAME and {PREFIX}PASSWORD must not be empty")
+    return config
+
+
+def database_settings(config: RouterConfig) -> dict[str, object]:
+    """Django DATABASES['default'] for the configured URL; SQLite gets WAL and IMMEDIATE writes."""
+    database = environ.Env.db_url_config(config.database_url)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        database["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+            ),
+        }
+        database["TEST"] = {"NAME": str(Path(database["NAME"]).with_suffix(".test.sqlite3"))}
+    else:
+        database["CONN_MAX_AGE"] = 60
+        database["CONN_HEALTH_CHECKS"] = True
+    return database
+
+
+def channel_layer_settings(config: RouterConfig) -> dict[str, object]:
+    if config.channel_layer_url.startswith("memory://"):
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [config.channel_layer_url], "capacity": 1000, "expiry": 60},
+        }
+    }

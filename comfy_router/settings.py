@@ -1,0 +1,140 @@
+"""Django settings. Everything an operator may change comes from `COMFY_ROUTER__*` (see config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from comfy_router.config import (
+    channel_layer_settings,
+    database_settings,
+    load_config,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+ROUTER = load_config()
+
+SECRET_KEY = environ.Env().str("DJANGO_SECRET_KEY", default="") or (
+    "comfy-router:" + ROUTER.username + ":" + ROUTER.password
+)
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "comfy_router",
+    "nodes",
+    "workflows",
+    "downloads",
+]
+
+MIDDLEWARE = [
+    "comfy_router.errors.JsonErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "comfy_router.auth.BasicAuthMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = ["comfy_router.auth.RouterCredentialsBackend"]
+
+ROOT_URLCONF = "comfy_router.urls"
+ASGI_APPLICATION = "comfy_router.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_settings(ROUTER)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+CHANNEL_LAYERS = channel_layer_settings(ROUTER)
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = ROUTER.max_request_bytes
+FILE_UPLOAD_MAX_MEMORY_SIZE = ROUTER.max_request_bytes
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Admin and Swagger UI assets are served by WhiteNoise straight from the installed apps.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["comfy_router.auth.RouterBasicAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "comfy_router.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Comfy Router",
+    "DESCRIPTION": "One front door for a pool of ComfyUI servers.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"basicAuth": []}],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": ROUTER.log_level},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
+
+# Background services started by `serve` (and by `worker` in scale-out): dotted paths to
+# `async def run(stop: asyncio.Event) -> None`. Each issue's app adds its own loop here.
+COMFY_ROUTER_BACKGROUND_SERVICES: list[str] = []
+# Channel name -> consumer consumed by the Channels worker (executors); see comfy_router/asgi.py.
+COMFY_ROUTER_WORKER_CHANNELS: dict[str, str] = {}

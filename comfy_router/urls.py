@@ -1,0 +1,29 @@
+"""Routes. App routes live in each app's urls.py; every route needs Basic auth but those listed in
+comfy_router.auth.PUBLIC_PATHS."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from comfy_router import views
+
+urlpatterns = [
+    path("health_check", views.health_check, name="health-check"),
+    path("doc", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="doc"),
+    path("doc/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("admin/", admin.site.urls),
+    path("", include("nodes.urls")),
+    path("", include("workflows.urls")),
+    path("", include("downloads.urls")),
+]
+
+handler400 = "comfy_router.errors.json_bad_request"
+handler403 = "comfy_router.errors.json_permission_denied"
+handler404 = "comfy_router.errors.json_not_found"
+handler500 = "comfy_router.errors.json_server_error"
+
+admin.site.site_header = "Comfy Router"
+admin.site.site_title = "Comfy Router"
+admin.site.index_title = "Nodes, tasks and cache"
