@@ -12,10 +12,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_application = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from comfy_router.auth import WebsocketBasicAuthMiddleware  # noqa: E402
+from comfy_router.background import registered_worker_channels  # noqa: E402
 from comfy_router.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -25,7 +25,7 @@ application = ProtocolTypeRouter(
         "channel": ChannelNameRouter(
             {
                 channel: import_string(consumer).as_asgi()
-                for channel, consumer in settings.COMFY_ROUTER_WORKER_CHANNELS.items()
+                for channel, consumer in registered_worker_channels().items()
             }
         ),
     }

@@ -1,5 +1,6 @@
-"""The router's background work: the loops listed in COMFY_ROUTER_BACKGROUND_SERVICES (health
-monitor, dispatcher sweep, …) and the Channels worker that consumes COMFY_ROUTER_WORKER_CHANNELS.
+"""The router's background work: the loops each app declares in its AppConfig as
+`background_services` (health monitor, dispatcher sweep, …) and the Channels worker that consumes
+the channels they declare as `worker_channels` (executors).
 
 `serve` runs them on Daphne's event loop; `worker` runs them alone (scale-out). Each loop is
 supervised: a crash is logged and the loop restarts, so one bug never silences the others.
@@ -13,6 +14,7 @@ from typing import Awaitable, Callable
 
 from channels.layers import get_channel_layer
 from channels.worker import Worker
+from django.apps import apps
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -22,18 +24,32 @@ ServiceLoop = Callable[[asyncio.Event], Awaitable[None]]
 RESTART_DELAY = 1.0
 
 
+def registered_services() -> list[str]:
+    """Loops declared by each app's AppConfig (`background_services`) plus the settings' list."""
+    paths: list[str] = []
+    for app_config in apps.get_app_configs():
+        paths.extend(getattr(app_config, "background_services", ()))
+    return paths + list(settings.COMFY_ROUTER_BACKGROUND_SERVICES)
+
+
+def registered_worker_channels() -> dict[str, str]:
+    """Channel name -> consumer path, declared by each AppConfig (`worker_channels`)."""
+    channels: dict[str, str] = {}
+    for app_config in apps.get_app_configs():
+        channels.update(getattr(app_config, "worker_channels", {}))
+    channels.update(settings.COMFY_ROUTER_WORKER_CHANNELS)
+    return channels
+
+
 class BackgroundServices:
     def __init__(
         self,
         services: list[str] | None = None,
         worker_channels: list[str] | None = None,
     ) -> None:
-        self.services = (
-            list(settings.COMFY_ROUTER_BACKGROUND_SERVICES) if services is None else services
-        )
+        self.services = registered_services() if services is None else services
         self.worker_channels = (
-            list(settings.COMFY_ROUTER_WORKER_CHANNELS) if worker_channels is None
-            else worker_channels
+            list(registered_worker_channels()) if worker_channels is None else worker_channels
         )
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []

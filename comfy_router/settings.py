@@ -133,8 +133,8 @@ LOGGING = {
     },
 }
 
-# Background services started by `serve` (and by `worker` in scale-out): dotted paths to
-# `async def run(stop: asyncio.Event) -> None`. Each issue's app adds its own loop here.
+# Background work started by `serve` (and by `worker` in scale-out) beyond what each app's
+# AppConfig declares (see comfy_router/background.py): dotted paths to
+# `async def run(stop: asyncio.Event) -> None`, and channel name -> worker consumer.
 COMFY_ROUTER_BACKGROUND_SERVICES: list[str] = []
-# Channel name -> consumer consumed by the Channels worker (executors); see comfy_router/asgi.py.
 COMFY_ROUTER_WORKER_CHANNELS: dict[str, str] = {}

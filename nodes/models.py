@@ -1,0 +1,48 @@
+"""The pool of ComfyUI servers. A node is `idle`, `busy` (running exactly one task) or `offline`."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Node(models.Model):
+    class Status(models.TextChoices):
+        IDLE = "idle"
+        BUSY = "busy"
+        OFFLINE = "offline"
+
+    url = models.CharField(
+        max_length=500, unique=True, help_text="scheme://host:port[/path], no trailing slash"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFLINE)
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled node finishes its task and gets no new one."
+    )
+    token = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Sent as `Authorization: Bearer …` and `?token=` to nodes behind an auth proxy.",
+    )
+    health_failures = models.PositiveIntegerField(default=0)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    system_stats = models.JSONField(default=dict, blank=True)
+    device_name = models.CharField(max_length=200, blank=True)
+    vram_total = models.BigIntegerField(null=True, blank=True)
+    vram_free = models.BigIntegerField(null=True, blank=True)
+    comfyui_version = models.CharField(max_length=50, blank=True)
+    # What the node ran last, for model-affinity scheduling.
+    last_model = models.CharField(max_length=500, blank=True)
+    last_loras = models.JSONField(default=list, blank=True)
+    idle_since = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["url"]
+        indexes = [models.Index(fields=["status", "enabled", "idle_since"])]
+
+    def __str__(self) -> str:
+        return self.name or self.url
