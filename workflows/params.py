@@ -105,17 +105,23 @@ def _multiple_of_size_step(value: int) -> int:
 
 
 class SD15ParamsSerializer(SamplingParamsSerializer):
+    """SD1.5: a checkpoint (with optional VAE), 512×512 and 20 steps by default."""
+
     checkpoint = ModelRefSerializer()
     vae = ModelRefSerializer(required=False, allow_null=True)
 
 
 class SDXLParamsSerializer(SD15ParamsSerializer):
+    """SDXL: a checkpoint (with optional VAE), 1024×1024 and 25 steps by default."""
+
     width = _size_field(1024)
     height = _size_field(1024)
     steps = _steps_field(25)
 
 
 class FluxParamsSerializer(SamplingParamsSerializer):
+    """Flux: diffusion model, T5-XXL + CLIP-L and VAE; `cfg_scale` is Flux guidance (dev only)."""
+
     unet = ModelRefSerializer()
     unet_dtype = serializers.ChoiceField(choices=combo("UNETLoader", "weight_dtype"), default="default")
     unet_type = serializers.ChoiceField(choices=["dev", "schnell"], default="dev")
@@ -151,6 +157,8 @@ class ApiGraphField(serializers.Field):
 
 
 class ComfyUIParamsSerializer(StrictSerializer):
+    """Any API-format graph; http(s) URLs in core loaders' file inputs are fetched first."""
+
     prompt = ApiGraphField()
 
 
