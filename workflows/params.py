@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
@@ -224,6 +225,15 @@ class WorkflowSubmissionSerializer(serializers.Serializer):
             return super().run_validation(data)
         except serializers.ValidationError as exc:
             raise serializers.ValidationError(list_errors_as_lists(exc.detail)) from None
+
+
+class WorkflowSubmissionSerializerSchema(OpenApiSerializerExtension):
+    """Documents WorkflowSubmissionSerializer as its per-type variants, not as a bare `params` dict."""
+
+    target_class = WorkflowSubmissionSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        return auto_schema._map_serializer(WorkflowSubmissionSchema, direction)
 
 
 def list_errors_as_lists(detail: Any) -> Any:
