@@ -30,6 +30,10 @@ def field_errors(data: Any) -> dict[str, list[str]]:
     return flatten_errors(raised.value.detail)
 
 
+def truncated_png() -> str:
+    return base64.b64encode(base64.b64decode(png_base64(64, 64, (9, 9, 9)))[:-20]).decode()
+
+
 def sd15(**params: Any) -> dict[str, Any]:
     return body("SD15", sd15_params(**params))
 
@@ -102,6 +106,11 @@ def sd15(**params: Any) -> dict[str, Any]:
         (sd15(input_image={"type": "base64", "content": "not base64!"}), "params.input_image.content", "base64"),
         (
             sd15(input_image={"type": "base64", "content": base64.b64encode(b"plain text").decode()}),
+            "params.input_image.content",
+            "readable image",
+        ),
+        (
+            sd15(input_image={"type": "base64", "content": truncated_png()}),
             "params.input_image.content",
             "readable image",
         ),

@@ -73,10 +73,6 @@ def types_match(received: str, expected: str) -> bool:
     return not received_set.isdisjoint(expected_set)
 
 
-def is_link(value: Any) -> bool:
-    return isinstance(value, list)
-
-
 def link_error(graph: dict[str, Any], value: list[Any], expected: str, object_info: dict[str, Any]) -> str | None:
     """Why a link `[node_id, output_index]` is broken, or None. Outputs of unknown classes are trusted."""
     if len(value) != 2:
@@ -107,7 +103,7 @@ def input_error(
 ) -> str | None:
     """Why `value` does not fit the input described by `spec` (`[type, options]`), or None."""
     expected = spec_type(spec)
-    if is_link(value):
+    if isinstance(value, list):  # ComfyUI takes every list as a link
         return link_error(graph, value, expected, object_info)
     if expected in WILDCARD_TYPES:
         return None

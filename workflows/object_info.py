@@ -73,16 +73,6 @@ def number_limits(class_type: str, name: str) -> tuple[float | int | None, float
     return options.get("min"), options.get("max")
 
 
-def default(class_type: str, name: str) -> Any:
-    spec = input_spec(class_type, name)
-    return spec_options(spec).get("default") if spec else None
-
-
-def is_output_node(class_type: str, info: dict[str, Any] | None = None) -> bool:
-    node = (info if info is not None else object_info()).get(class_type)
-    return bool(node and node.get("output_node"))
-
-
 def output_types(class_type: str, info: dict[str, Any] | None = None) -> list[str] | None:
     node = (info if info is not None else object_info()).get(class_type)
     if node is None:

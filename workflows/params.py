@@ -213,7 +213,6 @@ class WorkflowSubmissionSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=list(PARAMS_SERIALIZERS))
     params = serializers.DictField()
-    webhook = WebhookSerializer(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         family = SUBMISSION_SERIALIZERS[attrs["type"]](data=self.initial_data)

@@ -12,7 +12,6 @@ from typing import Any
 
 from workflows.builders.base import BuildResult, FileCollector
 from workflows.builders.file_inputs import FILE_INPUT_FOLDERS, IMAGE_INPUTS, LORA_INPUTS, MAIN_MODEL_INPUTS
-from workflows.object_info import input_spec
 
 SAMPLER_CLASSES = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
 _SEED_INPUTS = ("seed", "noise_seed")
@@ -50,7 +49,7 @@ def build_comfyui(params: dict[str, Any]) -> BuildResult:
 def _seed(node: dict[str, Any]) -> int | None:
     for name in _SEED_INPUTS:
         value = node["inputs"].get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and input_spec(node["class_type"], name):
+        if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
 
