@@ -54,9 +54,8 @@ def node_errors(graph: dict[str, Any], node_id: str, object_info: dict[str, Any]
     for section in ("required", "optional"):
         for name, spec in (schema.get(section) or {}).items():
             if name in inputs:
-                problem = input_error(
-                    graph, list(spec), inputs[name], object_info, is_file=(class_type, name) in FILE_INPUT_FOLDERS
-                )
+                is_file = (class_type, name) in FILE_INPUT_FOLDERS
+                problem = input_error(graph, list(spec), inputs[name], object_info, is_file=is_file)
                 if problem:
                     errors.append(f"{prefix}: input {name!r} {problem}")
     return errors
@@ -73,7 +72,9 @@ def types_match(received: str, expected: str) -> bool:
     return not received_set.isdisjoint(expected_set)
 
 
-def link_error(graph: dict[str, Any], value: list[Any], expected: str, object_info: dict[str, Any]) -> str | None:
+def link_error(
+    graph: dict[str, Any], value: list[Any], expected: str, object_info: dict[str, Any]
+) -> str | None:
     """Why a link `[node_id, output_index]` is broken, or None. Outputs of unknown classes are trusted."""
     if len(value) != 2:
         return "must be a link [node_id, output_index]"

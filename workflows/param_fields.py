@@ -118,7 +118,7 @@ class ModelRefSerializer(StrictSerializer):
 
 
 class ImageSerializer(StrictSerializer):
-    """`{"type": "url", "content": "https://…"}` or `{"type": "base64", "content": "<base64 or data: URI>"}`."""
+    """`{"type": "url", "content": "https://…"}` or `{"type": "base64", "content": "<base64 / data: URI>"}`."""
 
     type = serializers.ChoiceField(choices=["url", "base64"])
     content = RawStringField()
@@ -196,7 +196,8 @@ def known_preprocessor_params(class_type: str, given: dict[str, Any]) -> dict[st
         for name, spec in (node.get("input", {}).get(section) or {}).items()
     }
     if "IMAGE" not in (spec_type(spec) for spec in specs.values()) or "IMAGE" not in node.get("output", []):
-        raise serializers.ValidationError({"preprocessor": [f"{class_type} does not turn an image into an image."]})
+        message = f"{class_type} does not turn an image into an image."
+        raise serializers.ValidationError({"preprocessor": [message]})
     errors: dict[str, list[str]] = {}
     params = dict(given)
     for name in given:

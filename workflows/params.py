@@ -49,7 +49,8 @@ def _steps_field(default: int | None) -> serializers.IntegerField:
 
 def _batch_size_field() -> serializers.IntegerField:
     low, high = number_limits("EmptyLatentImage", "batch_size")
-    return serializers.IntegerField(min_value=low, max_value=min(int(high or 1), limits.MAX_BATCH_SIZE), default=1)
+    high = min(int(high or 1), limits.MAX_BATCH_SIZE)
+    return serializers.IntegerField(min_value=low, max_value=high, default=1)
 
 
 def _seed_field() -> serializers.IntegerField:
@@ -62,9 +63,15 @@ class SamplingParamsSerializer(StrictSerializer):
 
     loras = LoraSerializer(many=True, required=False, max_length=limits.MAX_LORAS)
     controlnets = ControlNetSerializer(many=True, required=False, max_length=limits.MAX_CONTROLNETS)
-    prompt = serializers.CharField(max_length=limits.MAX_PROMPT_LENGTH, allow_blank=True, trim_whitespace=False)
+    prompt = serializers.CharField(
+        max_length=limits.MAX_PROMPT_LENGTH, allow_blank=True, trim_whitespace=False
+    )
     negative_prompt = serializers.CharField(
-        max_length=limits.MAX_PROMPT_LENGTH, allow_blank=True, allow_null=True, trim_whitespace=False, default=""
+        max_length=limits.MAX_PROMPT_LENGTH,
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=False,
+        default="",
     )
     input_image = ImageSerializer(required=False, allow_null=True)
     input_mask = ImageSerializer(required=False, allow_null=True)
@@ -92,9 +99,8 @@ class SamplingParamsSerializer(StrictSerializer):
             raise serializers.ValidationError({"input_mask": ["input_mask needs an input_image to inpaint."]})
         pixels = attrs["batch_size"] * attrs["width"] * attrs["height"]
         if pixels > limits.MAX_PIXELS_PER_TASK:
-            raise serializers.ValidationError(
-                {"batch_size": [f"batch_size × width × height must be at most {limits.MAX_PIXELS_PER_TASK}."]}
-            )
+            message = f"batch_size × width × height must be at most {limits.MAX_PIXELS_PER_TASK}."
+            raise serializers.ValidationError({"batch_size": [message]})
         attrs["denoise"] = effective_denoise(attrs)
         return attrs
 

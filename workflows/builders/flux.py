@@ -63,4 +63,6 @@ def build_flux(params: dict[str, Any], *, rng: random.Random | None = None) -> B
         seed=seed,
         cfg=FLUX_KSAMPLER_CFG,
     )
-    return g.result(sampler_node=sampler, output_node=output, seed=seed, main_model=unet_name, loras=lora_names)
+    return g.result(
+        sampler_node=sampler, output_node=output, seed=seed, main_model=unet_name, loras=lora_names
+    )
