@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from . import graph as g
 from . import outputs
 from .images import FORMAT_JPEG, FORMAT_PNG, jpeg_bytes, png_bytes, preview_frame, \
@@ -212,6 +214,8 @@ class Executor:
         if server.fail_at_node is not None and server.fail_at_node in (node_id, class_type):
             raise NodeFailed(node_id, server.fail_exception_type,
                              server.fail_message or f"Fake failure in {class_type} (node {node_id})\n")
+        if class_type in ("LoadImage", "LoadImageMask"):
+            self.check_image(node_id)
         if class_type in g.SAMPLER_CLASSES:
             await self.run_sampler(node_id)
         elif class_type == "SaveImageWebsocket":
@@ -226,6 +230,15 @@ class Executor:
                                                 "prompt_id": prompt_id}, self.client_id)
         await self.progress_finish(node_id)
         return ui
+
+    def check_image(self, node_id: str) -> None:
+        assert self.item is not None
+        path = self.server.root_dir / "input" / str(self.item.graph[node_id]["inputs"].get("image", ""))
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except OSError:
+            raise NodeFailed(node_id, "PIL.UnidentifiedImageError", f"cannot identify image file '{path}'\n")
 
     async def run_sampler(self, node_id: str) -> None:
         assert self.item is not None

@@ -7,6 +7,7 @@ first, then a node feeding an output, then one two links away, else the first in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -89,10 +90,9 @@ def is_changed(graph: Graph, node_id: str, root_dir: Path) -> Any:
     if class_type in ("LoadImage", "LoadImageMask"):
         path = root_dir / "input" / str(node["inputs"].get("image", ""))
         try:
-            stat = path.stat()
+            return hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
             return None
-        return (stat.st_mtime_ns, stat.st_size)
     return None
 
 

@@ -25,6 +25,10 @@ from .log import FakeLog, PromptRecord, RequestRecord, WebsocketRecord
 SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": 104857600,
                    "extension": {"manager": {"supports_v4": True}}}
 ROOT_SUBDIRS = ("input", "output", "temp", *(d for dirs in schema.MODEL_DIRS.values() for d in dirs))
+MODEL_FOLDERS = ("checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models", "clip_vision",
+                 "style_models", "embeddings", "diffusers", "vae_approx", "controlnet", "gligen",
+                 "upscale_models", "latent_upscale_models", "custom_nodes", "hypernetworks", "photomaker",
+                 "classifiers", "model_patches", "audio_encoders")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -417,11 +421,11 @@ class FakeComfyUI:
         return web.json_response([])
 
     async def models(self, request: web.Request) -> web.Response:
-        return web.json_response(["checkpoints", "configs", *schema.MODEL_DIRS.keys()])
+        return web.json_response(list(MODEL_FOLDERS))
 
     async def models_folder(self, request: web.Request) -> web.Response:
         folder = request.match_info["folder"]
-        if folder not in schema.MODEL_DIRS:
+        if folder not in MODEL_FOLDERS:
             return web.Response(status=404)
         return web.json_response(schema.model_files(self.root_dir, folder))
 
