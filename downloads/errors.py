@@ -1,0 +1,18 @@
+"""Why a file could not be fetched; the message always names the URL and the cause."""
+
+from __future__ import annotations
+
+
+class DownloadError(Exception):
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        self.message = message if url in message else f"{url}: {message}"
+        super().__init__(self.message)
+
+
+class TransientDownloadError(DownloadError):
+    """Worth another attempt: resets, timeouts, 5xx, a body cut short."""
+
+
+class UnsafeURLError(DownloadError):
+    """Refused by the URL policy: a scheme other than http(s), or a private address."""

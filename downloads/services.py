@@ -1,0 +1,294 @@
+"""The URL cache as the rest of the router uses it.
+
+`cache_prepare_task` makes every file a task needs present in ComfyUI's folders (downloading each
+URL once, however many tasks and processes want it), `cache_release_task` unpins them when the
+task ends, `cache_prune` applies the size limit by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Protocol, Sequence
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from downloads import claims
+from downloads.errors import DownloadError
+from downloads.eviction import (
+    EntryPinned,
+    EvictedEntry,
+    entry_delete,
+    evict,
+    pinned_bytes,
+    ready_bytes,
+)
+from downloads.fetch import FetchOptions, Transfer, fetch_with_retries
+from downloads.policy import check_file_name, check_scheme, folder_path
+from downloads.storage import cache_path, ensure_link, temp_path, write_inline_file
+
+__all__ = [
+    "DownloadError",
+    "EntryPinned",
+    "PruneReport",
+    "cache_entry_delete",
+    "cache_prepare_task",
+    "cache_prune",
+    "cache_release_task",
+    "acache_release_task",
+]
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 0.3
+POLL_INTERVAL = 0.2
+PARALLEL_DOWNLOADS = 4
+
+OnProgress = Callable[[], Awaitable[None]]
+
+
+class FileToFetch(Protocol):
+    @property
+    def url(self) -> str: ...
+    @property
+    def folder(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class InlineFile(Protocol):
+    @property
+    def folder(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    limit: int
+    bytes_before: int
+    bytes_after: int
+    pinned_bytes: int
+    removed: list[EvictedEntry] = field(default_factory=list)
+    dry_run: bool = False
+
+
+class _Throttle:
+    """Calls the task's progress callback at most once per PROGRESS_INTERVAL (plus a final call)."""
+
+    def __init__(self, callback: OnProgress | None) -> None:
+        self.callback = callback
+        self.last = 0.0
+
+    async def __call__(self, force: bool = False) -> None:
+        if self.callback is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last >= PROGRESS_INTERVAL:
+            self.last = now
+            try:
+                await self.callback()
+            except Exception:
+                logger.exception("Download progress callback failed")
+
+
+def _validate(files: Sequence[FileToFetch], inline_files: Sequence[InlineFile]) -> list[claims.Wanted]:
+    wanted: list[claims.Wanted] = []
+    for file in files:
+        try:
+            check_scheme(file.url)
+            folder_path(settings.ROUTER.root_dir, file.folder)
+            check_file_name(file.name)
+        except ValueError as exc:
+            raise DownloadError(file.url, str(exc)) from None
+        wanted.append(claims.Wanted(url=file.url, folder=file.folder, name=file.name))
+    for inline in inline_files:
+        try:
+            folder_path(settings.ROUTER.root_dir, inline.folder)
+            check_file_name(inline.name)
+        except ValueError as exc:
+            raise DownloadError(f"inline file {inline.name!r}", str(exc)) from None
+    return wanted
+
+
+async def cache_prepare_task(
+    *,
+    task_id: uuid.UUID,
+    files: Sequence[FileToFetch],
+    inline_files: Sequence[InlineFile] = (),
+    on_progress: OnProgress | None = None,
+) -> None:
+    """Puts every file of a task in place under ROOT_DIR, or raises DownloadError.
+
+    1. Validates URLs, folders and names; writes inline files into their folder.
+    2. Pins every entry to the task (one transaction) and stamps `last_used`.
+    3. For each URL, concurrently: uses the ready file, downloads it, or waits for whoever
+       downloads it; then links `ROOT_DIR/<folder>/<name>` to the cache file.
+    The pins stay until `cache_release_task`, which the caller must call however the task ends.
+    """
+    wanted = _validate(files, inline_files)
+    root_dir = settings.ROUTER.root_dir
+    for inline in inline_files:
+        await asyncio.to_thread(write_inline_file, root_dir, inline.folder, inline.name, inline.data)
+    if not wanted:
+        return
+    entry_ids = await database_sync_to_async(claims.pin)(task_id=task_id, wanted=wanted)
+    progress = _Throttle(on_progress)
+    limit = asyncio.Semaphore(PARALLEL_DOWNLOADS)
+    by_file: dict[str, list[claims.Wanted]] = {}
+    for item in wanted:
+        by_file.setdefault(item.file_name, []).append(item)
+
+    async def prepare(file_name: str, items: list[claims.Wanted]) -> None:
+        async with limit:
+            await _ensure_ready(entry_ids[file_name], items[0].url, file_name, progress)
+        target = cache_path(settings.ROUTER.cache_dir, file_name)
+        for item in items:
+            await asyncio.to_thread(ensure_link, root_dir, item.folder, item.name, target)
+            await database_sync_to_async(claims.record_link)(
+                entry_id=entry_ids[file_name], folder=item.folder, name=item.name
+            )
+        await progress(force=True)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for file_name, items in by_file.items():
+                group.create_task(prepare(file_name, items))
+    except BaseExceptionGroup as group_error:
+        raise _first_error(group_error) from None
+
+
+def _first_error(group_error: BaseExceptionGroup) -> BaseException:
+    for error in group_error.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_error(error)
+        if isinstance(error, DownloadError):
+            return error
+    return group_error.exceptions[0]
+
+
+async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Throttle) -> None:
+    cache_file = cache_path(settings.ROUTER.cache_dir, file_name)
+    waited_on = ""
+    seen_bytes = -1
+    while True:
+        owner = claims.new_owner()
+        decision = await database_sync_to_async(claims.claim)(
+            entry_id=entry_id, owner=owner, cache_file=cache_file, waited_on=waited_on
+        )
+        if decision.action == "ready":
+            return
+        if decision.action == "failed":
+            raise DownloadError(url, decision.error)
+        if decision.action == "download":
+            if await _download(entry_id, url, file_name, owner, progress):
+                return
+            continue
+        waited_on = decision.owner
+        if decision.bytes_done != seen_bytes:
+            seen_bytes = decision.bytes_done
+            await progress()
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+async def _download(entry_id: int, url: str, file_name: str, owner: str, progress: _Throttle) -> bool:
+    """Fetches the URL as the entry's owner; False if another downloader took over meanwhile."""
+    config = settings.ROUTER
+    temp_file = temp_path(config.cache_dir, file_name, claims.owner_token(owner))
+    cache_file = cache_path(config.cache_dir, file_name)
+    transfer = Transfer()
+    options = FetchOptions(
+        timeout=config.download_timeout,
+        block_private_networks=config.block_private_networks,
+        max_bytes=config.max_cache_bytes,
+    )
+
+    async def make_room(length: int | None) -> None:
+        if length:
+            await database_sync_to_async(evict)(
+                max_bytes=config.max_cache_bytes, incoming=length, exclude_id=entry_id
+            )
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            await database_sync_to_async(claims.heartbeat)(
+                entry_id=entry_id,
+                owner=owner,
+                bytes_done=transfer.bytes_done,
+                bytes_total=transfer.bytes_total,
+            )
+            await progress()
+
+    config.cache_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("Downloading %s into %s", url, cache_file)
+    started = time.monotonic()
+    reporter = asyncio.create_task(report())
+    try:
+        size = await fetch_with_retries(
+            url, temp_file, options=options, transfer=transfer, before_body=make_room
+        )
+    except DownloadError as exc:
+        logger.warning("Download failed: %s", exc.message)
+        await database_sync_to_async(claims.mark_failed)(
+            entry_id=entry_id, owner=owner, error=exc.message
+        )
+        raise
+    except BaseException:
+        temp_file.unlink(missing_ok=True)
+        await asyncio.shield(database_sync_to_async(claims.give_up)(entry_id=entry_id, owner=owner))
+        raise
+    finally:
+        reporter.cancel()
+        await asyncio.gather(reporter, return_exceptions=True)
+    won = await database_sync_to_async(claims.mark_ready)(
+        entry_id=entry_id, owner=owner, temp_file=temp_file, cache_file=cache_file, size=size
+    )
+    if won:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        logger.info("Downloaded %s: %d bytes in %.1fs (%.1f MB/s)", url, size, elapsed, size / elapsed / 1e6)
+        await database_sync_to_async(evict)(max_bytes=config.max_cache_bytes)
+    return won
+
+
+def cache_release_task(*, task_id: uuid.UUID) -> None:
+    """Unpins the task's entries and lets the cache shrink back under its limit."""
+    if claims.unpin(task_id=task_id):
+        evict(max_bytes=settings.ROUTER.max_cache_bytes)
+
+
+async def acache_release_task(*, task_id: uuid.UUID) -> None:
+    await database_sync_to_async(cache_release_task)(task_id=task_id)
+
+
+def cache_prune(*, max_bytes: int | None = None, dry_run: bool = False) -> PruneReport:
+    limit = settings.ROUTER.max_cache_bytes if max_bytes is None else max_bytes
+    before = ready_bytes()
+    removed = evict(max_bytes=limit, dry_run=dry_run)
+    after = before - sum(entry.size for entry in removed) if dry_run else ready_bytes()
+    return PruneReport(
+        limit=limit,
+        bytes_before=before,
+        bytes_after=after,
+        pinned_bytes=pinned_bytes(),
+        removed=removed,
+        dry_run=dry_run,
+    )
+
+
+def cache_entry_delete(*, entry_id: int) -> int | None:
+    """Deletes an unpinned entry whatever its status (admin); raises EntryPinned otherwise."""
+    return entry_delete(entry_id=entry_id, only_ready=False)
+
+
+def cache_file_path(*, file_name: str) -> Path:
+    return cache_path(settings.ROUTER.cache_dir, file_name)
+
+
