@@ -7,7 +7,7 @@ import posixpath
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-_SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,10}$")
+_SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,16}$")
 
 
 def cache_key(url: str) -> str:

@@ -3,16 +3,10 @@ a cached name without it can never be loaded by a loader node."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.workflow_params import body, custom, sd15_params
 from workflows.params import validate_submission
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="downloads.naming keeps extensions of at most 10 characters; '.safetensors' has 11",
-)
 def test_a_custom_safetensors_checkpoint_keeps_its_extension():
     params = sd15_params(checkpoint=custom("https://models.example.com/model.safetensors"))
     result = validate_submission(body("SD15", params)).build
