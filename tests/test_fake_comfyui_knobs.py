@@ -160,3 +160,14 @@ async def test_a_client_id_reconnecting_mid_run_is_told_the_current_node(fake_co
             first, second = await stream.__anext__(), await stream.__anext__()
         await client.interrupt()
     assert type(first).__name__ == "Status" and getattr(second, "node", None) == "3"
+
+
+async def test_dying_mid_run_loses_the_running_and_pending_prompts(fake_comfyui: FakeComfyUI) -> None:
+    fake_comfyui.node_delay = 0.2
+    async with ComfyUIClient(fake_comfyui.url) as client:
+        running = await client.submit_prompt(empty_to_save(color=1), "c")
+        pending = await client.submit_prompt(empty_to_save(color=2), "c")
+        await asyncio.sleep(0.05)
+    await fake_comfyui.die()
+    assert [fake_comfyui.log.prompt(i).outcome for i in (running, pending)] == ["lost", "lost"]
+    assert fake_comfyui.log.active == 0

@@ -314,13 +314,13 @@ async def test_the_fake_replays_the_recorded_trace(name: str, tmp_path: Path) ->
     warmup, interleaved = config.pop("warmup", None), config.pop("interleaved", True)
     fake = FakeComfyUI(tmp_path / "comfyui")
     prepare_root(fake.root_dir)
-    for knob, value in config.items():
-        setattr(fake, knob, value)
     await fake.start()
     try:
         async with aiohttp.ClientSession() as session:
             if warmup:
                 await run_to_end(session, fake.url, warmup_graph(warmup, records))
+            for knob, value in config.items():
+                setattr(fake, knob, value)
             observer_records = load(OBSERVERS[name]) if name in OBSERVERS else None
             sockets = []
             for trace in [records] + ([observer_records] if observer_records else []):

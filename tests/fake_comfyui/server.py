@@ -98,14 +98,14 @@ class FakeComfyUI:
 
     async def stop(self) -> None:
         """Die: stop listening, drop every connection, lose the queue (history goes too)."""
+        running = self.executor.queue.running if self.executor is not None else None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         self._drop_sockets()
         if self.executor is not None:
-            running = [self.executor.queue.running] if self.executor.queue.running else []
-            for item in running + self.executor.queue.clear():
+            for item in ([running] if running else []) + self.executor.queue.clear():
                 self.log.prompt_left(item.record, "lost", time.monotonic())
         if self._runner is not None:
             await self._runner.cleanup()
