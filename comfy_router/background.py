@@ -23,6 +23,19 @@ logger = logging.getLogger(__name__)
 ServiceLoop = Callable[[asyncio.Event], Awaitable[None]]
 RESTART_DELAY = 1.0
 
+_tracked: set[asyncio.Task[None]] = set()
+
+
+def spawn(coroutine: Awaitable[None], name: str | None = None) -> asyncio.Task[None]:
+    """Starts work that outlives the message that asked for it (a task run, a download); it is
+    cancelled, so it can hand its task over, when the process stops."""
+    task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+    if name:
+        task.set_name(name)
+    _tracked.add(task)
+    task.add_done_callback(_tracked.discard)
+    return task
+
 
 def registered_services() -> list[str]:
     """Loops declared by each app's AppConfig (`background_services`) plus the settings' list."""
@@ -69,11 +82,15 @@ class BackgroundServices:
     async def stop(self, grace: float = 10.0) -> None:
         """Asks every loop to finish, waits up to `grace` seconds, then cancels what is left."""
         self.stop_event.set()
-        if self.tasks:
-            _, pending = await asyncio.wait(self.tasks, timeout=grace)
+        loops = [task for task in self.tasks if task.get_name() != "channels-worker"]
+        if loops:
+            _, pending = await asyncio.wait(loops, timeout=grace)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+        spawned = list(_tracked)
+        for task in self.tasks + spawned:
+            task.cancel()  # the worker has no stop of its own; spawned work hands its task over
+        await asyncio.gather(*self.tasks, *spawned, return_exceptions=True)
         logger.info("Background services stopped")
 
     async def _supervise(self, name: str, loop_function: ServiceLoop) -> None:

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from workflows.routing import websocket_urlpatterns as workflow_websockets
+
+websocket_urlpatterns: list[Any] = [*workflow_websockets]

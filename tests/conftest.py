@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.cluster import Cluster
 from tests.support.live_router import LiveRouter
 
 
@@ -36,3 +38,31 @@ def module_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRout
     router = LiveRouter(base_dir=tmp_path_factory.mktemp("router")).start()
     yield router
     router.stop()
+
+
+@pytest.fixture
+def cluster_factory(
+    router_factory: Callable[..., LiveRouter],
+) -> Iterator[Callable[..., Cluster]]:
+    """`cluster_factory(nodes=2, COMFY_ROUTER__PENDING_LIMIT="5")`: a router plus fake nodes."""
+    clusters: list[Cluster] = []
+
+    def start(nodes: int = 1, knobs: dict[str, Any] | None = None, **env: str) -> Cluster:
+        cluster = Cluster(router_factory(**env))
+        clusters.append(cluster)
+        checkpoints = cluster.router.root_dir / "models" / "checkpoints"
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        (checkpoints / "tiny.safetensors").write_bytes(b"weights")
+        for _ in range(nodes):
+            cluster.add_node(**(knobs or {}))
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        cluster.router.stop()
+        cluster.close()
+
+
+@pytest.fixture
+def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
+    return cluster_factory(nodes=1)

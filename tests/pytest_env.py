@@ -4,6 +4,7 @@ data, cache and ComfyUI directories, never the operator's."""
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -18,3 +19,6 @@ for name in ("DATABASE_URL", "CHANNEL_LAYER_URL", "USERNAME", "PASSWORD"):
     os.environ.pop("COMFY_ROUTER__" + name, None)
 
 atexit.register(shutil.rmtree, _base, ignore_errors=True)
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,5 +1,16 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from workflows import views
+
+urlpatterns = [
+    path("workflow", views.WorkflowListCreateView.as_view(), name="workflow-list"),
+    path("workflow/<uuid:task_id>", views.WorkflowDetailView.as_view(), name="workflow-detail"),
+    path(
+        "workflow/<uuid:task_id>/outputs/<int:index>",
+        views.WorkflowOutputView.as_view(),
+        name="workflow-output",
+    ),
+    path("preview/<uuid:task_id>", views.PreviewView.as_view(), name="preview"),
+]

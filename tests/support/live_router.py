@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,26 @@ import httpx
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CREDENTIALS = ("admin", "admin")
+
+
+_template: Path | None = None
+
+
+def migrated_template() -> Path:
+    """A migrated SQLite database made once per test run; each router starts from a copy, so
+    `serve`'s own migrate has nothing left to do."""
+    global _template
+    if _template is None:
+        folder = Path(tempfile.mkdtemp(prefix="comfy-router-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMFY_ROUTER__")}
+        env["COMFY_ROUTER__DATA_DIR"] = str(folder)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+            cwd=PROJECT_DIR, env=env, check=True, timeout=120,
+        )
+        _template = folder / "router.sqlite3"
+    return _template
 
 
 def free_port() -> int:
@@ -77,6 +100,10 @@ class LiveRouter:
 
     def start(self, timeout: float = 30.0) -> LiveRouter:
         self.base_dir.mkdir(parents=True, exist_ok=True)
+        database = self.data_dir / "router.sqlite3"
+        if not database.exists() and "COMFY_ROUTER__DATABASE_URL" not in self.env_overrides:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(migrated_template(), database)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "serve"],

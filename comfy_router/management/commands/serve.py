@@ -44,7 +44,8 @@ class Command(BaseCommand):
         )
 
         def start_services() -> None:
-            services.start()
+            # Startup triggers fire before the asyncio loop runs: start on its first turn.
+            asyncio.get_event_loop().call_soon(services.start)
 
         def stop_services() -> defer.Deferred[None]:
             return defer.Deferred.fromFuture(asyncio.ensure_future(services.stop()))

@@ -1,0 +1,373 @@
+"""Runs one task on its node over ComfyUI's protocol, start to definite end.
+
+`ExecutorConsumer` is the Channels worker consumer of EXECUTE_CHANNEL: the dispatcher sends it
+`{"type": "task.execute", "task_id"}` after claiming a node, and it runs `TaskRun` for that task.
+The same run resumes a task whose previous owner died (its prompt already started): it settles
+the prompt from the node's `/history`, or follows it again over a new websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from comfy_router.background import spawn
+from comfy_router.wakeups import dispatch_wakeup
+from workflows import live, leases, services, webhooks
+from workflows.comfyui_client import (
+    ComfyUIClient,
+    ComfyUIError,
+    NodeUnreachable,
+    PromptRejected,
+    PromptTracker,
+)
+from workflows.models import Task
+from workflows.outputs import fetch_saved_files, store_websocket_images
+from workflows.services import TaskError
+
+logger = logging.getLogger(__name__)
+
+EXECUTE_CHANNEL = "comfy-router-execute"
+PREVIEW_METHOD = "auto"
+CONTROL_INTERVAL = 0.5  # how often cancel and deadline are checked
+DB_WRITE_INTERVAL = 0.5  # progress and preview are written at most this often
+RECONNECT_ATTEMPTS = 5
+INTERRUPT_GRACE = 15.0  # seconds a node gets to confirm an interrupt before we give up on it
+
+
+class RunEnded(Exception):
+    """Raised inside a run to stop following the prompt with a decided outcome."""
+
+    def __init__(self, status: str, error: TaskError | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.error = error
+
+
+class ExecutorConsumer(AsyncConsumer):
+    async def task_execute(self, message: dict[str, Any]) -> None:
+        task_id = uuid.UUID(message["task_id"])
+        spawn(execute_task(task_id), name=f"execute-{task_id}")
+
+
+async def execute_task(task_id: uuid.UUID) -> None:
+    task = await Task.objects.select_related("node").filter(pk=task_id).afirst()
+    if task is None or task.status != Task.Status.RUNNING or task.node is None:
+        return
+    took = await database_sync_to_async(leases.lease_take)(
+        task_id=task_id, status=Task.Status.RUNNING
+    )
+    if not took:
+        return
+    try:
+        await TaskRun(task).run()
+    except asyncio.CancelledError:
+        # The process is shutting down: the prompt goes on on the node, and whoever runs next
+        # (this router after a restart, or another worker) takes the task over.
+        await database_sync_to_async(leases.lease_drop)(task_id=task_id)
+        raise
+    except Exception:
+        logger.exception("Task %s failed inside the router", task_id)
+        await finalize(
+            task_id,
+            Task.Status.ERROR,
+            TaskError("The router failed while running this task; see its log."),
+        )
+
+
+class TaskRun:
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.node = task.node
+        assert self.node is not None
+        self.client = ComfyUIClient(self.node.url, self.node.token or None)
+        self.tracker = PromptTracker(task.graph, task.prompt_id, task.output_node or None)
+        self.prompt_started = task.prompt_started
+        self.interrupt_reason: str | None = None  # "cancel" | "timeout"
+        self.interrupt_sent_at: float | None = None
+        self.last_write = 0.0
+
+    async def run(self) -> None:
+        await live.publish(self.task.id, {"type": "status", "status": "running", "node": self.node.url})
+        follow = asyncio.create_task(self.follow())
+        control = asyncio.create_task(self.control_loop())
+        try:
+            await asyncio.wait({follow, control}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for part in (follow, control):
+                part.cancel()
+            await asyncio.gather(follow, control, return_exceptions=True)
+        decided = follow if follow.done() and not follow.cancelled() else control
+        try:
+            status, error = decided.result()
+        except RunEnded as ended:
+            status, error = ended.status, ended.error
+        if status == "requeue":
+            return
+        outputs: list[dict[str, Any]] | None = None
+        if status == Task.Status.DONE:
+            try:
+                outputs = await self.collect_outputs()
+            except ComfyUIError as failure:
+                status, error = Task.Status.ERROR, TaskError(f"Could not fetch outputs: {failure}")
+            except RunEnded as ended:
+                status, error = ended.status, ended.error
+        await self.client.aclose()
+        await finalize(self.task.id, status, error, outputs, ran_on=self.node.pk, task=self.task)
+
+    # -- following the prompt ---------------------------------------------------------------
+
+    async def follow(self) -> tuple[str, TaskError | None]:
+        """Submits the prompt (unless a previous owner did) and follows it to its end, reconnecting
+        or reconciling through /history when the websocket is lost."""
+        failures = 0
+        while True:
+            if self.prompt_started:
+                settled = await self.settle_from_history()
+                if settled is not None:
+                    return settled
+            try:
+                async with self.client.websocket(self.task.client_id) as events:
+                    failures = 0
+                    if not self.prompt_started:
+                        await self.submit()
+                    async for event in events:
+                        if self.tracker.feed(event):
+                            await self.report()
+                        if self.tracker.finished:
+                            return self.outcome()
+                raise NodeUnreachable("the websocket closed")
+            except NodeUnreachable as lost:
+                if not self.prompt_started:
+                    return await self.node_unreachable(lost)
+                failures += 1
+                if failures > RECONNECT_ATTEMPTS:
+                    return Task.Status.ERROR, TaskError(
+                        f"Lost node {self.node.url} during the task: {lost}"
+                    )
+                logger.info("Task %s: websocket lost (%s); reconnecting", self.task.id, lost)
+                await asyncio.sleep(min(0.2 * 2**failures, 3.0))
+            except ComfyUIError as failure:
+                if not self.prompt_started:
+                    return await self.node_unreachable(failure)
+                failures += 1
+                if failures > RECONNECT_ATTEMPTS:
+                    return Task.Status.ERROR, TaskError(f"Node {self.node.url} failed: {failure}")
+                await asyncio.sleep(min(0.2 * 2**failures, 3.0))
+
+    async def submit(self) -> None:
+        if self.interrupt_reason is not None:
+            raise RunEnded(*self.interrupted_outcome())
+        try:
+            await self.client.submit_prompt(
+                self.task.graph,
+                self.task.client_id,
+                prompt_id=self.task.prompt_id,
+                extra_data={"preview_method": PREVIEW_METHOD},
+            )
+        except PromptRejected as rejected:
+            raise RunEnded(Task.Status.ERROR, rejection_error(rejected)) from None
+        self.prompt_started = True
+        await Task.objects.filter(pk=self.task.id).aupdate(prompt_started=True)
+
+    async def settle_from_history(self) -> tuple[str, TaskError | None] | None:
+        """After losing the websocket or taking the task over: a finished prompt is settled from
+        /history; one still queued or running is followed again; a vanished one is retried."""
+        try:
+            entry = await self.client.history(self.task.prompt_id)
+            if entry is not None:
+                self.tracker.apply_history(entry)
+                return self.outcome()
+            running, pending = await self.client.queue_prompt_ids()
+        except ComfyUIError:
+            return None  # the node is unreachable for now: the caller retries or gives up
+        if self.task.prompt_id in running or self.task.prompt_id in pending:
+            return None
+        # Neither finished nor queued: the node restarted and forgot the prompt.
+        self.prompt_started = False
+        await Task.objects.filter(pk=self.task.id).aupdate(prompt_started=False)
+        return None
+
+    def outcome(self) -> tuple[str, TaskError | None]:
+        tracker = self.tracker
+        if tracker.state == "success":
+            return Task.Status.DONE, None
+        if tracker.state == "error":
+            failure = tracker.error
+            if failure is None:
+                return Task.Status.ERROR, TaskError("ComfyUI reported an error.")
+            return Task.Status.ERROR, TaskError(
+                message=failure.exception_message or "ComfyUI reported an error.",
+                node_id=failure.node_id,
+                node_type=failure.node_type,
+                exception_type=failure.exception_type or None,
+            )
+        if tracker.state == "interrupted" or self.interrupt_reason is not None:
+            return self.interrupted_outcome()
+        # The end marker came without success, error or interruption: settle it from /history.
+        return Task.Status.ERROR, TaskError("ComfyUI ended the prompt without a result.")
+
+    def interrupted_outcome(self) -> tuple[str, TaskError | None]:
+        if self.interrupt_reason == "cancel":
+            return Task.Status.CANCELLED, TaskError("Cancelled while running.")
+        if self.interrupt_reason == "timeout":
+            limit = settings.ROUTER.task_timeout
+            return Task.Status.ERROR, TaskError(f"Timed out after {limit:g} s.")
+        return Task.Status.ERROR, TaskError("The prompt was interrupted on the node.")
+
+    async def node_unreachable(self, failure: Exception) -> tuple[str, TaskError | None]:
+        """The prompt never started: take the node out and give the task to another one."""
+        from nodes.services import node_mark_offline
+
+        await database_sync_to_async(node_mark_offline)(node_id=self.node.pk, reason=str(failure))
+        if self.task.attempts < settings.ROUTER.task_max_attempts:
+            requeued = await database_sync_to_async(services.task_requeue)(task_id=self.task.id)
+            if requeued:
+                logger.info("Task %s: node %s unreachable, requeued", self.task.id, self.node.url)
+                await live.publish(self.task.id, {"type": "status", "status": "pending", "node": None})
+                await dispatch_wakeup()
+                return "requeue", None
+        return Task.Status.ERROR, TaskError(
+            f"Node {self.node.url} was unreachable ({failure}) after "
+            f"{self.task.attempts} attempt(s)."
+        )
+
+    # -- progress, cancel and deadline ----------------------------------------------------------
+
+    async def report(self) -> None:
+        tracker = self.tracker
+        await live.publish(self.task.id, {"type": "progress", "progress": round(tracker.progress, 4)})
+        preview = tracker.latest_preview
+        if preview is not None and getattr(self, "_published_preview", None) is not preview:
+            self._published_preview = preview
+            await live.publish(
+                self.task.id, {"type": "preview", "preview": data_url(preview.content_type, preview.data)}
+            )
+        now = time.monotonic()
+        if now - self.last_write >= DB_WRITE_INTERVAL or tracker.finished:
+            self.last_write = now
+            changes: dict[str, Any] = {"progress": tracker.progress}
+            if preview is not None:
+                changes.update(preview=preview.data, preview_content_type=preview.content_type)
+            await Task.objects.filter(pk=self.task.id, status=Task.Status.RUNNING).aupdate(**changes)
+
+    async def control_loop(self) -> tuple[str, TaskError | None]:
+        """Renews the lease; turns a cancel request or the deadline into an interrupt."""
+        started = self.task.started_at or timezone.now()
+        renew_every = max(settings.ROUTER.task_lease / 3, CONTROL_INTERVAL)
+        last_renewal = time.monotonic()
+        while True:
+            await asyncio.sleep(CONTROL_INTERVAL)
+            if time.monotonic() - last_renewal >= renew_every:
+                last_renewal = time.monotonic()
+                await database_sync_to_async(leases.lease_renew)(task_id=self.task.id)
+            if self.interrupt_reason is None:
+                cancel = await Task.objects.filter(pk=self.task.id, cancel_requested=True).aexists()
+                elapsed = (timezone.now() - started).total_seconds()
+                if cancel:
+                    await self.interrupt("cancel")
+                elif elapsed > settings.ROUTER.task_timeout:
+                    await self.interrupt("timeout")
+            elif self.interrupt_sent_at and time.monotonic() - self.interrupt_sent_at > INTERRUPT_GRACE:
+                raise RunEnded(*self.interrupted_outcome())
+
+    async def interrupt(self, reason: str) -> None:
+        self.interrupt_reason = reason
+        self.interrupt_sent_at = time.monotonic()
+        if not self.prompt_started:
+            return  # submit() sees the reason and never sends the prompt
+        logger.info("Task %s: interrupting on %s (%s)", self.task.id, self.node.url, reason)
+        try:
+            await self.client.queue_delete([self.task.prompt_id])
+            await self.client.interrupt(self.task.prompt_id)
+            running, pending = await self.client.queue_prompt_ids()
+            gone = self.task.prompt_id not in running and self.task.prompt_id not in pending
+            if gone and await self.client.history(self.task.prompt_id) is None:
+                raise RunEnded(*self.interrupted_outcome())  # dequeued before it ever ran
+        except ComfyUIError as failure:
+            logger.warning("Task %s: interrupt failed: %s", self.task.id, failure)
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    async def collect_outputs(self) -> list[dict[str, Any]]:
+        stored = await asyncio.to_thread(
+            store_websocket_images, self.task.id, self.tracker.websocket_images
+        )
+        stored += await fetch_saved_files(
+            self.client, self.task.id, self.tracker.outputs, first_index=len(stored)
+        )
+        expects_websocket_images = any(
+            node.get("class_type") == "SaveImageWebsocket" for node in self.task.graph.values()
+        )
+        if expects_websocket_images and not self.tracker.websocket_images:
+            raise RunEnded(
+                Task.Status.ERROR,
+                TaskError("The images sent over the node's websocket were lost with the connection."),
+            )
+        return stored
+
+
+def rejection_error(rejected: PromptRejected) -> TaskError:
+    node_id = next(iter(rejected.node_errors), None)
+    node_type = None
+    if node_id is not None and isinstance(rejected.node_errors[node_id], dict):
+        node_type = rejected.node_errors[node_id].get("class_type")
+    error_type = (rejected.error or {}).get("type")
+    return TaskError(
+        message=f"ComfyUI rejected the prompt: {rejected}",
+        node_id=node_id,
+        node_type=node_type,
+        exception_type=error_type,
+        details=rejected.node_errors or None,
+    )
+
+
+def data_url(content_type: str, data: bytes) -> str:
+    import base64
+
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+
+
+async def finalize(
+    task_id: uuid.UUID,
+    status: str,
+    error: TaskError | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    *,
+    ran_on: int | None = None,
+    task: Task | None = None,
+    from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
+) -> None:
+    """Ends the task in a definite state and lets go of everything it held, in this order:
+    the task row, the node, the cache pins, old history; then tells the client and the webhook."""
+    from nodes.services import anode_release
+
+    finished = await database_sync_to_async(services.task_finish)(
+        task_id=task_id, status=status, error=error, outputs=outputs, from_statuses=from_statuses
+    )
+    if ran_on is not None:
+        await anode_release(
+            node_id=ran_on,
+            ran_model=task.main_model if task else "",
+            ran_loras=list(task.loras) if task else [],
+        )
+    await dispatch_wakeup()
+    if finished is None:
+        return
+    if finished.files:
+        from downloads.services import cache_release_task
+
+        await database_sync_to_async(cache_release_task)(task_id=task_id)
+    await database_sync_to_async(services.task_enforce_history_limit)()
+    logger.info("Task %s ended %s", task_id, status)
+    await live.publish_final(finished)
+    if finished.webhook_url:
+        await webhooks.deliver_soon(finished)

@@ -1,0 +1,64 @@
+"""Who owns a task right now. A process that works on a task (downloading or running it) holds a
+lease on it and renews it; a lease that runs out means the owner died, and any process may take
+the task over. This is what lets a killed worker lose no task."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from workflows.models import Task
+
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_deadline() -> timezone.datetime:
+    return timezone.now() + timedelta(seconds=settings.ROUTER.task_lease)
+
+
+def lease_take(*, task_id: uuid.UUID, status: str, expired_only: bool = False) -> bool:
+    """Makes this process the owner of the task if it is in `status` (and, with expired_only,
+    if the current lease ran out)."""
+    tasks = Task.objects.filter(pk=task_id, status=status)
+    if expired_only:
+        tasks = tasks.filter(Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at=None))
+    return bool(tasks.update(lease_owner=PROCESS_ID, lease_expires_at=lease_deadline()))
+
+
+def lease_renew(*, task_id: uuid.UUID) -> bool:
+    """False when the lease was lost (another process took the task, or it ended)."""
+    return bool(
+        Task.objects.filter(pk=task_id, lease_owner=PROCESS_ID, status__in=Task.UNFINISHED).update(
+            lease_expires_at=lease_deadline()
+        )
+    )
+
+
+def lease_drop(*, task_id: uuid.UUID) -> None:
+    """Lets another process take the task over at once (used when this one shuts down)."""
+    Task.objects.filter(pk=task_id, lease_owner=PROCESS_ID).update(
+        lease_owner="", lease_expires_at=timezone.now()
+    )
+
+
+def expired_task_ids(status: str) -> list[uuid.UUID]:
+    return list(
+        Task.objects.filter(status=status)
+        .filter(Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at=None))
+        .order_by("created_at")
+        .values_list("id", flat=True)[:100]
+    )
+
+
+def leases_expire_all() -> int:
+    """At start of the embedded router (one process, nobody else alive): every lease left in the
+    database belongs to a previous run."""
+    return Task.objects.filter(status__in=Task.UNFINISHED).exclude(lease_owner=PROCESS_ID).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )

@@ -1,0 +1,80 @@
+"""A task: one posted workflow, from submission to a definite end (done, error or cancelled)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DOWNLOADING = "downloading"
+        RUNNING = "running"
+        DONE = "done"
+        ERROR = "error"
+        CANCELLED = "cancelled"
+
+    WAITING = (Status.PENDING, Status.DOWNLOADING)
+    UNFINISHED = (Status.PENDING, Status.DOWNLOADING, Status.RUNNING)
+    FINISHED = (Status.DONE, Status.ERROR, Status.CANCELLED)
+
+    class Type(models.TextChoices):
+        SD15 = "SD15"
+        SDXL = "SDXL"
+        FLUX = "Flux"
+        COMFYUI = "ComfyUI"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices)
+    params = models.JSONField(help_text="As posted, with defaults and the seed filled in.")
+    graph = models.JSONField(help_text="The ComfyUI API-format graph sent to the node.")
+    sampler_node = models.CharField(max_length=50, blank=True)
+    output_node = models.CharField(max_length=50, blank=True)
+    files = models.JSONField(default=list, blank=True, help_text="[{url, folder, name}] to fetch.")
+    files_ready = models.BooleanField(default=False)
+    main_model = models.CharField(max_length=500, blank=True)
+    loras = models.JSONField(default=list, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    node = models.ForeignKey(
+        "nodes.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    prompt_id = models.CharField(max_length=64, blank=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    prompt_started = models.BooleanField(
+        default=False, help_text="The node accepted the prompt; a retry could run it twice."
+    )
+    progress = models.FloatField(default=0.0)
+    preview = models.BinaryField(null=True, blank=True, editable=False)
+    preview_content_type = models.CharField(max_length=50, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    outputs = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    webhook_url = models.CharField(max_length=2048, blank=True)
+
+    # The executor that owns a running task renews its lease; an expired lease means the owner
+    # died and another process reconciles the task.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

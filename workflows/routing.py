@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from workflows.live import TaskWatchConsumer
+
+websocket_urlpatterns = [
+    path("ws/workflow/<str:task_id>", TaskWatchConsumer.as_asgi()),
+]

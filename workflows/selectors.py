@@ -1,0 +1,110 @@
+"""Reads on tasks, shaped as the API shows them."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from django.db.models import QuerySet
+
+from workflows.models import Task
+from workflows.services import outputs_dir
+
+
+def queue_position(task: Task) -> int | None:
+    """1 for the next task to run; None once the task left the queue."""
+    if task.status not in Task.WAITING:
+        return None
+    ahead = Task.objects.filter(status__in=Task.WAITING, created_at__lt=task.created_at).count()
+    return ahead + 1
+
+
+def preview_data_url(task: Task) -> str | None:
+    if task.status != Task.Status.RUNNING or not task.preview:
+        return None
+    encoded = base64.b64encode(bytes(task.preview)).decode()
+    return f"data:{task.preview_content_type or 'image/jpeg'};base64,{encoded}"
+
+
+def output_path(task: Task, index: int) -> Path | None:
+    for output in task.outputs:
+        if output["index"] == index:
+            path = outputs_dir(task.id) / output["stored_name"]
+            return path if path.is_file() else None
+    return None
+
+
+def task_outputs(task: Task, *, base_url: str = "", include_data: bool = False) -> list[dict[str, Any]]:
+    shown = []
+    for output in task.outputs:
+        item = {
+            "index": output["index"],
+            "filename": output["filename"],
+            "content_type": output["content_type"],
+            "size": output["size"],
+            "url": f"{base_url}/workflow/{task.id}/outputs/{output['index']}",
+        }
+        if include_data:
+            path = output_path(task, output["index"])
+            item["data"] = base64.b64encode(path.read_bytes()).decode() if path else None
+        shown.append(item)
+    return shown
+
+
+def task_downloads(task: Task) -> list[dict[str, Any]]:
+    if task.status != Task.Status.DOWNLOADING:
+        return []
+    from downloads.selectors import task_download_progress
+
+    return task_download_progress(task_id=task.id)
+
+
+def task_detail(task: Task, *, base_url: str = "", include_data: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(task.id),
+        "type": task.type,
+        "status": task.status,
+        "queue_position": queue_position(task),
+        "progress": round(task.progress, 4),
+        "preview": preview_data_url(task),
+        "downloads": task_downloads(task),
+        "outputs": task_outputs(task, base_url=base_url, include_data=include_data),
+        "error": task.error,
+        "node": task.node.url if task.node_id and task.node else None,
+        "attempts": task.attempts,
+        "seed": task.seed,
+        "params": task.params,
+        "created_at": task.created_at,
+        "started_at": task.started_at,
+        "finished_at": task.finished_at,
+    }
+
+
+def task_preview(task: Task) -> dict[str, Any]:
+    """What the public preview endpoint may show: never outputs, params or errors."""
+    return {
+        "id": str(task.id),
+        "status": task.status,
+        "progress": round(task.progress, 4),
+        "preview": preview_data_url(task),
+    }
+
+
+def task_summary(task: Task) -> dict[str, Any]:
+    return {
+        "id": str(task.id),
+        "type": task.type,
+        "status": task.status,
+        "progress": round(task.progress, 4),
+        "node": task.node.url if task.node_id and task.node else None,
+        "created_at": task.created_at,
+        "finished_at": task.finished_at,
+    }
+
+
+def task_list(*, status: str | None = None) -> QuerySet[Task]:
+    tasks = Task.objects.select_related("node").defer("graph", "params", "preview")
+    if status:
+        tasks = tasks.filter(status=status)
+    return tasks.order_by("-created_at")

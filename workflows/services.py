@@ -1,0 +1,186 @@
+"""Writes on tasks: submit, cancel, finish, and the history limit."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from workflows.inputs import write_inline_files
+from workflows.models import Task
+from workflows.params import ValidatedSubmission
+
+logger = logging.getLogger(__name__)
+
+# Any constant works: it only has to be the same in every process that submits.
+SUBMIT_LOCK_KEY = 0x0C0F_F1E5
+
+
+class QueueFull(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} tasks are already waiting; try again later.")
+        self.limit = limit
+
+
+class TaskNotCancellable(Exception):
+    pass
+
+
+def _lock_submissions() -> None:
+    """Serialises the count-then-insert of task_submit. SQLite's IMMEDIATE transactions already
+    take the write lock at BEGIN; PostgreSQL needs an explicit lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SUBMIT_LOCK_KEY])
+
+
+def _params_to_store(params: dict[str, Any]) -> dict[str, Any]:
+    """The params as posted, but base64 image bodies (already written to input/) left out."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("type") == "base64" and isinstance(value.get("content"), str):
+                return {"type": "base64", "content": f"<{len(value['content'])} base64 characters>"}
+            return {key: strip(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(params)
+
+
+def task_submit(*, submission: ValidatedSubmission) -> Task:
+    build = submission.build
+    write_inline_files(build.inline_files)
+    limit = settings.ROUTER.pending_limit
+    with transaction.atomic():
+        _lock_submissions()
+        if Task.objects.filter(status__in=Task.WAITING).count() >= limit:
+            raise QueueFull(limit)
+        task = Task.objects.create(
+            type=submission.type,
+            params=_params_to_store(submission.params),
+            graph=build.graph,
+            sampler_node=build.sampler_node or "",
+            output_node=build.output_node or "",
+            files=[{"url": f.url, "folder": f.folder, "name": f.name} for f in build.files],
+            files_ready=not build.files,
+            main_model=build.main_model or "",
+            loras=list(build.loras),
+            seed=build.seed,
+            client_id=uuid.uuid4().hex,
+            prompt_id=str(uuid.uuid4()),
+            webhook_url=submission.webhook_url or "",
+        )
+    return task
+
+
+def task_request_cancel(*, task_id: uuid.UUID) -> Task:
+    """Cancels a waiting task at once; asks the executor of a running one to interrupt it."""
+    now = timezone.now()
+    dequeued = Task.objects.filter(pk=task_id, status__in=Task.WAITING).update(
+        status=Task.Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        error={"message": "Cancelled before it ran."},
+    )
+    if not dequeued:
+        marked = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
+            cancel_requested=True
+        )
+        if not marked:
+            task = Task.objects.get(pk=task_id)
+            raise TaskNotCancellable(f"The task is already {task.status}.")
+    return Task.objects.get(pk=task_id)
+
+
+def outputs_dir(task_id: uuid.UUID) -> Path:
+    return settings.ROUTER.data_dir / "outputs" / str(task_id)
+
+
+def task_enforce_history_limit() -> int:
+    """Deletes the oldest finished tasks beyond HISTORY_LIMIT, with their output files."""
+    keep = settings.ROUTER.history_limit
+    old_ids = list(
+        Task.objects.filter(status__in=Task.FINISHED)
+        .order_by("-finished_at", "-created_at")
+        .values_list("id", flat=True)[keep:]
+    )
+    if not old_ids:
+        return 0
+    Task.objects.filter(pk__in=old_ids, status__in=Task.FINISHED).delete()
+    for task_id in old_ids:
+        shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
+    return len(old_ids)
+
+
+@dataclass(frozen=True)
+class TaskError:
+    message: str
+    node_id: str | None = None
+    node_type: str | None = None
+    exception_type: str | None = None
+    details: Any = None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "message": self.message,
+            "node_id": self.node_id,
+            "node_type": self.node_type,
+            "exception_type": self.exception_type,
+        }
+        if self.details is not None:
+            data["details"] = self.details
+        return data
+
+
+def task_finish(
+    *,
+    task_id: uuid.UUID,
+    status: str,
+    error: TaskError | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
+) -> Task | None:
+    """Ends a task once: returns it, or None when it had already left `from_statuses`."""
+    changes: dict[str, Any] = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "preview": None,
+    }
+    if status == Task.Status.DONE:
+        changes["progress"] = 1.0
+    if error is not None:
+        changes["error"] = error.as_json()
+    if outputs is not None:
+        changes["outputs"] = outputs
+    if not Task.objects.filter(pk=task_id, status__in=from_statuses).update(**changes):
+        return None
+    return Task.objects.select_related("node").get(pk=task_id)
+
+
+def task_requeue(*, task_id: uuid.UUID) -> bool:
+    """Puts a running task whose prompt never started back in the queue, for another node."""
+    return bool(
+        Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
+            status=Task.Status.PENDING,
+            node=None,
+            prompt_started=False,
+            prompt_id=str(uuid.uuid4()),
+            client_id=uuid.uuid4().hex,
+            progress=0.0,
+            preview=None,
+            started_at=None,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+    )
