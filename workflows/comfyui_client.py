@@ -41,8 +41,8 @@ class NodeProtocolError(ComfyUIError):
         self.status = status
 
 
-class WebsocketClosed(ComfyUIError):
-    """The node's websocket closed while events were still expected."""
+class WebsocketClosed(NodeUnreachable):
+    """The node's websocket closed while events were still expected (the prompt may go on)."""
 
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
