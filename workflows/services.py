@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from workflows.inputs import write_inline_files
+from downloads.storage import write_inline_file
 from workflows.models import Task
 from workflows.params import ValidatedSubmission
 
@@ -58,7 +58,8 @@ def _params_to_store(params: dict[str, Any]) -> dict[str, Any]:
 
 def task_submit(*, submission: ValidatedSubmission) -> Task:
     build = submission.build
-    write_inline_files(build.inline_files)
+    for inline in build.inline_files:  # base64 images go to input/ now; the task keeps no copy
+        write_inline_file(settings.ROUTER.root_dir, inline.folder, inline.name, inline.data)
     limit = settings.ROUTER.pending_limit
     with transaction.atomic():
         _lock_submissions()
