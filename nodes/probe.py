@@ -1,0 +1,98 @@
+"""Asks a node whether it is alive: one `GET /system_stats`, bounded by a hard deadline.
+
+Network only — recording the answer is `services.node_record_probe`'s job, so no database work
+ever waits on a node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+STATS_PATH = "/system_stats"
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    stats: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def device(self) -> dict[str, Any]:
+        devices = self.stats.get("devices")
+        first = devices[0] if isinstance(devices, list) and devices else {}
+        return first if isinstance(first, dict) else {}
+
+    @property
+    def device_name(self) -> str:
+        return str(self.device.get("name") or "")[:200]
+
+    @property
+    def vram_total(self) -> int | None:
+        return _integer(self.device.get("vram_total"))
+
+    @property
+    def vram_free(self) -> int | None:
+        return _integer(self.device.get("vram_free"))
+
+    @property
+    def comfyui_version(self) -> str:
+        system = self.stats.get("system")
+        version = system.get("comfyui_version") if isinstance(system, dict) else None
+        return str(version or "")[:50]
+
+
+def _integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def auth_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def new_client(timeout: float) -> httpx.AsyncClient:
+    # No keep-alive: every check proves the node still accepts connections, and a restarted
+    # node never meets a stale pooled socket. No pool limit: a hung node must not starve others.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+
+
+async def probe_node(
+    client: httpx.AsyncClient, *, url: str, token: str, timeout: float
+) -> Probe:
+    try:
+        async with asyncio.timeout(timeout):
+            response = await client.get(url + STATS_PATH, headers=auth_headers(token))
+            body = response.content
+    except (TimeoutError, httpx.TimeoutException):
+        return Probe(ok=False, error=f"no answer within {timeout:g} s")
+    except httpx.HTTPError as error:
+        return Probe(ok=False, error=_describe(error))
+    if response.status_code != 200:
+        return Probe(ok=False, error=f"{STATS_PATH} answered HTTP {response.status_code}")
+    try:
+        stats = json.loads(body)
+    except ValueError:
+        return Probe(ok=False, error=f"{STATS_PATH} did not answer JSON")
+    if not isinstance(stats, dict):
+        return Probe(ok=False, error=f"{STATS_PATH} did not answer a JSON object")
+    return Probe(ok=True, stats=stats)
+
+
+async def probe_nodes(targets: list[tuple[str, str]], timeout: float) -> list[Probe]:
+    """Probes every `(url, token)` at once; the slowest takes at most `timeout`."""
+    async with new_client(timeout) as client:
+        checks = [probe_node(client, url=u, token=t, timeout=timeout) for u, t in targets]
+        return list(await asyncio.gather(*checks))
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    kind = type(error).__name__
+    text = str(error) or kind
+    return (text if text.startswith(kind) else f"{kind}: {text}")[:MAX_ERROR_LENGTH]

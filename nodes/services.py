@@ -1,0 +1,210 @@
+"""Writes to the node registry. Every status change is a conditional UPDATE whose row count says
+whether it happened, so the health monitor, the dispatcher and the admin never overwrite each
+other: `idle → busy` only through `node_claim`, `busy → idle` only through `node_release`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
+from nodes.models import Node
+from nodes.node_url import normalize_node_url
+from nodes.probe import Probe, new_client, probe_node, probe_nodes
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["added", "updated", "unchanged"]
+Status = Node.Status
+
+
+class NodeNotFound(LookupError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"No node is registered at {url}.")
+        self.url = url
+
+
+class NodeBusy(RuntimeError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"Node {url} is running a task: add ?force=true to delete it anyway.")
+        self.url = url
+
+
+def node_upsert(*, url: str, name: str = "", token: str = "") -> tuple[Node, Outcome]:
+    """Registers `url` (normalised), or sets the given name / token on the node already there.
+    Empty name or token leave an existing node's value alone. Does not check the node."""
+    normalized = normalize_node_url(url)
+    with transaction.atomic():
+        node, created = Node.objects.get_or_create(
+            url=normalized, defaults={"name": name, "token": token, "status": Status.OFFLINE}
+        )
+        if created:
+            return node, "added"
+        changes = {
+            field: value
+            for field, value in (("name", name), ("token", token))
+            if value and getattr(node, field) != value
+        }
+        if not changes:
+            return node, "unchanged"
+        Node.objects.filter(pk=node.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(node, field, value)
+        return node, "updated"
+
+
+def node_add(*, url: str, name: str = "", token: str = "") -> tuple[Node, bool]:
+    """Idempotent registration. A new (or re-tokened) node is checked at once, so it is `idle`
+    if it answers and `offline` if not by the time this returns."""
+    node, outcome = node_upsert(url=url, name=name, token=token)
+    if outcome != "unchanged":
+        node_check_many(nodes=[node])
+        node.refresh_from_db()
+    return node, outcome == "added"
+
+
+def node_delete(*, url: str, force: bool = False) -> None:
+    normalized = normalize_node_url(url)
+    node = Node.objects.filter(url=normalized).only("pk").first()
+    if node is None:
+        raise NodeNotFound(normalized)
+    rows = Node.objects.filter(pk=node.pk)
+    if not force:
+        rows = rows.filter(claimed=False).exclude(status=Status.BUSY)
+    deleted, _ = rows.delete()
+    if not deleted:
+        if Node.objects.filter(pk=node.pk).exists():
+            raise NodeBusy(normalized)
+        raise NodeNotFound(normalized)
+
+
+def node_set_enabled(*, node_ids: Iterable[int], enabled: bool) -> int:
+    changed = Node.objects.filter(pk__in=list(node_ids)).exclude(enabled=enabled)
+    count = changed.update(enabled=enabled)
+    if count and enabled:
+        dispatch_wakeup_sync()
+    return count
+
+
+def node_record_probe(*, node_id: int, probe: Probe) -> bool:
+    """Stores a health check's result and moves the node's status; True when it turned idle.
+
+    1. Success: reset failures, store the stats; `offline → idle` unless a task still holds the
+       node (it then turns idle at the first check after `node_release`).
+    2. Failure: count it; at `HEALTH__FAILURES` in a row, `idle | busy → offline`. A busy node is
+       never made idle here: only its task's end does that.
+    """
+    now = timezone.now()
+    rows = Node.objects.filter(pk=node_id)
+    with transaction.atomic():
+        if probe.ok:
+            rows.update(
+                health_failures=0,
+                last_check_at=now,
+                last_seen_at=now,
+                last_error="",
+                system_stats=probe.stats,
+                device_name=probe.device_name,
+                vram_total=probe.vram_total,
+                vram_free=probe.vram_free,
+                comfyui_version=probe.comfyui_version,
+            )
+            return bool(
+                rows.filter(status=Status.OFFLINE, claimed=False).update(
+                    status=Status.IDLE, idle_since=now
+                )
+            )
+        rows.update(
+            health_failures=F("health_failures") + 1, last_check_at=now, last_error=probe.error
+        )
+        went_offline = rows.filter(
+            status__in=(Status.IDLE, Status.BUSY),
+            health_failures__gte=settings.ROUTER.health_failures,
+        ).update(status=Status.OFFLINE)
+    if went_offline:
+        logger.warning("Node %s is offline: %s", node_id, probe.error)
+    return False
+
+
+def node_mark_offline(*, node_id: int, reason: str) -> None:
+    """An executor found the node unreachable before its prompt started: it goes offline at once
+    (without waiting for the health monitor's failures) and lets go of the claim; the health
+    monitor brings it back when it answers again."""
+    Node.objects.filter(pk=node_id).update(
+        status=Status.OFFLINE,
+        claimed=False,
+        health_failures=settings.ROUTER.health_failures,
+        last_error=reason[:500],
+    )
+    logger.warning("Node %s is offline: %s", node_id, reason)
+
+
+async def node_check(*, node: Node) -> bool:
+    """One `GET /system_stats` (Bearer token if set), recorded; True when the node answered."""
+    timeout = settings.ROUTER.health_timeout
+    async with new_client(timeout) as client:
+        probe = await probe_node(client, url=node.url, token=node.token, timeout=timeout)
+    if await database_sync_to_async(node_record_probe)(node_id=node.pk, probe=probe):
+        await dispatch_wakeup()
+    return probe.ok
+
+
+def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
+    """Checks the nodes at once from sync code (admin, API, import_nodes); no transaction is open
+    while the nodes are asked."""
+    probes = async_to_sync(probe_nodes)(
+        [(node.url, node.token) for node in nodes], settings.ROUTER.health_timeout
+    )
+    turned_idle = [node_record_probe(node_id=n.pk, probe=p) for n, p in zip(nodes, probes)]
+    if any(turned_idle):
+        dispatch_wakeup_sync()
+    return {node.pk: probe for node, probe in zip(nodes, probes)}
+
+
+def node_claim(*, node_id: int) -> bool:
+    """`idle → busy` for an enabled node; False when someone else got it first (or it is gone,
+    disabled or offline)."""
+    won = Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False).update(
+        status=Status.BUSY, claimed=True
+    )
+    return bool(won)
+
+
+def node_release(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
+    """Ends the claim: `busy → idle`, remembering what ran for model affinity. A node that went
+    offline during the task stays offline; the health monitor brings it back."""
+    if _release(node_id=node_id, ran_model=ran_model, ran_loras=ran_loras):
+        dispatch_wakeup_sync()
+
+
+async def anode_claim(*, node_id: int) -> bool:
+    return await database_sync_to_async(node_claim)(node_id=node_id)
+
+
+async def anode_release(
+    *, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()
+) -> None:
+    if await database_sync_to_async(_release)(
+        node_id=node_id, ran_model=ran_model, ran_loras=ran_loras
+    ):
+        await dispatch_wakeup()
+
+
+def _release(*, node_id: int, ran_model: str, ran_loras: Sequence[str]) -> bool:
+    rows = Node.objects.filter(pk=node_id)
+    remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
+    with transaction.atomic():
+        rows.update(claimed=False, **remember)
+        freed = rows.filter(status=Status.BUSY).update(
+            status=Status.IDLE, idle_since=timezone.now()
+        )
+        return bool(freed)
