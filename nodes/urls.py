@@ -1,5 +1,10 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from nodes import views
+
+urlpatterns: list[URLPattern] = [
+    path("cluster/nodes", views.NodeCollectionView.as_view(), name="cluster-nodes"),
+    path("cluster/nodes/delete", views.NodeDeleteView.as_view(), name="cluster-nodes-delete"),
+]
