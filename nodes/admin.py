@@ -1,0 +1,202 @@
+"""The operator's view of the node pool: add, edit, enable, disable, check and delete nodes.
+
+Status is the health monitor's and the dispatcher's to change, so the admin never writes it: an
+edit saves only the fields the form changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from comfy_router.wakeups import dispatch_wakeup_sync
+from nodes.models import Node
+from nodes.node_url import InvalidNodeURL, normalize_node_url
+from nodes.selectors import UNFINISHED_TASK_STATUSES, task_model
+from nodes.services import node_check_many, node_set_enabled
+
+EDITABLE_FIELDS = ("url", "name", "enabled", "token")
+BADGE_COLOURS = {
+    Node.Status.IDLE: "#2e7d32",
+    Node.Status.BUSY: "#1565c0",
+    Node.Status.OFFLINE: "#c62828",
+}
+GIB = 1024**3
+
+
+class NodeAdminForm(forms.ModelForm):
+    token = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "off"}),
+        help_text=Node._meta.get_field("token").help_text,
+    )
+
+    class Meta:
+        model = Node
+        fields = list(EDITABLE_FIELDS)
+
+    def clean_url(self) -> str:
+        try:
+            return normalize_node_url(self.cleaned_data.get("url") or "")
+        except InvalidNodeURL as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin):
+    form = NodeAdminForm
+    list_display = (
+        "url",
+        "name",
+        "status_badge",
+        "enabled",
+        "last_seen_at",
+        "health_failures",
+        "device_name",
+        "vram",
+        "current_task",
+    )
+    list_filter = ("status", "enabled")
+    search_fields = ("url", "name")
+    actions = ("enable_nodes", "disable_nodes", "check_nodes_now")
+    readonly_fields = (
+        "status_badge",
+        "health_failures",
+        "last_check_at",
+        "last_seen_at",
+        "last_error",
+        "device_name",
+        "vram",
+        "comfyui_version",
+        "system_stats",
+        "claimed",
+        "current_task",
+        "last_model",
+        "last_loras",
+        "idle_since",
+        "created_at",
+    )
+    fieldsets = (
+        (None, {"fields": EDITABLE_FIELDS}),
+        (
+            "Health",
+            {
+                "fields": (
+                    "status_badge",
+                    "health_failures",
+                    "last_check_at",
+                    "last_seen_at",
+                    "last_error",
+                    "device_name",
+                    "vram",
+                    "comfyui_version",
+                    "system_stats",
+                )
+            },
+        ),
+        (
+            "Scheduling",
+            {
+                "fields": (
+                    "claimed",
+                    "current_task",
+                    "last_model",
+                    "last_loras",
+                    "idle_since",
+                    "created_at",
+                )
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Node]:
+        queryset = super().get_queryset(request)
+        model = task_model()
+        if model is None:
+            return queryset
+        current = model._default_manager.filter(
+            node=OuterRef("pk"), status__in=UNFINISHED_TASK_STATUSES
+        ).values("pk")[:1]
+        return queryset.annotate(current_task_id=Subquery(current))
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, node: Node) -> SafeString:
+        return format_html(
+            '<span class="node-status node-status-{}" style="background:{};color:#fff;'
+            'padding:2px 8px;border-radius:9px;font-weight:bold">{}</span>',
+            node.status,
+            BADGE_COLOURS.get(node.status, "#757575"),
+            node.get_status_display().lower(),
+        )
+
+    @admin.display(description="VRAM free / total")
+    def vram(self, node: Node) -> str:
+        if node.vram_total is None:
+            return "-"
+        free = "?" if node.vram_free is None else f"{node.vram_free / GIB:.1f}"
+        return f"{free} / {node.vram_total / GIB:.1f} GiB"
+
+    @admin.display(description="current task")
+    def current_task(self, node: Node) -> str | SafeString:
+        task_id = getattr(node, "current_task_id", None)
+        model = task_model()
+        if task_id is None or model is None:
+            return "-"
+        opts = model._meta
+        try:
+            link = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[task_id])
+        except NoReverseMatch:
+            return str(task_id)
+        return format_html('<a href="{}">{}</a>', link, task_id)
+
+    def save_model(
+        self, request: HttpRequest, obj: Node, form: forms.ModelForm, change: bool
+    ) -> None:
+        if not change:
+            obj.save()
+            self._check(request, [obj], added=True)
+            return
+        fields = [name for name in form.changed_data if name in EDITABLE_FIELDS]
+        if fields:
+            obj.save(update_fields=fields)
+        if "enabled" in fields and obj.enabled:
+            dispatch_wakeup_sync()
+        if {"url", "token"} & set(fields):
+            self._check(request, [obj], added=False)
+
+    def _check(self, request: HttpRequest, nodes: Sequence[Node], *, added: bool) -> int:
+        probes = node_check_many(nodes=nodes)
+        silent = [node for node in nodes if not probes[node.pk].ok]
+        outcome = ": saved as offline; it turns idle once it answers /system_stats" if added else ""
+        for node in silent:
+            error = probes[node.pk].error
+            message = f"Node {node.url} does not answer ({error}){outcome}."
+            self.message_user(request, message, messages.WARNING)
+        for node in nodes:
+            node.refresh_from_db()
+        return len(nodes) - len(silent)
+
+    @admin.action(description="Enable selected nodes")
+    def enable_nodes(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        count = node_set_enabled(node_ids=queryset.values_list("pk", flat=True), enabled=True)
+        self.message_user(request, f"Enabled {count} node(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected nodes (a running task finishes)")
+    def disable_nodes(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        count = node_set_enabled(node_ids=queryset.values_list("pk", flat=True), enabled=False)
+        self.message_user(request, f"Disabled {count} node(s).", messages.SUCCESS)
+
+    @admin.action(description="Check selected nodes now")
+    def check_nodes_now(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        nodes = list(queryset.only("pk", "url", "token"))
+        answered = self._check(request, nodes, added=False)
+        self.message_user(request, f"{answered} of {len(nodes)} node(s) answered.", messages.INFO)
+
