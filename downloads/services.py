@@ -177,7 +177,6 @@ def _first_error(group_error: BaseExceptionGroup) -> BaseException:
 async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Throttle) -> None:
     cache_file = cache_path(settings.ROUTER.cache_dir, file_name)
     waited_on = ""
-    seen_bytes = -1
     while True:
         owner = claims.new_owner()
         decision = await database_sync_to_async(claims.claim)(
@@ -192,9 +191,7 @@ async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Thro
                 return
             continue
         waited_on = decision.owner
-        if decision.bytes_done != seen_bytes:
-            seen_bytes = decision.bytes_done
-            await progress()
+        await progress()
         await asyncio.sleep(POLL_INTERVAL)
 
 
