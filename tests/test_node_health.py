@@ -24,7 +24,7 @@ from tests.support.nodes import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SLACK = 0.6  # event loop and SQLite latency on a busy 2-core machine
+SLACK = 1.0  # event loop and SQLite latency on a busy 2-core machine
 
 
 @pytest.fixture(autouse=True)
