@@ -49,14 +49,20 @@ def save_images(graph: g.Graph, node_id: str, root_dir: Path, folder_type: str, 
     counter = next_counter(folder, name)
     rgb = image_color(graph, source_id)
     results = []
+    data = png_bytes(width, height, rgb)
+    if image_format != "PNG":
+        data = _convert(data, image_format)
     for batch_number in range(batch):
-        filename = f"{name.replace('%batch_num%', str(batch_number))}_{counter:05}_.{extension}"
-        data = png_bytes(width, height, rgb)
-        if image_format != "PNG":
-            data = _convert(data, image_format)
-        (folder / filename).write_bytes(data)
+        while True:  # several fakes may share one output dir: never overwrite another's file
+            filename = f"{name.replace('%batch_num%', str(batch_number))}_{counter:05}_.{extension}"
+            counter += 1
+            try:
+                with (folder / filename).open("xb") as f:
+                    f.write(data)
+                break
+            except FileExistsError:
+                continue
         results.append({"filename": filename, "subfolder": subfolder, "type": folder_type})
-        counter += 1
     return results
 
 
