@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -57,6 +58,10 @@ def error_body(message: str, detail: dict[str, Any] | None = None) -> dict[str, 
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        from comfy_router.limits import too_large_body
+
+        return Response(too_large_body(settings.ROUTER.max_request_bytes), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -87,6 +92,10 @@ def json_server_error(request: HttpRequest) -> HttpResponse:
 
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        from comfy_router.limits import too_large_response
+
+        return too_large_response(settings.ROUTER.max_request_bytes)
     return JsonResponse(error_body("Bad request."), status=400)
 
 

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twisted.internet import defer, reactor
 
 from comfy_router.background import BackgroundServices
+from comfy_router.bounded_daphne import install_daphne_body_limit
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         from comfy_router.asgi import application
 
         services = BackgroundServices()
+        install_daphne_body_limit(config.max_request_bytes)
         server = daphne.server.Server(
             application=application,
             endpoints=[endpoint_description(config.host, config.port)],
