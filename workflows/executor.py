@@ -9,6 +9,7 @@ the prompt from the node's `/history`, or follows it again over a new websocket.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 import uuid
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from comfy_router.background import spawn
 from comfy_router.wakeups import dispatch_wakeup
+from nodes.services import anode_release, node_mark_offline
 from workflows import live, leases, services, webhooks
 from workflows.comfyui_client import (
     ComfyUIClient,
@@ -94,6 +96,7 @@ class TaskRun:
         self.interrupt_reason: str | None = None  # "cancel" | "timeout"
         self.interrupt_sent_at: float | None = None
         self.last_write = 0.0
+        self.node_released = False
 
     async def run(self) -> None:
         await live.publish(self.task.id, {"type": "status", "status": "running", "node": self.node.url})
@@ -110,8 +113,6 @@ class TaskRun:
             status, error = decided.result()
         except RunEnded as ended:
             status, error = ended.status, ended.error
-        if status == "requeue":
-            return
         outputs: list[dict[str, Any]] | None = None
         if status == Task.Status.DONE:
             try:
@@ -121,7 +122,10 @@ class TaskRun:
             except RunEnded as ended:
                 status, error = ended.status, ended.error
         await self.client.aclose()
-        await finalize(self.task.id, status, error, outputs, ran_on=self.node.pk, task=self.task)
+        if status == "requeue":
+            return
+        ran_on = None if self.node_released else self.node.pk
+        await finalize(self.task.id, status, error, outputs, ran_on=ran_on, task=self.task)
 
     # -- following the prompt ---------------------------------------------------------------
 
@@ -225,16 +229,12 @@ class TaskRun:
 
     async def node_unreachable(self, failure: Exception) -> tuple[str, TaskError | None]:
         """The prompt never started: take the node out and give the task to another one."""
-        from nodes.services import node_mark_offline
-
         await database_sync_to_async(node_mark_offline)(node_id=self.node.pk, reason=str(failure))
-        if self.task.attempts < settings.ROUTER.task_max_attempts:
-            requeued = await database_sync_to_async(services.task_requeue)(task_id=self.task.id)
-            if requeued:
-                logger.info("Task %s: node %s unreachable, requeued", self.task.id, self.node.url)
-                await live.publish(self.task.id, {"type": "status", "status": "pending", "node": None})
-                await dispatch_wakeup()
-                return "requeue", None
+        # Marking it offline ended our claim; releasing it again could free it while a new task
+        # holds it.
+        self.node_released = True
+        if await self.requeue(f"node {self.node.url} unreachable"):
+            return "requeue", None
         return Task.Status.ERROR, TaskError(
             f"Node {self.node.url} was unreachable ({failure}) after "
             f"{self.task.attempts} attempt(s)."
@@ -308,11 +308,27 @@ class TaskRun:
             node.get("class_type") == "SaveImageWebsocket" for node in self.task.graph.values()
         )
         if expects_websocket_images and not self.tracker.websocket_images:
-            raise RunEnded(
-                Task.Status.ERROR,
-                TaskError("The images sent over the node's websocket were lost with the connection."),
-            )
+            # Settled from /history: the images went over a websocket nobody was listening to.
+            # Running the prompt again costs little, ComfyUI having cached all but the last node.
+            lost = "The images sent over the node's websocket were lost with the connection."
+            if await self.requeue(lost):
+                raise RunEnded("requeue")
+            raise RunEnded(Task.Status.ERROR, TaskError(lost))
         return stored
+
+    async def requeue(self, reason: str) -> bool:
+        """Gives the task another attempt if it has one left; False otherwise."""
+        if self.task.attempts >= settings.ROUTER.task_max_attempts:
+            return False
+        if not await database_sync_to_async(services.task_requeue)(task_id=self.task.id):
+            return False
+        logger.info("Task %s queued again: %s", self.task.id, reason)
+        await live.publish(self.task.id, {"type": "status", "status": "pending", "node": None})
+        if not self.node_released:
+            await anode_release(node_id=self.node.pk)
+            self.node_released = True
+        await dispatch_wakeup()
+        return True
 
 
 def rejection_error(rejected: PromptRejected) -> TaskError:
@@ -331,8 +347,6 @@ def rejection_error(rejected: PromptRejected) -> TaskError:
 
 
 def data_url(content_type: str, data: bytes) -> str:
-    import base64
-
     return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
 
@@ -348,8 +362,6 @@ async def finalize(
 ) -> None:
     """Ends the task in a definite state and lets go of everything it held, in this order:
     the task row, the node, the cache pins, old history; then tells the client and the webhook."""
-    from nodes.services import anode_release
-
     finished = await database_sync_to_async(services.task_finish)(
         task_id=task_id, status=status, error=error, outputs=outputs, from_statuses=from_statuses
     )
@@ -367,7 +379,7 @@ async def finalize(
 
         await database_sync_to_async(cache_release_task)(task_id=task_id)
     await database_sync_to_async(services.task_enforce_history_limit)()
-    logger.info("Task %s ended %s", task_id, status)
+    logger.info("Task %s ended %s%s", task_id, status, f": {error.message}" if error else "")
     await live.publish_final(finished)
     if finished.webhook_url:
         await webhooks.deliver_soon(finished)

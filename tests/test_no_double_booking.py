@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.support.cluster import Cluster, comfyui_body, tiny_graph
+
+TASKS = 200
+NODES = 5
+
+
+def test_200_tasks_on_5_nodes_never_give_a_node_two_prompts(cluster_factory) -> None:
+    cluster: Cluster = cluster_factory(
+        nodes=NODES, knobs={"node_delay": 0.005}, COMFY_ROUTER__PENDING_LIMIT=str(TASKS),
+        COMFY_ROUTER__HISTORY_LIMIT=str(TASKS),
+    )
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        task_ids = list(pool.map(lambda i: cluster.submit(comfyui_body(tiny_graph(i))), range(TASKS)))
+    tasks = [cluster.wait_for(task_id, timeout=120) for task_id in task_ids]
+    assert [t["status"] for t in tasks] == ["done"] * TASKS
+    prompts = [prompt for node in cluster.nodes for prompt in node.log.prompts]
+    assert len(prompts) == TASKS
+    for node in cluster.nodes:
+        assert node.log.max_active <= 1, node.url
+        runs = sorted((p.started, p.ended) for p in node.log.prompts)
+        assert all(earlier[1] <= later[0] for earlier, later in zip(runs, runs[1:]))
+    assert sum(1 for node in cluster.nodes if node.log.prompts) == NODES
