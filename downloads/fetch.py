@@ -17,6 +17,7 @@ import httpx
 
 from downloads.errors import DownloadError, TransientDownloadError
 from downloads.policy import check_url
+from downloads.transport import DownloadTransport
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ async def fetch_once(
 ) -> int:
     transfer.bytes_done = 0
     timeout = httpx.Timeout(options.timeout)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False, transport=DownloadTransport()
+    ) as client:
         response = await _open(client, url, options)
         try:
             length = _content_length(response)
@@ -150,19 +153,21 @@ async def _stream_body(
 ) -> None:
     """Reads the body while the previous buffer is written by a thread, so the event loop never
     blocks on the disk and at most two buffers are in memory."""
-    buffer = bytearray()
+    chunks: list[bytes] = []
+    buffered = 0
     pending: asyncio.Future[None] | None = None
 
     async def flush() -> None:
-        nonlocal buffer, pending
+        nonlocal chunks, buffered, pending
         if pending is not None:
             await pending
-        data, buffer = buffer, bytearray()
-        pending = asyncio.ensure_future(asyncio.to_thread(_write, url, file, data))
+        pending = asyncio.ensure_future(asyncio.to_thread(_write, url, file, chunks))
+        chunks, buffered = [], 0
 
     try:
         async for chunk in response.aiter_raw():
-            buffer += chunk
+            chunks.append(chunk)
+            buffered += len(chunk)
             transfer.bytes_done += len(chunk)
             if transfer.bytes_done > options.max_bytes:
                 raise DownloadError(
@@ -170,7 +175,7 @@ async def _stream_body(
                     f"the body passed the whole cache limit of {options.max_bytes} bytes "
                     "(COMFY_ROUTER__DOWNLOAD__MAX_CACHE_BYTES)",
                 )
-            if len(buffer) >= WRITE_BUFFER_BYTES:
+            if buffered >= WRITE_BUFFER_BYTES:
                 await flush()
         await flush()
     finally:
@@ -185,9 +190,9 @@ async def _stream_body(
         )
 
 
-def _write(url: str, file: BinaryIO, data: bytearray) -> None:
+def _write(url: str, file: BinaryIO, chunks: list[bytes]) -> None:
     try:
-        file.write(data)
+        file.writelines(chunks)
     except OSError as exc:
         raise DownloadError(url, f"cannot write to the cache: {exc}") from None
 
