@@ -60,3 +60,14 @@ def test_the_list_is_newest_first_paginated_and_filters_by_status(live_router: L
         assert [t["id"] for t in cancelled["results"]] == [ids[0]]
         bad = client.get("/workflow", params={"status": "sleeping"})
         assert bad.status_code == 400 and "status" in bad.json()["detail"]
+
+
+def test_the_seed_is_reported_back_even_at_comfyuis_maximum(live_router: LiveRouter) -> None:
+    params = {"checkpoint": {"type": "build_in", "name": "a.safetensors"}, "prompt": "a cat"}
+    with live_router.client() as client:
+        chosen = client.post("/workflow", json={"type": "SD15", "params": params}).json()["id"]
+        biggest = client.post(
+            "/workflow", json={"type": "SD15", "params": {**params, "seed": 2**64 - 1}}
+        ).json()["id"]
+        assert isinstance(client.get(f"/workflow/{chosen}").json()["seed"], int)
+        assert client.get(f"/workflow/{biggest}").json()["seed"] == 2**64 - 1

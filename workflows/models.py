@@ -36,7 +36,8 @@ class Task(models.Model):
     files_ready = models.BooleanField(default=False)
     main_model = models.CharField(max_length=500, blank=True)
     loras = models.JSONField(default=list, blank=True)
-    seed = models.BigIntegerField(null=True, blank=True)
+    # ComfyUI seeds go up to 2**64 - 1, past what a signed 64-bit column holds.
+    seed = models.CharField(max_length=20, blank=True)
 
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True

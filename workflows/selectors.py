@@ -73,7 +73,7 @@ def task_detail(task: Task, *, base_url: str = "", include_data: bool = False) -
         "error": task.error,
         "node": task.node.url if task.node_id and task.node else None,
         "attempts": task.attempts,
-        "seed": task.seed,
+        "seed": int(task.seed) if task.seed else None,
         "params": task.params,
         "created_at": task.created_at,
         "started_at": task.started_at,

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from comfy_router.counters import counter_add
 from downloads.storage import write_inline_file
+from workflows import metrics
 from workflows.models import Task
 from workflows.params import ValidatedSubmission
 
@@ -75,7 +77,7 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
             files_ready=not build.files,
             main_model=build.main_model or "",
             loras=list(build.loras),
-            seed=build.seed,
+            seed="" if build.seed is None else str(build.seed),
             client_id=uuid.uuid4().hex,
             prompt_id=str(uuid.uuid4()),
             webhook_url=submission.webhook_url or "",
@@ -92,7 +94,9 @@ def task_request_cancel(*, task_id: uuid.UUID) -> Task:
         finished_at=now,
         error={"message": "Cancelled before it ran."},
     )
-    if not dequeued:
+    if dequeued:
+        counter_add("tasks_finished", labels=f"status={Task.Status.CANCELLED}")
+    else:
         marked = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
             cancel_requested=True
         )
@@ -166,7 +170,9 @@ def task_finish(
         changes["outputs"] = outputs
     if not Task.objects.filter(pk=task_id, status__in=from_statuses).update(**changes):
         return None
-    return Task.objects.select_related("node").get(pk=task_id)
+    finished = Task.objects.select_related("node").get(pk=task_id)
+    metrics.task_finished(finished)
+    return finished
 
 
 def task_requeue(*, task_id: uuid.UUID) -> bool:
