@@ -115,11 +115,12 @@ async def _open(client: httpx.AsyncClient, url: str, options: FetchOptions) -> h
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         await check_url(current, block_private_networks=options.block_private_networks)
-        request = client.build_request("GET", current, headers={"Accept-Encoding": "identity"})
         try:
+            request = client.build_request("GET", current, headers={"Accept-Encoding": "identity"})
             response = await client.send(request, stream=True)
         except httpx.TimeoutException:
-            raise TransientDownloadError(url, f"no answer from {current} within {options.timeout:g}s") from None
+            cause = f"no answer from {current} within {options.timeout:g}s"
+            raise TransientDownloadError(url, cause) from None
         except httpx.TransportError as exc:
             raise TransientDownloadError(url, f"cannot reach {current}: {_describe(exc)}") from None
         except httpx.InvalidURL as exc:

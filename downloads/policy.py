@@ -57,7 +57,8 @@ def check_scheme(url: str) -> str:
     """The host of an http(s) URL; anything else is refused."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        raise UnsafeURLError(url, f"only http and https URLs are fetched, not {parts.scheme or 'a relative URL'!r}")
+        scheme = parts.scheme or "a relative URL"
+        raise UnsafeURLError(url, f"only http and https URLs are fetched, not {scheme!r}")
     if not parts.hostname:
         raise UnsafeURLError(url, "the URL has no host")
     return parts.hostname

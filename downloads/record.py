@@ -16,7 +16,9 @@ from typing import Any, Iterator
 
 PATH_FIELDS = ("path", "file", "file_path", "filepath", "filename", "local_path", "name")
 WRAPPER_FIELDS = ("records", "entries", "files", "items", "downloads", "cache")
-COMPLETE = frozenset({"completed", "complete", "done", "ready", "success", "succeeded", "finished", "downloaded", "ok"})
+COMPLETE = frozenset(
+    {"completed", "complete", "done", "ready", "success", "succeeded", "finished", "downloaded", "ok"}
+)
 
 
 @dataclass(frozen=True)

@@ -154,5 +154,9 @@ def cache_start() -> None:
 
 
 async def run(stop: asyncio.Event) -> None:
-    """Background service: reconciles the cache once at start, then has nothing more to do."""
-    await database_sync_to_async(cache_start)()
+    """Background service: reconciles the cache once at start, then has nothing more to do.
+    A failure is logged, not raised: restarting would only repeat it every second."""
+    try:
+        await database_sync_to_async(cache_start)()
+    except Exception:
+        logger.exception("Reconciling the download cache at start failed")

@@ -32,7 +32,10 @@ class _WideReadStream(httpcore.AsyncNetworkStream):
         await self._stream.aclose()
 
     async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         return _WideReadStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
 
@@ -56,7 +59,10 @@ class _WideReadBackend(httpcore.AsyncNetworkBackend):
         return _WideReadStream(stream)
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: typing.Iterable[typing.Any] | None = None
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         return _WideReadStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
 

@@ -133,3 +133,10 @@ async def test_it_refuses_a_redirect_into_a_private_network(
 )
 def test_it_tells_public_addresses_from_private_ones(address: str, public: bool) -> None:
     assert is_public_address(address) is public
+
+
+async def test_a_malformed_url_fails_with_a_clear_error(cache_dirs: CacheDirs) -> None:
+    file = FileToFetch(url="http://[::1/x.pt", folder="models/vae", name="x.pt")
+
+    with pytest.raises(DownloadError, match=r"http://\[::1/x.pt: Invalid IPv6 URL"):
+        await cache_prepare_task(task_id=uuid.uuid4(), files=[file])

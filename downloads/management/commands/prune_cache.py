@@ -21,8 +21,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--max-bytes", type=int, default=None, help="Limit to apply instead of the configured one.")
-        parser.add_argument("--dry-run", action="store_true", help="List what would go; delete nothing.")
+        parser.add_argument(
+            "--max-bytes", type=int, default=None, help="Limit to apply instead of the configured one."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would go; delete nothing."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["max_bytes"] is not None and options["max_bytes"] < 0:
