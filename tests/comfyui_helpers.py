@@ -9,9 +9,16 @@ from typing import Any
 from workflows.comfyui_client import ComfyUIClient, Event, PromptTracker
 
 
-async def run_prompt(client: ComfyUIClient, graph: dict[str, Any], *, output_node: str | None = None,
-                     extra_data: dict[str, Any] | None = None, preview_metadata: bool = True,
-                     timeout: float = 10, events: list[Event] | None = None) -> PromptTracker:
+async def run_prompt(
+    client: ComfyUIClient,
+    graph: dict[str, Any],
+    *,
+    output_node: str | None = None,
+    extra_data: dict[str, Any] | None = None,
+    preview_metadata: bool = True,
+    timeout: float = 10,
+    events: list[Event] | None = None,
+) -> PromptTracker:
     """Connect, submit, and follow the prompt until its end marker."""
     client_id = uuid.uuid4().hex
     async with client.websocket(client_id, preview_metadata=preview_metadata) as stream:

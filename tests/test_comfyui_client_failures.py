@@ -11,13 +11,22 @@ from tests.comfyui_helpers import run_prompt
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_comfyui.fixtures import fake_comfyui  # noqa: F401
 from tests.fake_comfyui.graphs import empty_to_save, sd15_txt2img
-from workflows.comfyui_client import (ComfyUIClient, NodeProtocolError, NodeUnreachable, Progress,
-                                      PromptRejected, PromptTracker, WebsocketClosed)
+from workflows.comfyui_client import (
+    ComfyUIClient,
+    NodeProtocolError,
+    NodeUnreachable,
+    Progress,
+    PromptRejected,
+    PromptTracker,
+    WebsocketClosed,
+)
 
 pytestmark = pytest.mark.asyncio
 
 
-async def test_an_execution_error_ends_the_prompt_with_comfyuis_exception(fake_comfyui: FakeComfyUI) -> None:
+async def test_an_execution_error_ends_the_prompt_with_comfyuis_exception(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     fake_comfyui.fail_at_node = "VAEDecode"
     fake_comfyui.fail_message = "VAE is invalid\n"
     async with ComfyUIClient(fake_comfyui.url) as client:
@@ -26,20 +35,31 @@ async def test_an_execution_error_ends_the_prompt_with_comfyuis_exception(fake_c
     assert tracker.state == "error" and tracker.ended
     assert tracker.error is not None
     assert (tracker.error.node_id, tracker.error.node_type) == ("8", "VAEDecode")
-    assert (tracker.error.exception_type, tracker.error.exception_message) == ("RuntimeError", "VAE is invalid\n")
+    assert (tracker.error.exception_type, tracker.error.exception_message) == (
+        "RuntimeError",
+        "VAE is invalid\n",
+    )
     assert history is not None and history["status"]["status_str"] == "error"
 
 
-async def test_a_rejected_prompt_names_the_node_its_class_and_the_input(fake_comfyui: FakeComfyUI) -> None:
+async def test_a_rejected_prompt_names_the_node_its_class_and_the_input(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     async with ComfyUIClient(fake_comfyui.url) as client:
         with pytest.raises(PromptRejected) as rejected:
-            await client.submit_prompt(sd15_txt2img(ckpt_name="missing.safetensors"), uuid.uuid4().hex)
-    assert "node 4 (CheckpointLoaderSimple) input 'ckpt_name': Value not in list" in str(rejected.value)
+            await client.submit_prompt(
+                sd15_txt2img(ckpt_name="missing.safetensors"), uuid.uuid4().hex
+            )
+    assert "node 4 (CheckpointLoaderSimple) input 'ckpt_name': Value not in list" in str(
+        rejected.value
+    )
     assert rejected.value.node_errors["4"]["errors"][0]["type"] == "value_not_in_list"
     assert rejected.value.status == 400
 
 
-async def test_the_reject_knob_makes_a_valid_prompt_fail_validation(fake_comfyui: FakeComfyUI) -> None:
+async def test_the_reject_knob_makes_a_valid_prompt_fail_validation(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     fake_comfyui.reject_prompt = True
     async with ComfyUIClient(fake_comfyui.url) as client:
         with pytest.raises(PromptRejected, match=r"node 1 \(EmptyImage\) input 'width'"):
@@ -47,8 +67,15 @@ async def test_the_reject_knob_makes_a_valid_prompt_fail_validation(fake_comfyui
     assert fake_comfyui.log.prompts == []
 
 
-async def test_a_graph_without_outputs_is_rejected_with_comfyuis_message(fake_comfyui: FakeComfyUI) -> None:
-    graph = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}}}
+async def test_a_graph_without_outputs_is_rejected_with_comfyuis_message(
+    fake_comfyui: FakeComfyUI,
+) -> None:
+    graph = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0},
+        }
+    }
     async with ComfyUIClient(fake_comfyui.url) as client:
         with pytest.raises(PromptRejected, match="^Prompt has no outputs$"):
             await client.submit_prompt(graph, uuid.uuid4().hex)
@@ -62,7 +89,9 @@ async def test_a_ui_format_workflow_is_rejected_not_retried(fake_comfyui: FakeCo
     assert rejected.value.status == 500
 
 
-async def test_an_interrupt_mid_sampling_ends_the_prompt_interrupted(fake_comfyui: FakeComfyUI) -> None:
+async def test_an_interrupt_mid_sampling_ends_the_prompt_interrupted(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     fake_comfyui.step_delay = 0.02
     graph = sd15_txt2img(steps=50)
     client_id = uuid.uuid4().hex
@@ -95,7 +124,9 @@ async def test_an_interrupt_for_another_prompt_is_ignored(fake_comfyui: FakeComf
     assert tracker.state == "success"
 
 
-async def test_a_dropped_websocket_is_reported_and_history_settles_the_prompt(fake_comfyui: FakeComfyUI) -> None:
+async def test_a_dropped_websocket_is_reported_and_history_settles_the_prompt(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     fake_comfyui.step_delay = 0.02
     fake_comfyui.drop_websocket_after = 8
     graph = sd15_txt2img(steps=5)
@@ -150,12 +181,16 @@ async def test_a_failing_system_stats_is_a_protocol_error(fake_comfyui: FakeComf
     assert failed.value.status == 500
 
 
-async def test_the_token_goes_as_a_bearer_header_and_a_websocket_query(fake_comfyui: FakeComfyUI) -> None:
+async def test_the_token_goes_as_a_bearer_header_and_a_websocket_query(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     fake_comfyui.required_token = "s3cret"
     async with ComfyUIClient(fake_comfyui.url, token="s3cret") as client:
         tracker = await run_prompt(client, empty_to_save())
     assert tracker.state == "success"
-    assert {r.authorization for r in fake_comfyui.log.requests if r.path != "/ws"} == {"Bearer s3cret"}
+    assert {r.authorization for r in fake_comfyui.log.requests if r.path != "/ws"} == {
+        "Bearer s3cret"
+    }
     assert [w.token for w in fake_comfyui.log.websockets] == ["s3cret"]
     async with ComfyUIClient(fake_comfyui.url) as client:
         with pytest.raises(NodeProtocolError) as refused:

@@ -19,10 +19,12 @@ pytestmark = pytest.mark.asyncio
 
 @pytest.mark.parametrize("preview_metadata", [True, False])
 async def test_it_collects_save_image_websocket_frames_as_outputs(
-        fake_comfyui: FakeComfyUI, preview_metadata: bool) -> None:
+    fake_comfyui: FakeComfyUI, preview_metadata: bool
+) -> None:
     async with ComfyUIClient(fake_comfyui.url) as client:
-        tracker = await run_prompt(client, empty_to_websocket(48, 32, batch_size=2),
-                                   preview_metadata=preview_metadata)
+        tracker = await run_prompt(
+            client, empty_to_websocket(48, 32, batch_size=2), preview_metadata=preview_metadata
+        )
     assert tracker.state == "success" and tracker.finished and tracker.progress == 1.0
     assert [image.content_type for image in tracker.websocket_images] == ["image/png", "image/png"]
     assert Image.open(io.BytesIO(tracker.websocket_images[0].data)).size == (48, 32)
@@ -31,11 +33,14 @@ async def test_it_collects_save_image_websocket_frames_as_outputs(
 
 
 async def test_it_lists_saved_images_and_downloads_them_through_view(
-        fake_comfyui: FakeComfyUI, tmp_path: Path) -> None:
+    fake_comfyui: FakeComfyUI, tmp_path: Path
+) -> None:
     async with ComfyUIClient(fake_comfyui.url) as client:
         tracker = await run_prompt(client, empty_to_save("router", 40, 30, batch_size=2))
         assert [(o.filename, o.subfolder, o.type, o.kind) for o in tracker.outputs] == [
-            ("router_00001_.png", "", "output", "images"), ("router_00002_.png", "", "output", "images")]
+            ("router_00001_.png", "", "output", "images"),
+            ("router_00002_.png", "", "output", "images"),
+        ]
         history = await client.history(tracker.prompt_id)
         assert history is not None and history["status"]["status_str"] == "success"
         settled = PromptTracker(tracker.graph, tracker.prompt_id)
@@ -49,10 +54,16 @@ async def test_it_lists_saved_images_and_downloads_them_through_view(
 
 
 @pytest.mark.parametrize("preview_metadata", [True, False])
-async def test_it_keeps_the_latest_sampler_preview(fake_comfyui: FakeComfyUI, preview_metadata: bool) -> None:
+async def test_it_keeps_the_latest_sampler_preview(
+    fake_comfyui: FakeComfyUI, preview_metadata: bool
+) -> None:
     async with ComfyUIClient(fake_comfyui.url) as client:
-        tracker = await run_prompt(client, sd15_txt2img(steps=3), extra_data={"preview_method": "auto"},
-                                   preview_metadata=preview_metadata)
+        tracker = await run_prompt(
+            client,
+            sd15_txt2img(steps=3),
+            extra_data={"preview_method": "auto"},
+            preview_metadata=preview_metadata,
+        )
     assert tracker.state == "success"
     preview = tracker.latest_preview
     assert preview is not None and preview.content_type == "image/jpeg" and preview.node_id == "3"
@@ -66,15 +77,25 @@ async def test_without_a_preview_method_there_are_no_previews(fake_comfyui: Fake
     assert tracker.state == "success" and tracker.latest_preview is None
 
 
-async def test_a_sampler_preview_is_not_mistaken_for_a_websocket_output(fake_comfyui: FakeComfyUI) -> None:
+async def test_a_sampler_preview_is_not_mistaken_for_a_websocket_output(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     async with ComfyUIClient(fake_comfyui.url) as client:
-        tracker = await run_prompt(client, sd15_txt2img(steps=2, save="SaveImageWebsocket"),
-                                   extra_data={"preview_method": "auto"}, preview_metadata=False)
-    assert tracker.latest_preview is not None and tracker.latest_preview.content_type == "image/jpeg"
+        tracker = await run_prompt(
+            client,
+            sd15_txt2img(steps=2, save="SaveImageWebsocket"),
+            extra_data={"preview_method": "auto"},
+            preview_metadata=False,
+        )
+    assert (
+        tracker.latest_preview is not None and tracker.latest_preview.content_type == "image/jpeg"
+    )
     assert [image.content_type for image in tracker.websocket_images] == ["image/png"]
 
 
-async def test_progress_covers_the_whole_graph_and_never_goes_back(fake_comfyui: FakeComfyUI) -> None:
+async def test_progress_covers_the_whole_graph_and_never_goes_back(
+    fake_comfyui: FakeComfyUI,
+) -> None:
     graph = sd15_txt2img(steps=4)
     seen: list[float] = []
     async with ComfyUIClient(fake_comfyui.url) as client:

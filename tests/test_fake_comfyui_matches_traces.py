@@ -10,7 +10,8 @@ What differs on purpose, per trace, is in CONFIG below:
 - warm-up runs recreate what was cached on the real server before the trace was recorded;
 - failures that needed real model code (ImageToMask on an RGB image, a dummy Flux VAE) are
   produced with the fake's `fail_at_node` knob; a corrupt LoadImage file fails natively;
-- delays stand in for the seconds real nodes took, so interrupts land where they did;
+- delays stand in for the seconds real nodes took, so interrupts land where they did (they
+  are generous: the requests sent meanwhile must fit in them on a loaded 2-core machine);
 - where a second prompt is posted while the first runs, the interleaving of `status` messages
   with execution messages is timing-dependent even on a real server, so those traces compare
   the status subsequence and the execution subsequence separately.
@@ -37,33 +38,45 @@ from PIL import Image
 from tests.fake_comfyui import FakeComfyUI
 
 TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "comfyui" / "traces"
-OBSERVERS = {"binary_text_event": "binary_text_event_observer", "two_clients_owner": "two_clients_observer"}
+OBSERVERS = {
+    "binary_text_event": "binary_text_event_observer",
+    "two_clients_owner": "two_clients_observer",
+}
 CONFIG: dict[str, dict[str, Any]] = {
-    "basic_endpoints": {"warmup": "binary_text_event"},  # /history?max_items=1 needs a finished prompt
+    "basic_endpoints": {
+        "warmup": "binary_text_event"
+    },  # /history?max_items=1 needs a finished prompt
     "empty_to_savewebsocket_featureflags": {"warmup": "same"},
     "upload_image": {"warmup": "same"},
     "sd15_txt2img_warm_featureflags": {"warmup": "reseed"},
     "sd15_txt2img_warm_nopreview": {"warmup": "reseed"},
     "sdxl_txt2img_warm": {"warmup": "reseed"},
     "sd15_txt2img_256_20steps_concurrent": {"warmup": "resize"},
-    "sd15_interrupt_mid_sampling": {"warmup": "reseed", "step_delay": 0.05},
-    "interrupt": {"node_delay": 0.1},
-    "interrupt_targeted": {"node_delay": 0.1},
-    "queue_clear": {"node_delay": 0.1, "interleaved": False},
-    "queue_delete": {"node_delay": 0.03, "interleaved": False},
-    "duplicate_prompt_id": {"node_delay": 0.05, "interleaved": False},
+    "sd15_interrupt_mid_sampling": {"warmup": "reseed", "step_delay": 0.3},
+    "interrupt": {"node_delay": 0.4},
+    "interrupt_targeted": {"node_delay": 0.4},
+    "queue_clear": {"node_delay": 0.4, "interleaved": False},
+    "queue_delete": {"node_delay": 0.15, "interleaved": False},
+    "duplicate_prompt_id": {"node_delay": 0.2, "interleaved": False},
     "err_exec_image_to_mask_alpha": {"fail_at_node": "2", "fail_exception_type": "IndexError"},
     "flux_dummy_accepted_then_fails": {"fail_at_node": "12"},
 }
 NOT_REPLAYED = ("/api/jobs", "/extensions", "/no/such/route")
 SHAPE_ONLY = ("/history", "/api/history", "/system_stats", "/api/system_stats", "/queue", "/models")
-MODEL_FILES = {"checkpoints": ["sd15_random.safetensors", "sdxl_random.safetensors"],
-               "unet": ["flux1-dev.safetensors"], "clip": ["clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors"],
-               "vae": ["ae.safetensors"]}
+MODEL_FILES = {
+    "checkpoints": ["sd15_random.safetensors", "sdxl_random.safetensors"],
+    "unet": ["flux1-dev.safetensors"],
+    "clip": ["clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors"],
+    "vae": ["ae.safetensors"],
+}
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (TRACES / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in (TRACES / f"{name}.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def trace_names() -> list[str]:
@@ -96,7 +109,9 @@ def prepare_root(root: Path) -> None:
 
 def normalise_output(output: Any) -> Any:
     text = json.dumps(output, sort_keys=True)
-    return json.loads(re.sub(r"_\d{5}_", "_N_", re.sub(r"ComfyUI_temp_[a-z]{5}", "ComfyUI_temp_X", text)))
+    return json.loads(
+        re.sub(r"_\d{5}_", "_N_", re.sub(r"ComfyUI_temp_[a-z]{5}", "ComfyUI_temp_X", text))
+    )
 
 
 def text_signature(message: dict[str, Any]) -> list[Any]:
@@ -111,8 +126,12 @@ def text_signature(message: dict[str, Any]) -> list[Any]:
     elif kind == "progress":
         signature += [data["value"], data["max"], data["node"]]
     elif kind == "progress_state":
-        signature.append({n: [e["state"], float(e["value"]), float(e["max"]), sorted(e)]
-                          for n, e in data["nodes"].items()})
+        signature.append(
+            {
+                n: [e["state"], float(e["value"]), float(e["max"]), sorted(e)]
+                for n, e in data["nodes"].items()
+            }
+        )
     elif kind == "executed":
         signature += [data["node"], normalise_output(data["output"])]
     elif kind in ("execution_error", "execution_interrupted"):
@@ -122,11 +141,19 @@ def text_signature(message: dict[str, Any]) -> list[Any]:
     return signature
 
 
-def binary_signature(event: int, word: int, metadata: dict[str, Any] | None, text: str | None,
-                     image_format: str | None, image_size: list[int] | None) -> list[Any]:
+def binary_signature(
+    event: int,
+    word: int,
+    metadata: dict[str, Any] | None,
+    text: str | None,
+    image_format: str | None,
+    image_size: list[int] | None,
+) -> list[Any]:
     signature: list[Any] = ["binary", event, word]
     if metadata is not None:
-        signature.append({k: v for k, v in metadata.items() if k != "prompt_id"} | {"keys": sorted(metadata)})
+        signature.append(
+            {k: v for k, v in metadata.items() if k != "prompt_id"} | {"keys": sorted(metadata)}
+        )
     if text is not None:
         signature.append(text)
     if image_format is not None:
@@ -139,8 +166,14 @@ def binary_signature(event: int, word: int, metadata: dict[str, Any] | None, tex
 def recorded_signature(record: dict[str, Any]) -> list[Any]:
     if record["kind"] == "ws_text":
         return text_signature(record["msg"])
-    return binary_signature(record["u32_0"], record["u32_1"], record.get("metadata"), record.get("text"),
-                            record.get("image_format"), record.get("image_size"))
+    return binary_signature(
+        record["u32_0"],
+        record["u32_1"],
+        record.get("metadata"),
+        record.get("text"),
+        record.get("image_format"),
+        record.get("image_size"),
+    )
 
 
 def received_signature(message: str | bytes) -> list[Any]:
@@ -163,8 +196,11 @@ def received_signature(message: str | bytes) -> list[Any]:
 
 def strip_noise(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "..." if k in ("traceback", "current_inputs", "current_outputs") else strip_noise(v)
-                for k, v in value.items() if k != "argv"}
+        return {
+            k: "..." if k in ("traceback", "current_inputs", "current_outputs") else strip_noise(v)
+            for k, v in value.items()
+            if k != "argv"
+        }
     if isinstance(value, list):
         return [strip_noise(v) for v in value]
     return value
@@ -202,8 +238,11 @@ class Socket:
 
 
 def posted_graph(records: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(r["request_json"]["prompt"] for r in records
-                if r["kind"] == "http" and r["path"] == "/prompt" and r["method"] == "POST")
+    return next(
+        r["request_json"]["prompt"]
+        for r in records
+        if r["kind"] == "http" and r["path"] == "/prompt" and r["method"] == "POST"
+    )
 
 
 def warmup_graph(how: str, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -233,12 +272,19 @@ def ws_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def output_files(outputs: dict[str, Any]) -> list[str]:
-    return [item["filename"] for node in outputs.values() for items in node.values()
-            if isinstance(items, list) for item in items if isinstance(item, dict) and "filename" in item]
+    return [
+        item["filename"]
+        for node in outputs.values()
+        for items in node.values()
+        if isinstance(items, list)
+        for item in items
+        if isinstance(item, dict) and "filename" in item
+    ]
 
 
-async def replay_request(session: aiohttp.ClientSession, url: str, record: dict[str, Any],
-                         renamed: dict[str, str]) -> None:
+async def replay_request(
+    session: aiohttp.ClientSession, url: str, record: dict[str, Any], renamed: dict[str, str]
+) -> None:
     """Send one recorded request; `renamed` maps recorded prompt ids and file names to the fake's."""
     path = record["path"]
     for old, new in renamed.items():
@@ -250,12 +296,16 @@ async def replay_request(session: aiohttp.ClientSession, url: str, record: dict[
             body = body.replace(json.dumps(old), json.dumps(new))
         kwargs["json"] = json.loads(body)
     elif "request_raw" in record:
-        kwargs["data"], kwargs["headers"] = record["request_raw"], {"Content-Type": "application/json"}
+        kwargs["data"], kwargs["headers"] = record["request_raw"], {
+            "Content-Type": "application/json"
+        }
     elif "request_form" in record:
         form = aiohttp.FormData()
         for key, value in record["request_form"].items():
             if key == "image":
-                form.add_field("image", png(80, 60), filename=value.split(" ")[0], content_type="image/png")
+                form.add_field(
+                    "image", png(80, 60), filename=value.split(" ")[0], content_type="image/png"
+                )
             else:
                 form.add_field(key, value)
         kwargs["data"] = form
@@ -268,7 +318,10 @@ async def replay_request(session: aiohttp.ClientSession, url: str, record: dict[
         if record["kind"] == "view":
             assert response.content_type == record["headers"]["Content-Type"], where
             with Image.open(io.BytesIO(raw)) as image:
-                assert [image.format, list(image.size)] == [record["image_format"], record["image_size"]], where
+                assert [image.format, list(image.size)] == [
+                    record["image_format"],
+                    record["image_size"],
+                ], where
             return
         expected = record.get("response")
         if isinstance(expected, str) and expected.startswith("<"):
@@ -279,7 +332,9 @@ async def replay_request(session: aiohttp.ClientSession, url: str, record: dict[
         if expected is None:
             return
         actual = json.loads(raw)
-        posted_prompt = path.startswith("/prompt") and record["method"] == "POST" and response.status == 200
+        posted_prompt = (
+            path.startswith("/prompt") and record["method"] == "POST" and response.status == 200
+        )
         if posted_prompt:
             renamed[expected["prompt_id"]] = actual["prompt_id"]
         if path.startswith(("/history", "/api/history")):  # keyed by prompt ids
@@ -289,16 +344,27 @@ async def replay_request(session: aiohttp.ClientSession, url: str, record: dict[
             if path.startswith(("/history/", "/api/history/")) and expected:
                 entry, recorded = actual[0], expected[0]
                 assert entry["status"]["status_str"] == recorded["status"]["status_str"], where
-                assert normalise_output(entry["outputs"]) == normalise_output(recorded["outputs"]), where
-                renamed.update(zip(output_files(recorded["outputs"]), output_files(entry["outputs"])))
+                assert normalise_output(entry["outputs"]) == normalise_output(
+                    recorded["outputs"]
+                ), where
+                renamed.update(
+                    zip(output_files(recorded["outputs"]), output_files(entry["outputs"]))
+                )
         else:
             assert strip_noise(actual) == strip_noise(expected), where
 
 
-def compare(name: str, expected: list[list[Any]], received: list[list[Any]], interleaved: bool) -> None:
+def compare(
+    name: str, expected: list[list[Any]], received: list[list[Any]], interleaved: bool
+) -> None:
     if not interleaved:
+
         def split(signatures: list[list[Any]]) -> tuple[list[Any], list[Any]]:
-            return ([s for s in signatures if s[0] == "status"], [s for s in signatures if s[0] != "status"])
+            return (
+                [s for s in signatures if s[0] == "status"],
+                [s for s in signatures if s[0] != "status"],
+            )
+
         expected_parts, received_parts = split(expected), split(received)
         assert received_parts[0] == expected_parts[0], f"{name}: status messages differ"
         assert received_parts[1] == expected_parts[1], f"{name}: execution messages differ"
@@ -306,7 +372,9 @@ def compare(name: str, expected: list[list[Any]], received: list[list[Any]], int
     assert len(received) == len(expected) and received == expected, name
 
 
-@pytest.mark.skipif(not TRACES.is_dir(), reason="the recorded traces are not next to the repository")
+@pytest.mark.skipif(
+    not TRACES.is_dir(), reason="the recorded traces are not next to the repository"
+)
 @pytest.mark.parametrize("name", trace_names())
 async def test_the_fake_replays_the_recorded_trace(name: str, tmp_path: Path) -> None:
     records = load(name)
@@ -325,26 +393,39 @@ async def test_the_fake_replays_the_recorded_trace(name: str, tmp_path: Path) ->
             sockets = []
             for trace in [records] + ([observer_records] if observer_records else []):
                 opened = next(r for r in trace if r["kind"] == "ws_open")
-                ws = await session.ws_connect(opened["ws_url"].replace("ws://127.0.0.1:8188", fake.url)
-                                              .replace("ws://127.0.0.1:8189", fake.url))
+                ws = await session.ws_connect(
+                    opened["ws_url"]
+                    .replace("ws://127.0.0.1:8188", fake.url)
+                    .replace("ws://127.0.0.1:8189", fake.url)
+                )
                 for sent in (r for r in trace if r["kind"] == "ws_sent"):
                     await ws.send_str(json.dumps(sent["msg"]))
                 sockets.append(Socket(ws))
             primary = sockets[0]
             renamed: dict[str, str] = {}
             for index, record in enumerate(records):
-                if record["kind"] not in ("http", "view") or record["path"].startswith(NOT_REPLAYED):
+                if record["kind"] not in ("http", "view") or record["path"].startswith(
+                    NOT_REPLAYED
+                ):
                     continue
                 if record["path"] in ("/", "/object_info") and record["status"] == 200:
                     continue
                 await primary.wait_for(len(ws_records(records[:index])))
                 await replay_request(session, fake.url, record, renamed)
-            for socket, trace in zip(sockets, [records] + ([observer_records] if observer_records else [])):
+            for socket, trace in zip(
+                sockets, [records] + ([observer_records] if observer_records else [])
+            ):
                 await socket.wait_for(len(ws_records(trace)))
             await asyncio.sleep(0.1)  # anything extra would show up now
-            for socket, trace in zip(sockets, [records] + ([observer_records] if observer_records else [])):
-                compare(name, [recorded_signature(r) for r in ws_records(trace)],
-                        [received_signature(m) for m in socket.messages], interleaved)
+            for socket, trace in zip(
+                sockets, [records] + ([observer_records] if observer_records else [])
+            ):
+                compare(
+                    name,
+                    [recorded_signature(r) for r in ws_records(trace)],
+                    [received_signature(m) for m in socket.messages],
+                    interleaved,
+                )
                 await socket.ws.close()
     finally:
         await fake.stop()

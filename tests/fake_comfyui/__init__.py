@@ -23,5 +23,11 @@ from .log import FakeLog, PromptRecord, RequestRecord, WebsocketRecord
 from .server import FakeComfyUI
 from .thread import FakeComfyUIThread
 
-__all__ = ["FakeComfyUI", "FakeComfyUIThread", "FakeLog", "PromptRecord", "RequestRecord",
-           "WebsocketRecord"]
+__all__ = [
+    "FakeComfyUI",
+    "FakeComfyUIThread",
+    "FakeLog",
+    "PromptRecord",
+    "RequestRecord",
+    "WebsocketRecord",
+]

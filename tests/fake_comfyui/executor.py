@@ -17,8 +17,16 @@ from PIL import Image
 
 from . import graph as g
 from . import outputs
-from .images import FORMAT_JPEG, FORMAT_PNG, jpeg_bytes, png_bytes, preview_frame, \
-    preview_with_metadata_frame, solid_color, text_frame
+from .images import (
+    FORMAT_JPEG,
+    FORMAT_PNG,
+    jpeg_bytes,
+    png_bytes,
+    preview_frame,
+    preview_with_metadata_frame,
+    solid_color,
+    text_frame,
+)
 from .log import PromptRecord
 
 if TYPE_CHECKING:
@@ -142,9 +150,16 @@ class Executor:
                 if node_id in cached:
                     ui = self.cache[signatures[node_id]]
                     if self.client_id is not None:
-                        await self.server.send_json("executed", {
-                            "node": node_id, "display_node": node_id, "output": ui,
-                            "prompt_id": prompt_id}, self.client_id)
+                        await self.server.send_json(
+                            "executed",
+                            {
+                                "node": node_id,
+                                "display_node": node_id,
+                                "output": ui,
+                                "prompt_id": prompt_id,
+                            },
+                            self.client_id,
+                        )
                     await self.progress_finish(node_id)
                 else:
                     ui = await self.run_node(node_id)
@@ -153,21 +168,38 @@ class Executor:
                 if ui is not None:
                     ui_outputs[node_id] = ui
         except Interrupted as exc:
-            await add_message("execution_interrupted", {
-                "prompt_id": prompt_id, "node_id": exc.node_id,
-                "node_type": graph[exc.node_id]["class_type"], "executed": executed}, broadcast=True)
+            await add_message(
+                "execution_interrupted",
+                {
+                    "prompt_id": prompt_id,
+                    "node_id": exc.node_id,
+                    "node_type": graph[exc.node_id]["class_type"],
+                    "executed": executed,
+                },
+                broadcast=True,
+            )
             outcome = "interrupted"
         except NodeFailed as exc:
             node = graph[exc.node_id]
-            await add_message("execution_error", {
-                "prompt_id": prompt_id, "node_id": exc.node_id, "node_type": node["class_type"],
-                "executed": executed, "exception_message": exc.message,
-                "exception_type": exc.exception_type,
-                "traceback": ['  File "execution.py", line 518, in execute\n',
-                              f'  File "nodes.py", in {node["class_type"]}\n'],
-                "current_inputs": {k: [str(v)] for k, v in node.get("inputs", {}).items()
-                                   if not g.is_link(v)},
-                "current_outputs": list(dict.fromkeys(cached + executed))})
+            await add_message(
+                "execution_error",
+                {
+                    "prompt_id": prompt_id,
+                    "node_id": exc.node_id,
+                    "node_type": node["class_type"],
+                    "executed": executed,
+                    "exception_message": exc.message,
+                    "exception_type": exc.exception_type,
+                    "traceback": [
+                        '  File "execution.py", line 518, in execute\n',
+                        f'  File "nodes.py", in {node["class_type"]}\n',
+                    ],
+                    "current_inputs": {
+                        k: [str(v)] for k, v in node.get("inputs", {}).items() if not g.is_link(v)
+                    },
+                    "current_outputs": list(dict.fromkeys(cached + executed)),
+                },
+            )
             outcome = "error"
         else:
             await add_message("execution_success", {"prompt_id": prompt_id})
@@ -175,16 +207,23 @@ class Executor:
         self.history[prompt_id] = {
             "prompt": item.as_list(),
             "outputs": ui_outputs,
-            "status": {"status_str": "success" if outcome == "success" else "error",
-                       "completed": outcome == "success", "messages": messages},
-            "meta": {n: {"node_id": n, "display_node": n, "parent_node": None, "real_node_id": n}
-                     for n in ui_outputs},
+            "status": {
+                "status_str": "success" if outcome == "success" else "error",
+                "completed": outcome == "success",
+                "messages": messages,
+            },
+            "meta": {
+                n: {"node_id": n, "display_node": n, "parent_node": None, "real_node_id": n}
+                for n in ui_outputs
+            },
         }
         self.queue.running = None
         self.server.log.prompt_left(item.record, outcome, time.monotonic())
         await self.server.broadcast_status()
         if self.client_id is not None:
-            await self.server.send_json("executing", {"node": None, "prompt_id": prompt_id}, self.client_id)
+            await self.server.send_json(
+                "executing", {"node": None, "prompt_id": prompt_id}, self.client_id
+            )
         self.item = self.client_id = self.last_node_id = None
 
     def interrupt(self, prompt_id: str | None) -> None:
@@ -200,8 +239,11 @@ class Executor:
         await self.progress_start(node_id)
         if self.client_id is not None:
             self.last_node_id = node_id
-            await server.send_json("executing", {"node": node_id, "display_node": node_id,
-                                                 "prompt_id": prompt_id}, self.client_id)
+            await server.send_json(
+                "executing",
+                {"node": node_id, "display_node": node_id, "prompt_id": prompt_id},
+                self.client_id,
+            )
         if self.interrupted.is_set():
             raise Interrupted(node_id)
         loader_input = g.MODEL_LOADER_INPUTS.get(class_type)
@@ -212,8 +254,11 @@ class Executor:
                 self.loaded_model = model
         await asyncio.sleep(server.node_delay)
         if server.fail_at_node is not None and server.fail_at_node in (node_id, class_type):
-            raise NodeFailed(node_id, server.fail_exception_type,
-                             server.fail_message or f"Fake failure in {class_type} (node {node_id})\n")
+            raise NodeFailed(
+                node_id,
+                server.fail_exception_type,
+                server.fail_message or f"Fake failure in {class_type} (node {node_id})\n",
+            )
         if class_type in ("LoadImage", "LoadImageMask"):
             self.check_image(node_id)
         if class_type in g.SAMPLER_CLASSES:
@@ -222,23 +267,38 @@ class Executor:
             await self.send_websocket_images(node_id)
         elif class_type == "GetImageSize":
             source = graph[node_id]["inputs"].get("image")
-            w, h, b = g.image_shape(graph, source[0], server.root_dir) if g.is_link(source) else (64, 64, 1)
-            await server.send_frame(text_frame(node_id, f"width: {w}, height: {h}\n batch size: {b}"), None)
+            w, h, b = (
+                g.image_shape(graph, source[0], server.root_dir)
+                if g.is_link(source)
+                else (64, 64, 1)
+            )
+            await server.send_frame(
+                text_frame(node_id, f"width: {w}, height: {h}\n batch size: {b}"), None
+            )
         ui = outputs.node_ui(graph, node_id, server.root_dir)
         if ui is not None and self.client_id is not None:
-            await server.send_json("executed", {"node": node_id, "display_node": node_id, "output": ui,
-                                                "prompt_id": prompt_id}, self.client_id)
+            await server.send_json(
+                "executed",
+                {"node": node_id, "display_node": node_id, "output": ui, "prompt_id": prompt_id},
+                self.client_id,
+            )
         await self.progress_finish(node_id)
         return ui
 
     def check_image(self, node_id: str) -> None:
         assert self.item is not None
-        path = self.server.root_dir / "input" / str(self.item.graph[node_id]["inputs"].get("image", ""))
+        path = (
+            self.server.root_dir
+            / "input"
+            / str(self.item.graph[node_id]["inputs"].get("image", ""))
+        )
         try:
             with Image.open(path) as image:
                 image.verify()
         except OSError:
-            raise NodeFailed(node_id, "PIL.UnidentifiedImageError", f"cannot identify image file '{path}'\n")
+            raise NodeFailed(
+                node_id, "PIL.UnidentifiedImageError", f"cannot identify image file '{path}'\n"
+            )
 
     async def run_sampler(self, node_id: str) -> None:
         assert self.item is not None
@@ -261,8 +321,14 @@ class Executor:
         assert self.item is not None
         graph = self.item.graph
         source = graph[node_id]["inputs"].get("images")
-        w, h, b = g.image_shape(graph, source[0], self.server.root_dir) if g.is_link(source) else (64, 64, 1)
-        image = png_bytes(w, h, outputs.image_color(graph, source[0] if g.is_link(source) else node_id))
+        w, h, b = (
+            g.image_shape(graph, source[0], self.server.root_dir)
+            if g.is_link(source)
+            else (64, 64, 1)
+        )
+        image = png_bytes(
+            w, h, outputs.image_color(graph, source[0] if g.is_link(source) else node_id)
+        )
         for index in range(b):
             await self.progress_update(node_id, index, b, image, FORMAT_PNG)
 
@@ -276,15 +342,27 @@ class Executor:
 
     def _entry(self, node_id: str, value: float, max_: float, state: str) -> dict[str, Any]:
         assert self.item is not None
-        return {"value": value, "max": max_, "state": state, "node_id": node_id,
-                "prompt_id": self.item.prompt_id, "display_node_id": node_id,
-                "parent_node_id": None, "real_node_id": node_id}
+        return {
+            "value": value,
+            "max": max_,
+            "state": state,
+            "node_id": node_id,
+            "prompt_id": self.item.prompt_id,
+            "display_node_id": node_id,
+            "parent_node_id": None,
+            "real_node_id": node_id,
+        }
 
     async def send_progress_state(self) -> None:
         assert self.item is not None
-        await self.server.send_json("progress_state", {
-            "prompt_id": self.item.prompt_id,
-            "nodes": {n: dict(e) for n, e in self.progress.items()}}, self.client_id)
+        await self.server.send_json(
+            "progress_state",
+            {
+                "prompt_id": self.item.prompt_id,
+                "nodes": {n: dict(e) for n, e in self.progress.items()},
+            },
+            self.client_id,
+        )
 
     async def progress_start(self, node_id: str) -> None:
         self.progress[node_id] = self._entry(node_id, 0.0, 1.0, "running")
@@ -296,19 +374,29 @@ class Executor:
         self.progress[node_id] = entry
         await self.send_progress_state()
 
-    async def progress_update(self, node_id: str, value: int, max_: int, image: bytes | None,
-                              image_format: int) -> None:
+    async def progress_update(
+        self, node_id: str, value: int, max_: int, image: bytes | None, image_format: int
+    ) -> None:
         assert self.item is not None
         self.progress[node_id] = self._entry(node_id, value, max_, "running")
         await self.send_progress_state()
         with_metadata = self.server.supports_preview_metadata(self.client_id)
         if image is not None and with_metadata:
-            metadata = {"node_id": node_id, "prompt_id": self.item.prompt_id, "display_node_id": node_id,
-                        "parent_node_id": None, "real_node_id": node_id,
-                        "image_type": "image/png" if image_format == FORMAT_PNG else "image/jpeg"}
-            await self.server.send_frame(preview_with_metadata_frame(metadata, image), self.client_id)
-        await self.server.send_json("progress", {"value": value, "max": max_,
-                                                 "prompt_id": self.item.prompt_id, "node": node_id},
-                                    self.client_id)
+            metadata = {
+                "node_id": node_id,
+                "prompt_id": self.item.prompt_id,
+                "display_node_id": node_id,
+                "parent_node_id": None,
+                "real_node_id": node_id,
+                "image_type": "image/png" if image_format == FORMAT_PNG else "image/jpeg",
+            }
+            await self.server.send_frame(
+                preview_with_metadata_frame(metadata, image), self.client_id
+            )
+        await self.server.send_json(
+            "progress",
+            {"value": value, "max": max_, "prompt_id": self.item.prompt_id, "node": node_id},
+            self.client_id,
+        )
         if image is not None and not with_metadata:
             await self.server.send_frame(preview_frame(image_format, image), self.client_id)

@@ -15,10 +15,14 @@ from typing import Any
 
 from .schema import is_link, is_output_node
 
-SAMPLER_CLASSES = frozenset({"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"})
+SAMPLER_CLASSES = frozenset(
+    {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
+)
 MODEL_LOADER_INPUTS = {
-    "CheckpointLoaderSimple": "ckpt_name", "CheckpointLoader": "ckpt_name",
-    "ImageOnlyCheckpointLoader": "ckpt_name", "unCLIPCheckpointLoader": "ckpt_name",
+    "CheckpointLoaderSimple": "ckpt_name",
+    "CheckpointLoader": "ckpt_name",
+    "ImageOnlyCheckpointLoader": "ckpt_name",
+    "unCLIPCheckpointLoader": "ckpt_name",
     "UNETLoader": "unet_name",
 }
 Graph = dict[str, Any]
@@ -26,8 +30,11 @@ Graph = dict[str, Any]
 
 def links(node: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(input name, source node id, source socket) for each linked input, in input order."""
-    return [(name, value[0], value[1]) for name, value in node.get("inputs", {}).items()
-            if is_link(value)]
+    return [
+        (name, value[0], value[1])
+        for name, value in node.get("inputs", {}).items()
+        if is_link(value)
+    ]
 
 
 def execution_order(graph: Graph, outputs: list[str], cached: set[str]) -> list[str]:

@@ -25,7 +25,9 @@ def solid_color(color: int | None, seed: int) -> tuple[int, int, int]:
 
 def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (max(width, 1), max(height, 1)), rgb).save(buffer, format="PNG", compress_level=1)
+    Image.new("RGB", (max(width, 1), max(height, 1)), rgb).save(
+        buffer, format="PNG", compress_level=1
+    )
     return buffer.getvalue()
 
 

@@ -31,16 +31,28 @@ def image_color(graph: g.Graph, node_id: str, depth: int = 0) -> tuple[int, int,
 def next_counter(folder: Path, name: str) -> int:
     """ComfyUI's get_save_image_path: one more than the highest `<name>_<counter>_` present."""
     pattern = re.compile(rf"^{re.escape(name)}_(\d+)_")
-    counters = [int(m.group(1)) for p in folder.iterdir() if (m := pattern.match(p.name))] \
-        if folder.is_dir() else []
+    counters = (
+        [int(m.group(1)) for p in folder.iterdir() if (m := pattern.match(p.name))]
+        if folder.is_dir()
+        else []
+    )
     return max(counters, default=0) + 1
 
 
-def save_images(graph: g.Graph, node_id: str, root_dir: Path, folder_type: str, prefix: str,
-                extension: str = "png", image_format: str = "PNG") -> list[dict[str, str]]:
+def save_images(
+    graph: g.Graph,
+    node_id: str,
+    root_dir: Path,
+    folder_type: str,
+    prefix: str,
+    extension: str = "png",
+    image_format: str = "PNG",
+) -> list[dict[str, str]]:
     source = graph[node_id]["inputs"].get("images")
     source_id = source[0] if g.is_link(source) else node_id
-    width, height, batch = g.image_shape(graph, source_id, root_dir) if g.is_link(source) else (64, 64, 1)
+    width, height, batch = (
+        g.image_shape(graph, source_id, root_dir) if g.is_link(source) else (64, 64, 1)
+    )
     subfolder, _, name = prefix.replace("\\", "/").rpartition("/")
     if ".." in subfolder.split("/") or subfolder.startswith("/"):
         subfolder = ""
@@ -82,15 +94,25 @@ def node_ui(graph: g.Graph, node_id: str, root_dir: Path) -> dict[str, Any] | No
     node = graph[node_id]
     class_type, inputs = node["class_type"], node.get("inputs", {})
     if class_type == "SaveImage":
-        return {"images": save_images(graph, node_id, root_dir, "output",
-                                      str(inputs.get("filename_prefix", "ComfyUI")))}
+        return {
+            "images": save_images(
+                graph, node_id, root_dir, "output", str(inputs.get("filename_prefix", "ComfyUI"))
+            )
+        }
     if class_type in ("PreviewImage", "MaskPreview"):
         suffix = "".join(random.choice(string.ascii_lowercase) for _ in range(5))
         return {"images": save_images(graph, node_id, root_dir, "temp", f"ComfyUI_temp_{suffix}")}
     if class_type in ANIMATED:
         image_format, extension = ANIMATED[class_type]
-        images = save_images(graph, node_id, root_dir, "output", str(inputs.get("filename_prefix", "ComfyUI")),
-                             extension, image_format)
+        images = save_images(
+            graph,
+            node_id,
+            root_dir,
+            "output",
+            str(inputs.get("filename_prefix", "ComfyUI")),
+            extension,
+            image_format,
+        )
         return {"images": images[:1], "animated": [True]}
     if class_type in VIDEO:
         prefix = str(inputs.get("filename_prefix", "video/ComfyUI"))
@@ -99,8 +121,10 @@ def node_ui(graph: g.Graph, node_id: str, root_dir: Path) -> dict[str, Any] | No
         folder.mkdir(parents=True, exist_ok=True)
         filename = f"{name}_{next_counter(folder, name):05}_.{VIDEO[class_type]}"
         (folder / filename).write_bytes(b"\x00\x00\x00\x18ftypisom fake video")
-        return {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}],
-                "animated": [True]}
+        return {
+            "images": [{"filename": filename, "subfolder": subfolder, "type": "output"}],
+            "animated": [True],
+        }
     if class_type == "PreviewAny":
         return {"text": [_preview_text(graph, inputs.get("source"), root_dir)]}
     return None

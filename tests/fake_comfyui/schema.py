@@ -38,12 +38,22 @@ MODEL_DIRS: dict[str, tuple[str, ...]] = {
 
 # (class_type, input name) -> model folder, for every file-name combo in object_info.
 FILE_INPUTS: dict[tuple[str, str], str] = {
-    **{(c, "ckpt_name"): "checkpoints" for c in (
-        "CheckpointLoaderSimple", "CheckpointLoader", "unCLIPCheckpointLoader",
-        "ImageOnlyCheckpointLoader", "CreateHookModelAsLora", "CreateHookModelAsLoraModelOnly")},
+    **{
+        (c, "ckpt_name"): "checkpoints"
+        for c in (
+            "CheckpointLoaderSimple",
+            "CheckpointLoader",
+            "unCLIPCheckpointLoader",
+            "ImageOnlyCheckpointLoader",
+            "CreateHookModelAsLora",
+            "CreateHookModelAsLoraModelOnly",
+        )
+    },
     ("VAELoader", "vae_name"): "vae",
-    **{(c, "lora_name"): "loras" for c in (
-        "LoraLoader", "LoraLoaderModelOnly", "CreateHookLora", "CreateHookLoraModelOnly")},
+    **{
+        (c, "lora_name"): "loras"
+        for c in ("LoraLoader", "LoraLoaderModelOnly", "CreateHookLora", "CreateHookLoraModelOnly")
+    },
     ("ControlNetLoader", "control_net_name"): "controlnet",
     ("DiffControlNetLoader", "control_net_name"): "controlnet",
     ("UNETLoader", "unet_name"): "diffusion_models",
@@ -88,8 +98,12 @@ def is_output_node(class_type: str) -> bool:
 
 
 def is_link(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], int))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+    )
 
 
 def model_files(root_dir: Path, folder: str) -> list[str]:
@@ -144,8 +158,10 @@ class _Validator:
         inputs = node.get("inputs", {})
         errors: list[dict[str, Any]] = []
         valid = True
-        sections = [("required", spec["input"].get("required", {})),
-                    ("optional", spec["input"].get("optional", {}))]
+        sections = [
+            ("required", spec["input"].get("required", {})),
+            ("optional", spec["input"].get("optional", {})),
+        ]
         for category, section in sections:
             for name, config in section.items():
                 input_type = config[0]
@@ -153,27 +169,45 @@ class _Validator:
                 info = [input_type, extra]
                 if name not in inputs:
                     if category == "required":
-                        errors.append(_error("required_input_missing", "Required input is missing",
-                                             name, {"input_name": name}))
+                        errors.append(
+                            _error(
+                                "required_input_missing",
+                                "Required input is missing",
+                                name,
+                                {"input_name": name},
+                            )
+                        )
                     continue
                 value = inputs[name]
                 if isinstance(value, list):
                     if len(value) != 2:
-                        errors.append(_error(
-                            "bad_linked_input",
-                            "Bad linked input, must be a length-2 list of [node_id, slot_index]",
-                            name, {"input_name": name, "input_config": info, "received_value": value}))
+                        errors.append(
+                            _error(
+                                "bad_linked_input",
+                                "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                                name,
+                                {"input_name": name, "input_config": info, "received_value": value},
+                            )
+                        )
                         continue
                     source_id = str(value[0])
                     source_class = self.prompt[source_id]["class_type"]  # KeyError as in ComfyUI
                     outputs = object_info().get(source_class, {}).get("output", [])
                     received = outputs[value[1]] if 0 <= value[1] < len(outputs) else "*"
                     if not _types_match(received, input_type):
-                        errors.append(_error(
-                            "return_type_mismatch", "Return type mismatch between linked nodes",
-                            f"{name}, received_type({received}) mismatch input_type({input_type})",
-                            {"input_name": name, "input_config": info, "received_type": received,
-                             "linked_node": value}))
+                        errors.append(
+                            _error(
+                                "return_type_mismatch",
+                                "Return type mismatch between linked nodes",
+                                f"{name}, received_type({received}) mismatch input_type({input_type})",
+                                {
+                                    "input_name": name,
+                                    "input_config": info,
+                                    "received_type": received,
+                                    "linked_node": value,
+                                },
+                            )
+                        )
                         continue
                     if not self.validate(source_id)[0]:
                         valid = False
@@ -185,8 +219,16 @@ class _Validator:
         self.validated[node_id] = result
         return result
 
-    def check_value(self, class_type: str, name: str, input_type: Any, extra: dict[str, Any],
-                    info: list[Any], value: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    def check_value(
+        self,
+        class_type: str,
+        name: str,
+        input_type: Any,
+        extra: dict[str, Any],
+        info: list[Any],
+        value: Any,
+        inputs: dict[str, Any],
+    ) -> dict[str, Any] | None:
         try:
             if input_type == "INT":
                 value = int(value)
@@ -197,24 +239,46 @@ class _Validator:
             elif input_type == "BOOLEAN":
                 value = bool(value)
         except (TypeError, ValueError) as exc:
-            return _error("invalid_input_type", f"Failed to convert an input value to a {input_type} value",
-                          f"{name}, {value}, {exc}",
-                          {"input_name": name, "input_config": info, "received_value": value,
-                           "exception_message": str(exc)})
+            return _error(
+                "invalid_input_type",
+                f"Failed to convert an input value to a {input_type} value",
+                f"{name}, {value}, {exc}",
+                {
+                    "input_name": name,
+                    "input_config": info,
+                    "received_value": value,
+                    "exception_message": str(exc),
+                },
+            )
         inputs[name] = value
         if class_type in IMAGE_INPUT_NODES and name == "image":
             if input_file_exists(self.root_dir, str(value)):
                 return None
-            return _error("custom_validation_failed", "Custom validation failed for node",
-                          f"{name} - Invalid image file: {value}", {"input_name": name})
+            return _error(
+                "custom_validation_failed",
+                "Custom validation failed for node",
+                f"{name} - Invalid image file: {value}",
+                {"input_name": name},
+            )
         if "min" in extra and isinstance(value, (int, float)) and value < extra["min"]:
-            return _error("value_smaller_than_min", f"Value {value} smaller than min of {extra['min']}",
-                          name, {"input_name": name, "input_config": info, "received_value": value})
+            return _error(
+                "value_smaller_than_min",
+                f"Value {value} smaller than min of {extra['min']}",
+                name,
+                {"input_name": name, "input_config": info, "received_value": value},
+            )
         if "max" in extra and isinstance(value, (int, float)) and value > extra["max"]:
-            return _error("value_bigger_than_max", f"Value {value} bigger than max of {extra['max']}",
-                          name, {"input_name": name, "input_config": info, "received_value": value})
-        recorded = input_type if isinstance(input_type, list) else (
-            extra.get("options") if input_type == "COMBO" else None)
+            return _error(
+                "value_bigger_than_max",
+                f"Value {value} bigger than max of {extra['max']}",
+                name,
+                {"input_name": name, "input_config": info, "received_value": value},
+            )
+        recorded = (
+            input_type
+            if isinstance(input_type, list)
+            else (extra.get("options") if input_type == "COMBO" else None)
+        )
         if recorded is None:
             return None
         options = self.combo_options(class_type, name, recorded)
@@ -225,8 +289,12 @@ class _Validator:
             listing, config = f"(list of length {len(options)})", None
         else:
             listing = str(options)
-        return _error("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {listing}",
-                      {"input_name": name, "input_config": config, "received_value": value})
+        return _error(
+            "value_not_in_list",
+            "Value not in list",
+            f"{name}: '{value}' not in {listing}",
+            {"input_name": name, "input_config": config, "received_value": value},
+        )
 
 
 def validate_prompt(prompt: Any, root_dir: Path) -> Validation:
@@ -238,18 +306,36 @@ def validate_prompt(prompt: Any, root_dir: Path) -> Validation:
         if not isinstance(node, (dict, list, str)):
             raise BadPromptBody(f"argument of type {type(node).__name__!r} is not iterable")
         if "class_type" not in node:
-            return Validation(False, _error(
-                "invalid_prompt", "Cannot execute because a node is missing the class_type property.",
-                f"Node ID '#{node_id}'", {}), [], {})
+            return Validation(
+                False,
+                _error(
+                    "invalid_prompt",
+                    "Cannot execute because a node is missing the class_type property.",
+                    f"Node ID '#{node_id}'",
+                    {},
+                ),
+                [],
+                {},
+            )
         class_type = node["class_type"] if isinstance(node, dict) else None
         if class_type not in object_info():
-            return Validation(False, _error(
-                "invalid_prompt", f"Cannot execute because node {class_type} does not exist.",
-                f"Node ID '#{node_id}'", {}), [], {})
+            return Validation(
+                False,
+                _error(
+                    "invalid_prompt",
+                    f"Cannot execute because node {class_type} does not exist.",
+                    f"Node ID '#{node_id}'",
+                    {},
+                ),
+                [],
+                {},
+            )
         if is_output_node(class_type):
             outputs.append(node_id)
     if not outputs:
-        return Validation(False, _error("prompt_no_outputs", "Prompt has no outputs", "", {}), [], {})
+        return Validation(
+            False, _error("prompt_no_outputs", "Prompt has no outputs", "", {}), [], {}
+        )
 
     validator = _Validator(prompt, root_dir)
     good: list[str] = []
@@ -260,9 +346,17 @@ def validate_prompt(prompt: Any, root_dir: Path) -> Validation:
             valid, reasons = validator.validate(output)
         except Exception as exc:  # ComfyUI reports any exception as a validation failure
             valid = False
-            reasons = [_error("exception_during_validation", "Exception when validating node", str(exc),
-                              {"exception_type": type(exc).__name__,
-                               "traceback": ['  File "execution.py", in validate_prompt\n']})]
+            reasons = [
+                _error(
+                    "exception_during_validation",
+                    "Exception when validating node",
+                    str(exc),
+                    {
+                        "exception_type": type(exc).__name__,
+                        "traceback": ['  File "execution.py", in validate_prompt\n'],
+                    },
+                )
+            ]
             validator.validated[output] = (False, reasons)
         if valid:
             good.append(output)
@@ -272,12 +366,23 @@ def validate_prompt(prompt: Any, root_dir: Path) -> Validation:
         for node_id, (node_valid, node_reasons) in validator.validated.items():
             if node_valid or not node_reasons:
                 continue
-            entry = node_errors.setdefault(node_id, {
-                "errors": node_reasons, "dependent_outputs": [],
-                "class_type": prompt[node_id]["class_type"]})
+            entry = node_errors.setdefault(
+                node_id,
+                {
+                    "errors": node_reasons,
+                    "dependent_outputs": [],
+                    "class_type": prompt[node_id]["class_type"],
+                },
+            )
             entry["dependent_outputs"].append(output)
     if not good:
         details = "\n".join(f"{e['message']}: {e['details']}" for _, errs in failures for e in errs)
-        return Validation(False, _error("prompt_outputs_failed_validation",
-                                        "Prompt outputs failed validation", details, {}), [], node_errors)
+        return Validation(
+            False,
+            _error(
+                "prompt_outputs_failed_validation", "Prompt outputs failed validation", details, {}
+            ),
+            [],
+            node_errors,
+        )
     return Validation(True, None, good, node_errors)

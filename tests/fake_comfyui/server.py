@@ -7,7 +7,6 @@ a prompt runs. Every route also exists under `/api/`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import tempfile
 import time
@@ -21,49 +20,39 @@ from aiohttp import WSMsgType, web
 from . import schema
 from .executor import Executor, QueueItem, now_ms
 from .log import FakeLog, PromptRecord, RequestRecord, WebsocketRecord
+from .static_routes import SERVER_FEATURES, StaticRoutes, internal_error, json_body
 
-SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": 104857600,
-                   "extension": {"manager": {"supports_v4": True}}}
-ROOT_SUBDIRS = ("input", "output", "temp", *(d for dirs in schema.MODEL_DIRS.values() for d in dirs))
-MODEL_FOLDERS = ("checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models", "clip_vision",
-                 "style_models", "embeddings", "diffusers", "vae_approx", "controlnet", "gligen",
-                 "upscale_models", "latent_upscale_models", "custom_nodes", "hypernetworks", "photomaker",
-                 "classifiers", "model_patches", "audio_encoders")
+ROOT_SUBDIRS = (
+    "input",
+    "output",
+    "temp",
+    *(d for dirs in schema.MODEL_DIRS.values() for d in dirs),
+)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def system_stats_body() -> dict[str, Any]:
-    return {
-        "system": {"os": "linux", "ram_total": 25276063744, "ram_free": 22919528448,
-                   "comfyui_version": "0.8.0", "required_frontend_version": "1.35.9",
-                   "installed_templates_version": "0.7.67", "required_templates_version": "0.7.67",
-                   "python_version": "3.11.7", "pytorch_version": "2.14.1+cpu",
-                   "embedded_python": False, "argv": ["main.py", "--cpu"]},
-        "devices": [{"name": "cpu", "type": "cpu", "index": None, "vram_total": 25276063744,
-                     "vram_free": 22919528448, "torch_vram_total": 25276063744,
-                     "torch_vram_free": 22919528448}],
-    }
-
-
-class FakeComfyUI:
-    def __init__(self, root_dir: str | Path | None = None, *, port: int = 0,
-                 log: FakeLog | None = None) -> None:
-        self.root_dir = Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix="fake-comfyui-"))
+class FakeComfyUI(StaticRoutes):
+    def __init__(
+        self, root_dir: str | Path | None = None, *, port: int = 0, log: FakeLog | None = None
+    ) -> None:
+        self.root_dir = (
+            Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix="fake-comfyui-"))
+        )
         for sub in ROOT_SUBDIRS:
             (self.root_dir / sub).mkdir(parents=True, exist_ok=True)
         self.port = port
         self.log = log or FakeLog()
         # Knobs.
-        self.step_delay = 0.0          # seconds per sampler step
-        self.node_delay = 0.0          # seconds per executed node
+        self.step_delay = 0.0  # seconds per sampler step
+        self.node_delay = 0.0  # seconds per executed node
         self.previews: bool | None = None  # None: as the prompt's extra_data.preview_method says
         self.fail_at_node: str | None = None  # node id or class_type -> execution_error there
         self.fail_message: str | None = None
         self.fail_exception_type = "RuntimeError"
         self.reject_prompt: bool | dict[str, Any] = False  # True or a verbatim 400 body
         self.drop_websocket_after: int | None = None  # close all sockets after N more messages
-        self.hang = False              # accept connections, never answer
-        self.load_time = 0.0           # seconds charged when the loaded checkpoint/unet changes
+        self.hang = False  # accept connections, never answer
+        self.load_time = 0.0  # seconds charged when the loaded checkpoint/unet changes
         self.system_stats_status: int | None = None
         self.required_token: str | None = None  # not ComfyUI: require this bearer/?token=
         self.number = 0
@@ -86,15 +75,19 @@ class FakeComfyUI:
         self._outbox = asyncio.Queue()
         app = web.Application(middlewares=[self._middleware], client_max_size=200 * 1024 * 1024)
         app.add_routes(self._routes("") + self._routes("/api"))
-        self._runner = web.AppRunner(app, shutdown_timeout=0.2, handler_cancellation=True,
-                                     access_log=None)
+        self._runner = web.AppRunner(
+            app, shutdown_timeout=0.2, handler_cancellation=True, access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
         server = getattr(site, "_server", None)
         if self.port == 0 and server is not None:
             self.port = server.sockets[0].getsockname()[1]
-        self._tasks = [asyncio.create_task(self.executor.run()), asyncio.create_task(self._publish())]
+        self._tasks = [
+            asyncio.create_task(self.executor.run()),
+            asyncio.create_task(self._publish()),
+        ]
 
     async def stop(self) -> None:
         """Die: stop listening, drop every connection, lose the queue (history goes too)."""
@@ -133,8 +126,11 @@ class FakeComfyUI:
         assert self._outbox is not None
         while True:
             message, sid = await self._outbox.get()
-            targets = list(self._sockets.values()) if sid is None else (
-                [self._sockets[sid]] if sid in self._sockets else [])
+            targets = (
+                list(self._sockets.values())
+                if sid is None
+                else ([self._sockets[sid]] if sid in self._sockets else [])
+            )
             for ws, _ in targets:
                 try:
                     if isinstance(message, bytes):
@@ -163,8 +159,13 @@ class FakeComfyUI:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RequestRecord(request.method, request.path, request.query_string,
-                               request.headers.get("Authorization"), request.headers.get("Origin"))
+        record = RequestRecord(
+            request.method,
+            request.path,
+            request.query_string,
+            request.headers.get("Authorization"),
+            request.headers.get("Origin"),
+        )
         self.log.request(record)
         if self.hang:
             await asyncio.Event().wait()
@@ -172,13 +173,18 @@ class FakeComfyUI:
         if host and origin:
             parsed, host_parsed = urlsplit(origin), urlsplit("//" + host.lower())
             host_domain = host.lower() if parsed.port is not None else host_parsed.hostname
-            origin_domain = parsed.netloc.lower() if host_parsed.port is not None else parsed.hostname
+            origin_domain = (
+                parsed.netloc.lower() if host_parsed.port is not None else parsed.hostname
+            )
             if host_domain and origin_domain and host_domain != origin_domain:
                 record.status = 403
                 return web.Response(status=403)
         if self.required_token is not None:
             bearer = request.headers.get("Authorization", "")
-            if bearer != f"Bearer {self.required_token}" and request.query.get("token") != self.required_token:
+            if (
+                bearer != f"Bearer {self.required_token}"
+                and request.query.get("token") != self.required_token
+            ):
                 record.status = 401
                 return web.Response(status=401, text="Unauthorized")
         response = await handler(request)
@@ -196,17 +202,8 @@ class FakeComfyUI:
             web.get(prefix + "/history", self.get_history),
             web.get(prefix + "/history/{prompt_id}", self.get_history_item),
             web.post(prefix + "/history", self.post_history),
-            web.get(prefix + "/view", self.view),
-            web.post(prefix + "/upload/image", self.upload_image),
-            web.get(prefix + "/system_stats", self.system_stats),
-            web.get(prefix + "/object_info", self.object_info),
-            web.get(prefix + "/object_info/{node_class}", self.object_info_node),
             web.post(prefix + "/free", self.free),
-            web.get(prefix + "/features", self.features),
-            web.get(prefix + "/embeddings", self.embeddings),
-            web.get(prefix + "/extensions", self.embeddings),
-            web.get(prefix + "/models", self.models),
-            web.get(prefix + "/models/{folder}", self.models_folder),
+            *self._static_routes(prefix),
         ]
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -253,9 +250,18 @@ class FakeComfyUI:
         number = self.number
         self.number += 1
         if "prompt" not in body:
-            return web.json_response({"error": {"type": "no_prompt", "message": "No prompt provided",
-                                                "details": "No prompt provided", "extra_info": {}},
-                                      "node_errors": {}}, status=400)
+            return web.json_response(
+                {
+                    "error": {
+                        "type": "no_prompt",
+                        "message": "No prompt provided",
+                        "details": "No prompt provided",
+                        "extra_info": {},
+                    },
+                    "node_errors": {},
+                },
+                status=400,
+            )
         graph = body["prompt"]
         try:
             validation = schema.validate_prompt(graph, self.root_dir)
@@ -269,17 +275,22 @@ class FakeComfyUI:
         if validation.ok and self.reject_prompt:
             return web.json_response(self._rejection(graph, validation.outputs), status=400)
         if not validation.ok:
-            return web.json_response({"error": validation.error, "node_errors": validation.node_errors},
-                                     status=400)
+            return web.json_response(
+                {"error": validation.error, "node_errors": validation.node_errors}, status=400
+            )
         prompt_id = str(body.get("prompt_id", uuid.uuid4()))
         extra_data["create_time"] = now_ms()
-        record = PromptRecord(prompt_id, extra_data.get("client_id"), graph, extra_data, number,
-                              time.monotonic())
+        record = PromptRecord(
+            prompt_id, extra_data.get("client_id"), graph, extra_data, number, time.monotonic()
+        )
         self.log.prompt_accepted(record)
-        self.executor.queue.put(QueueItem(number, prompt_id, graph, extra_data, validation.outputs, record))
+        self.executor.queue.put(
+            QueueItem(number, prompt_id, graph, extra_data, validation.outputs, record)
+        )
         await self.broadcast_status()
-        return web.json_response({"prompt_id": prompt_id, "number": number,
-                                  "node_errors": validation.node_errors})
+        return web.json_response(
+            {"prompt_id": prompt_id, "number": number, "node_errors": validation.node_errors}
+        )
 
     def _rejection(self, graph: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
         if isinstance(self.reject_prompt, dict):
@@ -288,13 +299,32 @@ class FakeComfyUI:
         node = graph[node_id]
         name = next(iter(node.get("inputs", {})), "input")
         value = node.get("inputs", {}).get(name)
-        return {"error": {"type": "prompt_outputs_failed_validation",
-                          "message": "Prompt outputs failed validation", "details": "", "extra_info": {}},
-                "node_errors": {node_id: {"errors": [{
-                    "type": "value_not_in_list", "message": "Value not in list",
-                    "details": f"{name}: '{value}' not in []",
-                    "extra_info": {"input_name": name, "input_config": None, "received_value": value}}],
-                    "dependent_outputs": outputs, "class_type": node["class_type"]}}}
+        return {
+            "error": {
+                "type": "prompt_outputs_failed_validation",
+                "message": "Prompt outputs failed validation",
+                "details": "",
+                "extra_info": {},
+            },
+            "node_errors": {
+                node_id: {
+                    "errors": [
+                        {
+                            "type": "value_not_in_list",
+                            "message": "Value not in list",
+                            "details": f"{name}: '{value}' not in []",
+                            "extra_info": {
+                                "input_name": name,
+                                "input_config": None,
+                                "received_value": value,
+                            },
+                        }
+                    ],
+                    "dependent_outputs": outputs,
+                    "class_type": node["class_type"],
+                }
+            },
+        }
 
     async def get_prompt(self, request: web.Request) -> web.Response:
         return web.json_response(self._queue_info())
@@ -302,8 +332,12 @@ class FakeComfyUI:
     async def get_queue(self, request: web.Request) -> web.Response:
         assert self.executor is not None
         queue = self.executor.queue
-        return web.json_response({"queue_running": [queue.running.as_list()] if queue.running else [],
-                                  "queue_pending": [item.as_list() for item in queue.pending]})
+        return web.json_response(
+            {
+                "queue_running": [queue.running.as_list()] if queue.running else [],
+                "queue_pending": [item.as_list() for item in queue.pending],
+            }
+        )
 
     async def post_queue(self, request: web.Request) -> web.Response:
         assert self.executor is not None
@@ -329,7 +363,7 @@ class FakeComfyUI:
         assert self.executor is not None
         items = list(self.executor.history.items())
         if request.query.get("max_items", "").isdigit():
-            items = items[-int(request.query["max_items"]):]
+            items = items[-int(request.query["max_items"]) :]
         return web.json_response(dict(items))
 
     async def get_history_item(self, request: web.Request) -> web.Response:
@@ -347,64 +381,6 @@ class FakeComfyUI:
             self.executor.history.pop(str(prompt_id), None)
         return web.Response(status=200)
 
-    async def view(self, request: web.Request) -> web.StreamResponse:
-        filename = request.query.get("filename")
-        if filename is None:
-            return web.Response(status=404)
-        folder_type = request.query.get("type", "output")
-        if filename.endswith("]") and " [" in filename:
-            filename, _, folder_type = filename[:-1].rpartition(" [")
-        if not filename or filename.startswith("/") or ".." in filename:
-            return web.Response(status=400)
-        if folder_type not in ("output", "input", "temp"):
-            return web.Response(status=400)
-        base = (self.root_dir / folder_type).resolve()
-        folder = (base / request.query.get("subfolder", "")).resolve()
-        if folder != base and base not in folder.parents:
-            return web.Response(status=403)
-        path = folder / Path(filename).name
-        if not path.is_file():
-            return web.Response(status=404)
-        return web.FileResponse(path, headers={"Content-Disposition": f'filename="{path.name}"'})
-
-    async def upload_image(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        image = form.get("image")
-        if not isinstance(image, web.FileField):
-            return web.Response(status=400)
-        folder_type = str(form.get("type", "input")) or "input"
-        subfolder = str(form.get("subfolder", ""))
-        overwrite = str(form.get("overwrite", "")).lower() in ("true", "1")
-        base = (self.root_dir / folder_type).resolve()
-        folder = (base / subfolder).resolve()
-        if folder != base and base not in folder.parents:
-            return web.Response(status=400)
-        folder.mkdir(parents=True, exist_ok=True)
-        data = image.file.read()
-        name = Path(image.filename or "image.png").name
-        stem, suffix = Path(name).stem, Path(name).suffix
-        counter = 1
-        while not overwrite and (folder / name).exists():
-            if hashlib.sha256((folder / name).read_bytes()).digest() == hashlib.sha256(data).digest():
-                break
-            name = f"{stem} ({counter}){suffix}"
-            counter += 1
-        (folder / name).write_bytes(data)
-        return web.json_response({"name": name, "subfolder": subfolder, "type": folder_type})
-
-    async def system_stats(self, request: web.Request) -> web.Response:
-        if self.system_stats_status not in (None, 200):
-            return web.Response(status=self.system_stats_status, text="fake failure")
-        return web.json_response(system_stats_body())
-
-    async def object_info(self, request: web.Request) -> web.Response:
-        return web.json_response(schema.object_info())
-
-    async def object_info_node(self, request: web.Request) -> web.Response:
-        name = request.match_info["node_class"]
-        info = schema.object_info().get(name)
-        return web.json_response({name: info} if info is not None else {})
-
     async def free(self, request: web.Request) -> web.Response:
         assert self.executor is not None
         body = await json_body(request)
@@ -413,30 +389,3 @@ class FakeComfyUI:
         if body.get("free_memory"):
             self.executor.cache.clear()
         return web.Response(status=200)
-
-    async def features(self, request: web.Request) -> web.Response:
-        return web.json_response(SERVER_FEATURES)
-
-    async def embeddings(self, request: web.Request) -> web.Response:
-        return web.json_response([])
-
-    async def models(self, request: web.Request) -> web.Response:
-        return web.json_response(list(MODEL_FOLDERS))
-
-    async def models_folder(self, request: web.Request) -> web.Response:
-        folder = request.match_info["folder"]
-        if folder not in MODEL_FOLDERS:
-            return web.Response(status=404)
-        return web.json_response(schema.model_files(self.root_dir, folder))
-
-
-def internal_error() -> web.Response:
-    return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.text())
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -11,11 +11,22 @@ from .log import FakeLog
 from .server import FakeComfyUI
 
 T = TypeVar("T")
-KNOBS = frozenset({
-    "step_delay", "node_delay", "previews", "fail_at_node", "fail_message", "fail_exception_type",
-    "reject_prompt", "drop_websocket_after", "hang", "load_time", "system_stats_status",
-    "required_token",
-})
+KNOBS = frozenset(
+    {
+        "step_delay",
+        "node_delay",
+        "previews",
+        "fail_at_node",
+        "fail_message",
+        "fail_exception_type",
+        "reject_prompt",
+        "drop_websocket_after",
+        "hang",
+        "load_time",
+        "system_stats_status",
+        "required_token",
+    }
+)
 
 
 class FakeComfyUIThread:
@@ -27,8 +38,11 @@ class FakeComfyUIThread:
 
     def __init__(self, root_dir: str | Path | None = None, *, port: int = 0, **knobs: Any) -> None:
         object.__setattr__(self, "_loop", asyncio.new_event_loop())
-        object.__setattr__(self, "_thread", threading.Thread(target=self._loop.run_forever, daemon=True,
-                                                             name="fake-comfyui"))
+        object.__setattr__(
+            self,
+            "_thread",
+            threading.Thread(target=self._loop.run_forever, daemon=True, name="fake-comfyui"),
+        )
         object.__setattr__(self, "_knobs", dict(knobs))
         object.__setattr__(self, "server", FakeComfyUI(root_dir, port=port))
         for name, value in knobs.items():
