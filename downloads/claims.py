@@ -20,8 +20,10 @@ from typing import Literal, Sequence
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from comfy_router.counters import counter_add
 from downloads.models import CacheEntry, CacheLink, CacheUse
 from downloads.naming import cache_file_name, cache_key
+from downloads.storage import temp_path
 
 STALE_AFTER = 20.0
 
@@ -106,6 +108,10 @@ def claim(*, entry_id: int, owner: str, cache_file: Path, waited_on: str = "") -
             return Claim("wait", entry_id, owner=entry.owner, bytes_done=entry.bytes_done)
         if entry.status == CacheEntry.Status.FAILED and waited_on and entry.owner == waited_on:
             return Claim("failed", entry_id, owner=entry.owner, error=entry.error)
+        if entry.status == CacheEntry.Status.DOWNLOADING and entry.owner:
+            # The silent owner's half file; should it still be alive, it loses at mark_ready.
+            dead = temp_path(cache_file.parent, entry.file_name, owner_token(entry.owner))
+            dead.unlink(missing_ok=True)
         entry.status = CacheEntry.Status.DOWNLOADING
         entry.owner = owner
         entry.heartbeat_at = timezone.now()
@@ -150,13 +156,16 @@ def mark_ready(*, entry_id: int, owner: str, temp_file: Path, cache_file: Path, 
             last_used=now,
             error="",
         )
+        counter_add("downloads")
+        counter_add("download_bytes", size)
     return True
 
 
 def mark_failed(*, entry_id: int, owner: str, error: str) -> None:
-    CacheEntry.objects.filter(
+    if CacheEntry.objects.filter(
         pk=entry_id, owner=owner, status=CacheEntry.Status.DOWNLOADING
-    ).update(status=CacheEntry.Status.FAILED, error=error[:2000], heartbeat_at=None)
+    ).update(status=CacheEntry.Status.FAILED, error=error[:2000], heartbeat_at=None):
+        counter_add("download_failures")
 
 
 def give_up(*, entry_id: int, owner: str) -> None:
