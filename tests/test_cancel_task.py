@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from tests.support.cluster import Cluster, comfyui_body, sampler_graph, tiny_graph
+from tests.support.file_server import FileServer, file_server  # noqa: F401  (fixture)
 from tests.support.live_router import LiveRouter
+from tests.workflow_params import body, custom, sd15_params
 
 
 def test_cancelling_a_pending_task_dequeues_it_at_once(live_router: LiveRouter) -> None:
@@ -48,3 +51,23 @@ def test_cancelling_a_finished_task_is_a_409(cluster: Cluster) -> None:
         response = client.delete(f"/workflow/{task_id}")
     assert response.status_code == 409
     assert "already done" in response.json()["message"]
+
+
+def test_cancelling_a_downloading_task_ends_it_and_releases_its_cache_pins(
+    cluster: Cluster, file_server: FileServer  # noqa: F811
+) -> None:
+    url = file_server.url("/slow/big.safetensors?size=2000000&delay=0.05")
+    task_id = cluster.submit(body("SD15", sd15_params(checkpoint=custom(url))))
+    cluster.wait_for(task_id, statuses=("downloading",))
+    with cluster.client() as client:
+        response = client.delete(f"/workflow/{task_id}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    database = sqlite3.connect(cluster.router.data_dir / "router.sqlite3")
+    deadline = time.monotonic() + 30
+    while database.execute("SELECT count(*) FROM downloads_cacheuse").fetchone()[0]:
+        assert time.monotonic() < deadline, "the cancelled task still pins its cache entry"
+        time.sleep(0.1)
+    database.close()
+    assert cluster.task(task_id)["status"] == "cancelled"
+    assert cluster.nodes[0].log.prompts == []

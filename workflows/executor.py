@@ -134,13 +134,14 @@ class TaskRun:
         or reconciling through /history when the websocket is lost."""
         failures = 0
         while True:
-            if self.prompt_started:
-                settled = await self.settle_from_history()
-                if settled is not None:
-                    return settled
             try:
                 async with self.client.websocket(self.task.client_id) as events:
                     failures = 0
+                    if self.prompt_started:
+                        # Resuming: it may have ended while nobody listened.
+                        settled = await self.settle_from_history()
+                        if settled is not None:
+                            return settled
                     if not self.prompt_started:
                         await self.submit()
                     async for event in events:
@@ -186,13 +187,15 @@ class TaskRun:
         """After losing the websocket or taking the task over: a finished prompt is settled from
         /history; one still queued or running is followed again; a vanished one is retried."""
         try:
-            entry = await self.client.history(self.task.prompt_id)
-            if entry is not None:
-                self.tracker.apply_history(entry)
-                return self.outcome()
+            # Queue first, then history: a prompt enters the history before it leaves the
+            # queue, so this order cannot miss one that ends in between.
             running, pending = await self.client.queue_prompt_ids()
+            entry = await self.client.history(self.task.prompt_id)
         except ComfyUIError:
             return None  # the node is unreachable for now: the caller retries or gives up
+        if entry is not None:
+            self.tracker.apply_history(entry)
+            return self.outcome()
         if self.task.prompt_id in running or self.task.prompt_id in pending:
             return None
         # Neither finished nor queued: the node restarted and forgot the prompt.
