@@ -97,7 +97,11 @@ async def fetch_once(
             transfer.bytes_total = length
             if before_body is not None:
                 await before_body(length)
-            with open(destination, "wb") as file:
+            try:
+                file = open(destination, "wb")
+            except OSError as exc:
+                raise DownloadError(url, f"cannot write to the cache: {exc}") from None
+            with file:
                 await _stream_body(url, response, file, options, transfer)
         except httpx.TimeoutException:
             raise TransientDownloadError(

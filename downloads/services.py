@@ -151,7 +151,10 @@ async def cache_prepare_task(
             await _ensure_ready(entry_ids[file_name], items[0].url, file_name, progress)
         target = cache_path(settings.ROUTER.cache_dir, file_name)
         for item in items:
-            await asyncio.to_thread(ensure_link, root_dir, item.folder, item.name, target)
+            try:
+                await asyncio.to_thread(ensure_link, root_dir, item.folder, item.name, target)
+            except OSError as exc:
+                raise DownloadError(item.url, f"cannot link it into {item.folder}: {exc}") from None
             await database_sync_to_async(claims.record_link)(
                 entry_id=entry_ids[file_name], folder=item.folder, name=item.name
             )
@@ -224,7 +227,14 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
             )
             await progress()
 
-    config.cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config.cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        error = DownloadError(url, f"cannot create the cache directory: {exc}")
+        await database_sync_to_async(claims.mark_failed)(
+            entry_id=entry_id, owner=owner, error=error.message
+        )
+        raise error from None
     logger.info("Downloading %s into %s", url, cache_file)
     started = time.monotonic()
     reporter = asyncio.create_task(report())

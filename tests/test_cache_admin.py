@@ -71,3 +71,18 @@ def test_deleting_removes_the_file_and_links_but_refuses_pinned_entries(
     assert cache_dirs.files() == ["pinned.bin"]
     assert not (cache_dirs.root_dir / "models/loras/free.bin").is_symlink()
     assert (cache_dirs.root_dir / "models/loras/pinned.bin").is_symlink()
+
+
+def test_an_entry_page_shows_its_details_and_no_delete_button_while_pinned(
+    admin_client: Client, cache_dirs: CacheDirs
+) -> None:
+    entry = cached(cache_dirs, "style.safetensors")
+    CacheUse.objects.create(entry=entry, task_id=uuid.uuid4(), url=entry.key, folder="models/loras")
+
+    page = admin_client.get(f"{LIST_URL}{entry.pk}/change/")
+
+    assert page.status_code == 200
+    assert "models/loras/style.safetensors" in page.content.decode()
+    assert f"{entry.pk}/delete/" not in page.content.decode()
+    assert admin_client.post(f"{LIST_URL}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert CacheEntry.objects.filter(pk=entry.pk).exists()

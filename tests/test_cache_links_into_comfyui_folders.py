@@ -110,3 +110,15 @@ async def test_files_cannot_escape_the_comfyui_folders(
 
     assert file_server.hits["/files/m.safetensors"] == 0
     assert not cache_dirs.root_dir.exists()
+
+
+async def test_a_folder_that_cannot_hold_the_link_fails_the_task_naming_the_url(
+    file_server: FileServer, cache_dirs: CacheDirs
+) -> None:
+    file = wanted(file_server, "models/loras")
+    (cache_dirs.root_dir / "models" / "loras" / file.name).mkdir(parents=True)
+
+    with pytest.raises(DownloadError, match="cannot link it into models/loras") as error:
+        await cache_prepare_task(task_id=uuid.uuid4(), files=[file])
+
+    assert file.url in str(error.value)
