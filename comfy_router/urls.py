@@ -7,12 +7,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from comfy_router import views
+from comfy_router import metrics, views
 
 urlpatterns = [
     path("health_check", views.health_check, name="health-check"),
     path("doc", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="doc"),
     path("doc/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("", include("workflows.urls")),

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Sum
 from django.db.models.functions import Coalesce
 
+from comfy_router.counters import counter_add
 from downloads.models import CacheEntry, CacheUse
 from downloads.storage import cache_path, remove_link
 
@@ -107,6 +108,8 @@ def evict(
         excess -= freed
         evicted.append(EvictedEntry(entry.key, entry.file_name, entry.size, entry.last_used))
         if not dry_run:
+            counter_add("cache_evictions")
+            counter_add("cache_evicted_bytes", freed)
             logger.info("Evicted %s (%d bytes, last used %s)", entry.key, entry.size, entry.last_used)
     if excess > 0 and not dry_run:
         logger.warning(
