@@ -5,8 +5,9 @@ and at least once a second:
 1. tasks whose owner died (lease ran out) are taken over: running ones go back to an executor,
    which settles them with the node; downloading ones go back to the queue;
 2. pending tasks with files to fetch start downloading, before any node is claimed;
-3. ready tasks get idle nodes: the node is claimed with a conditional UPDATE (idle → busy), then
-   the task (pending → running), and an executor is told to run it.
+3. ready tasks get idle nodes, paired by `workflows.scheduling`: the node is claimed with a
+   conditional UPDATE (idle → busy), then the task (pending → running), and an executor is told
+   to run it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.utils import timezone
 from comfy_router.background import spawn
 from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup
 from nodes.models import Node
-from workflows import leases, live
+from workflows import leases, live, metrics, scheduling
 from workflows.executor import EXECUTE_CHANNEL, finalize
 from workflows.models import Task
 from workflows.services import TaskError
@@ -159,27 +160,12 @@ def idle_nodes() -> list[Node]:
     )
 
 
-def choose_node(task: Task, nodes: list[Node]) -> Node | None:
-    """The idle node that already has the task's model loaded, else the one idle longest."""
-    for node in nodes:
-        if task.main_model and node.last_model == task.main_model:
-            return node
-    return nodes[0] if nodes else None
-
-
 def assign_nodes() -> list[uuid.UUID]:
     from nodes.services import node_claim, node_release
 
-    nodes = idle_nodes()
-    if not nodes:
-        return []
-    ready = Task.objects.filter(status=Task.Status.PENDING, files_ready=True).order_by("created_at")
     assigned = []
-    for task in ready.only("id", "main_model", "attempts")[: len(nodes)]:
-        node = choose_node(task, nodes)
-        if node is None:
-            break
-        nodes.remove(node)
+    for choice in scheduling.choose_assignments(idle_nodes()):
+        task, node = choice.task, choice.node
         if not node_claim(node_id=node.pk):
             continue  # another dispatcher took it first
         won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
@@ -192,6 +178,7 @@ def assign_nodes() -> list[uuid.UUID]:
         )
         if won:
             assigned.append(task.pk)
+            metrics.task_started(task, warm=choice.warm)
         else:
             node_release(node_id=node.pk)
     return assigned
