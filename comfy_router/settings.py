@@ -115,6 +115,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SECURITY": [{"basicAuth": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "comfy_router.openapi.document_error_responses",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
     },

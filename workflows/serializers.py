@@ -70,6 +70,13 @@ class TaskSummarySerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+class TaskPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Tasks matching the filter.")
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = TaskSummarySerializer(many=True)
+
+
 class TaskPreviewSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Task.Status.choices)

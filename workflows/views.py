@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
@@ -16,15 +16,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from comfy_router.wakeups import dispatch_wakeup_sync
-from workflows import selectors, services
+from workflows import limits, selectors, services
 from workflows.models import Task
 from workflows.params import WorkflowSubmissionSerializer, validate_submission
+from workflows.queries import TaskDetailQuerySerializer, TaskListQuerySerializer
 from workflows.serializers import (
     ErrorSerializer,
     TaskCreatedSerializer,
     TaskDetailSerializer,
+    TaskPageSerializer,
     TaskPreviewSerializer,
-    TaskSummarySerializer,
 )
 
 RETRY_AFTER_SECONDS = 5
@@ -77,21 +78,17 @@ class WorkflowListCreateView(APIView):
 
     @extend_schema(
         operation_id="workflow_list",
-        parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=Task.Status.values),
-            OpenApiParameter("limit", OpenApiTypes.INT),
-            OpenApiParameter("offset", OpenApiTypes.INT),
-        ],
-        responses={200: TaskSummarySerializer(many=True)},
+        parameters=[TaskListQuerySerializer],
+        responses={200: TaskPageSerializer},
         summary="Recent tasks, newest first.",
     )
     def get(self, request: Request) -> Response:
-        wanted = request.query_params.get("status")
-        if wanted and wanted not in Task.Status.values:
-            raise exceptions.ValidationError({"status": [f"Must be one of {Task.Status.values}."]})
+        query = TaskListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wanted = query.validated_data.get("status")
         paginator = LimitOffsetPagination()
-        paginator.default_limit = 20
-        paginator.max_limit = 200
+        paginator.default_limit = limits.DEFAULT_LIST_LIMIT
+        paginator.max_limit = limits.MAX_LIST_LIMIT
         page = paginator.paginate_queryset(selectors.task_list(status=wanted), request, view=self)
         return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
 
@@ -99,13 +96,15 @@ class WorkflowListCreateView(APIView):
 class WorkflowDetailView(APIView):
     @extend_schema(
         operation_id="workflow_get",
-        parameters=[OpenApiParameter("include", OpenApiTypes.STR, enum=["data"])],
+        parameters=[TaskDetailQuerySerializer],
         responses={200: TaskDetailSerializer, 404: ErrorSerializer},
         summary="A task's status, progress, preview, outputs and error.",
     )
     def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        query = TaskDetailQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         task = get_task(task_id)
-        include_data = request.query_params.get("include") == "data"
+        include_data = query.validated_data.get("include") == "data"
         return Response(
             selectors.task_detail(task, base_url=base_url(request), include_data=include_data)
         )
