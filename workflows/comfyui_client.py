@@ -332,6 +332,8 @@ class ComfyUIClient:
                 max_size=None,
                 proxy=None,
                 compression=None,
+                ping_timeout=40,  # a busy node may answer pings late; a dead one is noticed anyway
+                close_timeout=2,
             )
         except websockets.InvalidStatus as exc:
             raise NodeProtocolError(f"websocket refused: {exc}", exc.response.status_code) from exc
@@ -339,11 +341,11 @@ class ComfyUIClient:
             raise NodeUnreachable(f"websocket {self.base_url}: {exc!r}") from exc
         try:
             if preview_metadata:
-                await connection.send(
-                    json.dumps(
-                        {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
-                    )
-                )
+                flags = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
+                try:
+                    await connection.send(json.dumps(flags))
+                except websockets.ConnectionClosed as exc:
+                    raise WebsocketClosed("websocket closed on connect") from exc
             yield EventStream(connection)
         finally:
             await connection.close()
