@@ -215,3 +215,16 @@ async def test_dying_mid_run_loses_the_running_and_pending_prompts(
     await fake_comfyui.die()
     assert [fake_comfyui.log.prompt(i).outcome for i in (running, pending)] == ["lost", "lost"]
     assert fake_comfyui.log.active == 0
+
+
+async def test_a_prompt_posted_to_the_front_runs_next(fake_comfyui: FakeComfyUI) -> None:
+    fake_comfyui.node_delay = 0.1
+    async with httpx.AsyncClient(base_url=fake_comfyui.url) as http:
+        posted = []
+        for color, front in ((1, False), (2, False), (3, True)):
+            body = {"prompt": empty_to_save(color=color), "front": front}
+            posted.append((await http.post("/prompt", json=body)).json()["prompt_id"])
+        while fake_comfyui.log.active:
+            await asyncio.sleep(0.02)
+    started = sorted(posted, key=lambda i: fake_comfyui.log.prompt(i).started or 0)
+    assert started == [posted[0], posted[2], posted[1]]

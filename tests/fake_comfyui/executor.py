@@ -41,7 +41,7 @@ def now_ms() -> int:
 
 @dataclass
 class QueueItem:
-    number: int
+    number: float
     prompt_id: str
     graph: dict[str, Any]
     extra_data: dict[str, Any]
@@ -54,7 +54,7 @@ class QueueItem:
 
 class PromptQueue:
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, QueueItem]] = []
+        self._heap: list[tuple[float, int, QueueItem]] = []
         self._seq = itertools.count()
         self._ready = asyncio.Event()
         self.running: QueueItem | None = None

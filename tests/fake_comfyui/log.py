@@ -16,7 +16,7 @@ class PromptRecord:
     client_id: str | None
     graph: dict[str, Any]
     extra_data: dict[str, Any]
-    number: int
+    number: float
     submitted: float
     started: float | None = None
     ended: float | None = None

@@ -247,8 +247,11 @@ class FakeComfyUI(StaticRoutes):
                 raise ValueError("body is not an object")
         except ValueError:
             return internal_error()
-        number = self.number
-        self.number += 1
+        if isinstance(body.get("number"), (int, float)):
+            number = body["number"]
+        else:
+            number = -self.number if body.get("front") else self.number
+            self.number += 1
         if "prompt" not in body:
             return web.json_response(
                 {
