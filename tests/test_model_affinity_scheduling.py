@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workflows.scheduling import ReadyClock, plan
+from workflows.scheduling import plan
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,3 @@ def test_a_cold_start_spares_a_node_another_waiting_task_wants_warm() -> None:
 def test_a_cold_start_takes_a_wanted_node_when_no_other_is_idle() -> None:
     tasks = [T("t1", "x"), T("t2", "y")]
     assert pairs(tasks, [N("holds_y", "y")]) == [("t1", "holds_y")]
-
-
-def test_the_ready_clock_counts_from_first_sight_or_from_what_is_known() -> None:
-    clock = ReadyClock()
-    assert clock.waited({"seen": None, "known": 3.0}, now=100.0) == {"seen": 0.0, "known": 3.0}
-    assert clock.waited({"seen": None, "known": 3.0}, now=101.5) == {"seen": 1.5, "known": 4.5}
-
-
-def test_the_ready_clock_forgets_tasks_that_left_the_queue() -> None:
-    clock = ReadyClock()
-    clock.waited({"gone": None}, now=100.0)
-    clock.waited({}, now=101.0)
-    assert clock.waited({"gone": None}, now=105.0) == {"gone": 0.0}

@@ -9,14 +9,12 @@
 4. otherwise it takes the idle node idle longest among those no waiting task wants warm, so a
    cold start does not throw away a model another task is about to use.
 
-`ReadyClock` remembers when this process first saw each task ready; the wait is counted from
-there. A process-local clock is enough: it only bounds a soft wait, and every dispatcher sees a
-ready task within one sweep.
+A task's wait counts from when it became ready: its creation, or the end of the download of
+its last file, both read from the database so every dispatcher agrees.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Generic, Protocol, TypeVar
 from django.conf import settings
 from django.utils import timezone
 
+from downloads.selectors import files_completed_at
 from nodes.models import Node
 from workflows.models import Task
 
@@ -98,31 +97,13 @@ def lora_overlap(task: WaitingTask, node: IdleNode) -> int:
     return len(set(task.loras) & set(node.last_loras))
 
 
-class ReadyClock:
-    """When each ready task became ready, as this process knows it (monotonic seconds)."""
-
-    def __init__(self) -> None:
-        self.since: dict[Hashable, float] = {}
-
-    def waited(
-        self, known: dict[Hashable, float | None], now: float | None = None
-    ) -> dict[Hashable, float]:
-        """Seconds each task has been ready. `known` maps every ready task to the seconds it is
-        known to have waited (None: count from now on); tasks not in it are forgotten."""
-        now = time.monotonic() if now is None else now
-        self.since = {
-            pk: self.since.get(pk, now - (already or 0.0)) for pk, already in known.items()
-        }
-        return {pk: now - since for pk, since in self.since.items()}
-
-
 LOOKAHEAD = 200  # ready tasks looked at beyond one per idle node: some may pass a waiting one
-_clock = ReadyClock()
 
 
 def choose_assignments(nodes: Sequence[Node]) -> list[Assignment[Task, Node]]:
-    """The pairs for this dispatch pass. Runs on every pass, idle nodes or not, so the clock
-    sees each task as soon as it is ready."""
+    """The pairs for this dispatch pass."""
+    if not nodes:
+        return []
     ready = list(
         Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
         .order_by("created_at")
@@ -130,12 +111,7 @@ def choose_assignments(nodes: Sequence[Node]) -> list[Assignment[Task, Node]]:
             : len(nodes) + LOOKAHEAD
         ]
     )
-    now = timezone.now()
-    # A task without files was ready when it was created; one with files, when we first see it.
-    waited = _clock.waited(
-        {t.pk: None if t.files else (now - t.created_at).total_seconds() for t in ready}
-    )
-    if not nodes or not ready:
+    if not ready:
         return []
     busy_models = Task.objects.filter(
         status=Task.Status.RUNNING, node__status=Node.Status.BUSY, node__enabled=True
@@ -144,7 +120,18 @@ def choose_assignments(nodes: Sequence[Node]) -> list[Assignment[Task, Node]]:
         ready,
         nodes,
         busy_models=list(busy_models),
-        waited=waited,
+        waited=seconds_ready(ready),
         affinity_wait=settings.ROUTER.affinity_wait,
     )
 
+
+def seconds_ready(tasks: Sequence[Task]) -> dict[Hashable, float]:
+    """How long each task has been ready: since it was created, or since its last file finished
+    downloading if that came later."""
+    downloaded = files_completed_at(task_ids=[task.pk for task in tasks if task.files])
+    now = timezone.now()
+    waited: dict[Hashable, float] = {}
+    for task in tasks:
+        ready_at = max(task.created_at, downloaded.get(task.pk) or task.created_at)
+        waited[task.pk] = (now - ready_at).total_seconds()
+    return waited
