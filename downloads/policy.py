@@ -3,7 +3,6 @@ and only into ComfyUI folders we know, under plain file names."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from pathlib import Path
@@ -78,15 +77,18 @@ def is_public_address(address: str) -> bool:
     )
 
 
-async def check_url(url: str, *, block_private_networks: bool) -> None:
+def check_url(url: str, *, block_private_networks: bool) -> None:
     """Raises UnsafeURLError for a URL we must not fetch. Called for the first URL and every
-    redirect target."""
+    redirect target, from the download's worker thread (so resolving may block).
+
+    The check resolves the name once and the connection resolves it again: a DNS answer that
+    changes in between (rebinding) is not caught."""
     host = check_scheme(url)
     if not block_private_networks:
         return
     port = urlsplit(url).port or (443 if url.lower().startswith("https") else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise UnsafeURLError(url, f"cannot resolve host {host!r}: {exc}") from None
     for info in infos:
