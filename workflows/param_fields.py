@@ -103,7 +103,11 @@ class ModelRefSerializer(StrictSerializer):
     """`{"type": "build_in", "name": "file.safetensors"}` or `{"type": "custom", "name": "https://…"}`."""
 
     type = serializers.ChoiceField(choices=["build_in", "custom"])
-    name = serializers.CharField(max_length=limits.MAX_URL_LENGTH)
+    name = serializers.CharField(
+        max_length=limits.MAX_URL_LENGTH,
+        help_text=f"build_in: a file name of at most {limits.MAX_FILE_NAME_LENGTH} characters; "
+        f"custom: an http(s) URL of at most {limits.MAX_URL_LENGTH}.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["type"] == "custom":
@@ -121,7 +125,11 @@ class ImageSerializer(StrictSerializer):
     """`{"type": "url", "content": "https://…"}` or `{"type": "base64", "content": "<base64 / data: URI>"}`."""
 
     type = serializers.ChoiceField(choices=["url", "base64"])
-    content = RawStringField()
+    content = RawStringField(
+        help_text=f"url: an http(s) URL of at most {limits.MAX_URL_LENGTH} characters; base64: "
+        f"an image (or data: URI) of at most {limits.MAX_INLINE_IMAGE_BYTES} bytes and "
+        f"{limits.MAX_INLINE_IMAGE_PIXELS} pixels."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["type"] == "url":
@@ -170,7 +178,11 @@ class ControlNetSerializer(StrictSerializer):
     preprocessor = serializers.CharField(
         max_length=limits.MAX_PREPROCESSOR_NAME_LENGTH, required=False, allow_null=True, allow_blank=True
     )
-    preprocessor_params = PreprocessorParamsField(required=False, allow_null=True)
+    preprocessor_params = PreprocessorParamsField(
+        required=False,
+        allow_null=True,
+        help_text=f"At most {limits.MAX_PREPROCESSOR_PARAMS} literal inputs of the preprocessor.",
+    )
     image = ImageSerializer()
     resize_mode = serializers.ChoiceField(choices=list(RESIZE_MODES), default=RESIZE_CROP_AND_RESIZE)
 

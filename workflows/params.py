@@ -50,7 +50,12 @@ def _steps_field(default: int | None) -> serializers.IntegerField:
 def _batch_size_field() -> serializers.IntegerField:
     low, high = number_limits("EmptyLatentImage", "batch_size")
     high = min(int(high or 1), limits.MAX_BATCH_SIZE)
-    return serializers.IntegerField(min_value=low, max_value=high, default=1)
+    return serializers.IntegerField(
+        min_value=low,
+        max_value=high,
+        default=1,
+        help_text=f"batch_size × width × height must be at most {limits.MAX_PIXELS_PER_TASK}.",
+    )
 
 
 def _seed_field() -> serializers.IntegerField:
@@ -61,8 +66,15 @@ def _seed_field() -> serializers.IntegerField:
 class SamplingParamsSerializer(StrictSerializer):
     """Fields every predefined family has; families override the defaults."""
 
-    loras = LoraSerializer(many=True, required=False, max_length=limits.MAX_LORAS)
-    controlnets = ControlNetSerializer(many=True, required=False, max_length=limits.MAX_CONTROLNETS)
+    loras = LoraSerializer(
+        many=True, required=False, max_length=limits.MAX_LORAS, help_text=f"At most {limits.MAX_LORAS}."
+    )
+    controlnets = ControlNetSerializer(
+        many=True,
+        required=False,
+        max_length=limits.MAX_CONTROLNETS,
+        help_text=f"At most {limits.MAX_CONTROLNETS}.",
+    )
     prompt = serializers.CharField(
         max_length=limits.MAX_PROMPT_LENGTH, allow_blank=True, trim_whitespace=False
     )
@@ -166,7 +178,10 @@ class ApiGraphField(serializers.Field):
 class ComfyUIParamsSerializer(StrictSerializer):
     """Any API-format graph; http(s) URLs in core loaders' file inputs are fetched first."""
 
-    prompt = ApiGraphField()
+    prompt = ApiGraphField(
+        help_text=f"API-format graph of at most {limits.MAX_GRAPH_NODES} nodes; URLs in file "
+        f"inputs at most {limits.MAX_URL_LENGTH} characters."
+    )
 
 
 class WebhookSerializer(StrictSerializer):
