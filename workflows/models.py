@@ -21,10 +21,10 @@ class Task(models.Model):
     FINISHED = (Status.DONE, Status.ERROR, Status.CANCELLED)
 
     class Type(models.TextChoices):
-        SD15 = "SD15"
-        SDXL = "SDXL"
-        FLUX = "Flux"
-        COMFYUI = "ComfyUI"
+        SD15 = "SD15", "SD15"
+        SDXL = "SDXL", "SDXL"
+        FLUX = "Flux", "Flux"
+        COMFYUI = "ComfyUI", "ComfyUI"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=10, choices=Type.choices)
