@@ -49,7 +49,7 @@ def test_it_removes_least_recently_used_entries_down_to_the_given_limit(cache_di
     assert "Before: 2.9\xa0KB (3000 bytes)" in output
     assert "Removed https://example.com/old.bin" in output
     assert "Removed https://example.com/mid.bin" in output
-    assert "After: 1000\xa0bytes (1000 bytes)" in output
+    assert "After: 1000\xa0bytes\n" in output
     assert cache_dirs.files() == ["new.bin"]
     assert not (cache_dirs.root_dir / "models/loras/old.bin").is_symlink()
     assert list(CacheEntry.objects.values_list("file_name", flat=True)) == ["new.bin"]

@@ -11,7 +11,8 @@ from downloads.services import cache_prune
 
 
 def _size(value: int) -> str:
-    return f"{filesizeformat(value)} ({value} bytes)"
+    human = str(filesizeformat(value))
+    return human if human.endswith("bytes") else f"{human} ({value} bytes)"
 
 
 class Command(BaseCommand):
