@@ -188,6 +188,9 @@ def database_settings(config: RouterConfig) -> dict[str, object]:
             ),
         }
         database["TEST"] = {"NAME": str(Path(database["NAME"]).with_suffix(".test.sqlite3"))}
+        # Kept open: async code reaches the database through one thread, and reopening the file
+        # with its PRAGMAs on every call cost more than most queries.
+        database["CONN_MAX_AGE"] = None
     else:
         database["CONN_MAX_AGE"] = 60
         database["CONN_HEALTH_CHECKS"] = True
