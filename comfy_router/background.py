@@ -73,7 +73,8 @@ class BackgroundServices:
             loop_function: ServiceLoop = import_string(path)
             self.tasks.append(asyncio.create_task(self._supervise(path, loop_function), name=path))
         if self.worker_channels:
-            self.tasks.append(asyncio.create_task(self._run_worker(), name="channels-worker"))
+            worker = self._supervise("channels-worker", self._run_worker)
+            self.tasks.append(asyncio.create_task(worker, name="channels-worker"))
         logger.info(
             "Background services started: %s",
             ", ".join(self.services + [f"worker({c})" for c in self.worker_channels]) or "none",
@@ -107,7 +108,7 @@ class BackgroundServices:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _run_worker(self) -> None:
+    async def _run_worker(self, stop: asyncio.Event) -> None:
         from comfy_router.asgi import application
 
         worker = Worker(

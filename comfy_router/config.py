@@ -197,12 +197,23 @@ def database_settings(config: RouterConfig) -> dict[str, object]:
     return database
 
 
+REDIS_SOCKET_TIMEOUT = 30.0
+
+
 def channel_layer_settings(config: RouterConfig) -> dict[str, object]:
     if config.channel_layer_url.startswith("memory://"):
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [config.channel_layer_url], "capacity": 1000, "expiry": 60},
+            "CONFIG": {
+                # channels-redis blocks 5 s in BZPOPMIN per receive; redis-py's default 5 s socket
+                # timeout would cut that short and crash every idle receiver.
+                "hosts": [
+                    {"address": config.channel_layer_url, "socket_timeout": REDIS_SOCKET_TIMEOUT}
+                ],
+                "capacity": 1000,
+                "expiry": 60,
+            },
         }
     }
