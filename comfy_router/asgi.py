@@ -1,22 +1,40 @@
 """ASGI entry point: HTTP goes to Django, websockets to the live-update consumers, and named
-channels to the worker consumers that own ComfyUI sessions (`serve` and `runworker` run those)."""
+channels to the worker consumers that own ComfyUI sessions (`serve` and `worker` run those).
+
+`daphne comfy_router.asgi:application` serves HTTP and websockets only: no background services
+start here, so any number of API processes can run beside the `worker` processes."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comfy_router.settings")
+
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from comfy_router.config import load_config  # noqa: E402
+
+try:
+    load_config()
+except ImproperlyConfigured as error:  # one line for the operator, as manage.py does
+    sys.exit(f"comfy-router: configuration error: {error}")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from comfy_router.auth import WebsocketBasicAuthMiddleware  # noqa: E402
 from comfy_router.background import registered_worker_channels  # noqa: E402
+from comfy_router.bounded_daphne import install_daphne_body_limit  # noqa: E402
 from comfy_router.routing import websocket_urlpatterns  # noqa: E402
+
+# `daphne comfy_router.asgi:application` builds its server after importing this module.
+install_daphne_body_limit(settings.ROUTER.max_request_bytes)
 
 application = ProtocolTypeRouter(
     {
