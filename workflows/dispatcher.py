@@ -66,23 +66,31 @@ async def wait_for_wakeup(layer: Any, stop: asyncio.Event) -> None:
 
 async def dispatch_once() -> None:
     layer = get_channel_layer()
-    for task_id in await database_sync_to_async(take_over_expired)(Task.Status.RUNNING):
-        await layer.send(EXECUTE_CHANNEL, {"type": "task.execute", "task_id": str(task_id)})
+    for task_id, owner in await database_sync_to_async(take_over_expired)(Task.Status.RUNNING):
+        await send_execute(layer, task_id, owner)
     for task_id in await database_sync_to_async(requeue_expired_downloads)():
         logger.info("Task %s: its downloader died; queued again", task_id)
     for task_id in await database_sync_to_async(start_downloads)():
         spawn(prepare(task_id), name=f"prepare-{task_id}")
-    for task_id in await database_sync_to_async(assign_nodes)():
+    for task_id, owner in await database_sync_to_async(assign_nodes)():
         await live.publish(task_id, {"type": "status", "status": "running"})
-        await layer.send(EXECUTE_CHANNEL, {"type": "task.execute", "task_id": str(task_id)})
+        await send_execute(layer, task_id, owner)
 
 
-def take_over_expired(status: str) -> list[uuid.UUID]:
-    return [
-        task_id
-        for task_id in leases.expired_task_ids(status)
-        if leases.lease_take(task_id=task_id, status=status, expired_only=True)
-    ]
+async def send_execute(layer: Any, task_id: uuid.UUID, owner: str) -> None:
+    """Hands the task, with the lease this dispatcher holds on it, to whichever executor
+    receives the message."""
+    message = {"type": "task.execute", "task_id": str(task_id), "lease_owner": owner}
+    await layer.send(EXECUTE_CHANNEL, message)
+
+
+def take_over_expired(status: str) -> list[tuple[uuid.UUID, str]]:
+    taken = []
+    for task_id in leases.expired_task_ids(status):
+        owner = leases.lease_take(task_id=task_id, status=status, expired_only=True)
+        if owner is not None:
+            taken.append((task_id, owner))
+    return taken
 
 
 def requeue_expired_downloads() -> list[uuid.UUID]:
@@ -160,7 +168,7 @@ def idle_nodes() -> list[Node]:
     )
 
 
-def assign_nodes() -> list[uuid.UUID]:
+def assign_nodes() -> list[tuple[uuid.UUID, str]]:
     from nodes.services import node_claim, node_release
 
     assigned = []
@@ -168,16 +176,17 @@ def assign_nodes() -> list[uuid.UUID]:
         task, node = choice.task, choice.node
         if not node_claim(node_id=node.pk):
             continue  # another dispatcher took it first
+        owner = leases.new_owner()
         won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
             status=Task.Status.RUNNING,
             node=node,
             attempts=F("attempts") + 1,
             started_at=timezone.now(),
-            lease_owner=leases.PROCESS_ID,
+            lease_owner=owner,
             lease_expires_at=leases.lease_deadline(),
         )
         if won:
-            assigned.append(task.pk)
+            assigned.append((task.pk, owner))
             metrics.task_started(task, warm=choice.warm)
         else:
             node_release(node_id=node.pk)

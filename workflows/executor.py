@@ -57,24 +57,28 @@ class RunEnded(Exception):
 class ExecutorConsumer(AsyncConsumer):
     async def task_execute(self, message: dict[str, Any]) -> None:
         task_id = uuid.UUID(message["task_id"])
-        spawn(execute_task(task_id), name=f"execute-{task_id}")
+        from_owner = message.get("lease_owner")
+        spawn(execute_task(task_id, from_owner), name=f"execute-{task_id}")
 
 
-async def execute_task(task_id: uuid.UUID) -> None:
+async def execute_task(task_id: uuid.UUID, from_owner: str | None = None) -> None:
+    """Runs the task if the lease is handed over from `from_owner` (the dispatcher that sent the
+    message) or ran out: a message that arrives late, after another run took the task over,
+    is dropped rather than starting a second run of the same prompt."""
     task = await Task.objects.select_related("node").filter(pk=task_id).afirst()
     if task is None or task.status != Task.Status.RUNNING or task.node is None:
         return
-    took = await database_sync_to_async(leases.lease_take)(
-        task_id=task_id, status=Task.Status.RUNNING
+    owner = await database_sync_to_async(leases.lease_take)(
+        task_id=task_id, status=Task.Status.RUNNING, expired_only=True, from_owner=from_owner
     )
-    if not took:
+    if owner is None:
         return
     try:
-        await TaskRun(task).run()
+        await TaskRun(task, owner).run()
     except asyncio.CancelledError:
         # The process is shutting down: the prompt goes on on the node, and whoever runs next
         # (this router after a restart, or another worker) takes the task over.
-        await database_sync_to_async(leases.lease_drop)(task_id=task_id)
+        await database_sync_to_async(leases.lease_drop)(task_id=task_id, owner=owner)
         raise
     except Exception:
         logger.exception("Task %s failed inside the router", task_id)
@@ -82,12 +86,16 @@ async def execute_task(task_id: uuid.UUID) -> None:
             task_id,
             Task.Status.ERROR,
             TaskError("The router failed while running this task; see its log."),
+            ran_on=task.node_id,
+            task=task,
+            owner=owner,
         )
 
 
 class TaskRun:
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, owner: str) -> None:
         self.task = task
+        self.owner = owner  # our lease: every write that ends or hands back the task needs it
         self.node = task.node
         assert self.node is not None
         self.client = ComfyUIClient(self.node.url, self.node.token or None)
@@ -122,10 +130,12 @@ class TaskRun:
             except RunEnded as ended:
                 status, error = ended.status, ended.error
         await self.client.aclose()
-        if status == "requeue":
+        if status in ("requeue", "lost"):
             return
         ran_on = None if self.node_released else self.node.pk
-        await finalize(self.task.id, status, error, outputs, ran_on=ran_on, task=self.task)
+        await finalize(
+            self.task.id, status, error, outputs, ran_on=ran_on, task=self.task, owner=self.owner
+        )
 
     # -- following the prompt ---------------------------------------------------------------
 
@@ -171,6 +181,14 @@ class TaskRun:
     async def submit(self) -> None:
         if self.interrupt_reason is not None:
             raise RunEnded(*self.interrupted_outcome())
+        # Recorded before the POST, and only while we hold the lease: a run that takes the task
+        # over after we die between the POST and its answer then asks the node (queue, history)
+        # before submitting, so the prompt never runs twice.
+        intent = await Task.objects.filter(
+            pk=self.task.id, lease_owner=self.owner, status=Task.Status.RUNNING
+        ).aupdate(prompt_started=True, lease_expires_at=leases.lease_deadline())
+        if not intent:
+            raise RunEnded("lost")
         try:
             await self.client.submit_prompt(
                 self.task.graph,
@@ -181,7 +199,6 @@ class TaskRun:
         except PromptRejected as rejected:
             raise RunEnded(Task.Status.ERROR, rejection_error(rejected)) from None
         self.prompt_started = True
-        await Task.objects.filter(pk=self.task.id).aupdate(prompt_started=True)
 
     async def settle_from_history(self) -> tuple[str, TaskError | None] | None:
         """After losing the websocket or taking the task over: a finished prompt is settled from
@@ -271,7 +288,14 @@ class TaskRun:
             await asyncio.sleep(CONTROL_INTERVAL)
             if time.monotonic() - last_renewal >= renew_every:
                 last_renewal = time.monotonic()
-                await database_sync_to_async(leases.lease_renew)(task_id=self.task.id)
+                renewed = await database_sync_to_async(leases.lease_renew)(
+                    task_id=self.task.id, owner=self.owner
+                )
+                if not renewed:
+                    # Another run took the task over (we were too slow to renew): it settles
+                    # the prompt and releases the node; this run must touch neither.
+                    logger.warning("Task %s: lease lost; leaving it to its new owner", self.task.id)
+                    raise RunEnded("lost")
             if self.interrupt_reason is None:
                 cancel = await Task.objects.filter(pk=self.task.id, cancel_requested=True).aexists()
                 elapsed = (timezone.now() - started).total_seconds()
@@ -323,7 +347,9 @@ class TaskRun:
         """Gives the task another attempt if it has one left; False otherwise."""
         if self.task.attempts >= settings.ROUTER.task_max_attempts:
             return False
-        if not await database_sync_to_async(services.task_requeue)(task_id=self.task.id):
+        if not await database_sync_to_async(services.task_requeue)(
+            task_id=self.task.id, owner=self.owner
+        ):
             return False
         logger.info("Task %s queued again: %s", self.task.id, reason)
         await live.publish(self.task.id, {"type": "status", "status": "pending", "node": None})
@@ -362,13 +388,21 @@ async def finalize(
     ran_on: int | None = None,
     task: Task | None = None,
     from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
+    owner: str | None = None,
 ) -> None:
     """Ends the task in a definite state and lets go of everything it held, in this order:
-    the task row, the node, the cache pins, old history; then tells the client and the webhook."""
+    the task row, the node, the cache pins, old history; then tells the client and the webhook.
+    With `owner`, only while that lease holds: a run that lost its task leaves the node alone,
+    since it may already run the next task."""
     finished = await database_sync_to_async(services.task_finish)(
-        task_id=task_id, status=status, error=error, outputs=outputs, from_statuses=from_statuses
+        task_id=task_id,
+        status=status,
+        error=error,
+        outputs=outputs,
+        from_statuses=from_statuses,
+        owner=owner,
     )
-    if ran_on is not None:
+    if ran_on is not None and (finished is not None or owner is None):
         await anode_release(
             node_id=ran_on,
             ran_model=task.main_model if task else "",

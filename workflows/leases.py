@@ -22,27 +22,45 @@ def lease_deadline() -> timezone.datetime:
     return timezone.now() + timedelta(seconds=settings.ROUTER.task_lease)
 
 
-def lease_take(*, task_id: uuid.UUID, status: str, expired_only: bool = False) -> bool:
-    """Makes this process the owner of the task if it is in `status` (and, with expired_only,
-    if the current lease ran out)."""
+def new_owner() -> str:
+    """A lease owner for one run of a task: two runs in one process are still told apart."""
+    return f"{PROCESS_ID}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_take(
+    *,
+    task_id: uuid.UUID,
+    status: str,
+    expired_only: bool = False,
+    from_owner: str | None = None,
+) -> str | None:
+    """Makes a new owner of the task if it is in `status` and the current lease ran out (with
+    expired_only) or is held by `from_owner` (a hand-over); returns the new owner, or None when
+    someone else holds the task."""
     tasks = Task.objects.filter(pk=task_id, status=status)
-    if expired_only:
-        tasks = tasks.filter(Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at=None))
-    return bool(tasks.update(lease_owner=PROCESS_ID, lease_expires_at=lease_deadline()))
+    expired = Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at=None)
+    if from_owner is not None:
+        tasks = tasks.filter(expired | Q(lease_owner=from_owner))
+    elif expired_only:
+        tasks = tasks.filter(expired)
+    owner = new_owner()
+    if tasks.update(lease_owner=owner, lease_expires_at=lease_deadline()):
+        return owner
+    return None
 
 
-def lease_renew(*, task_id: uuid.UUID) -> bool:
+def lease_renew(*, task_id: uuid.UUID, owner: str = PROCESS_ID) -> bool:
     """False when the lease was lost (another process took the task, or it ended)."""
     return bool(
-        Task.objects.filter(pk=task_id, lease_owner=PROCESS_ID, status__in=Task.UNFINISHED).update(
+        Task.objects.filter(pk=task_id, lease_owner=owner, status__in=Task.UNFINISHED).update(
             lease_expires_at=lease_deadline()
         )
     )
 
 
-def lease_drop(*, task_id: uuid.UUID) -> None:
+def lease_drop(*, task_id: uuid.UUID, owner: str = PROCESS_ID) -> None:
     """Lets another process take the task over at once (used when this one shuts down)."""
-    Task.objects.filter(pk=task_id, lease_owner=PROCESS_ID).update(
+    Task.objects.filter(pk=task_id, lease_owner=owner).update(
         lease_owner="", lease_expires_at=timezone.now()
     )
 
@@ -59,6 +77,7 @@ def expired_task_ids(status: str) -> list[uuid.UUID]:
 def leases_expire_all() -> int:
     """At start of the embedded router (one process, nobody else alive): every lease left in the
     database belongs to a previous run."""
-    return Task.objects.filter(status__in=Task.UNFINISHED).exclude(lease_owner=PROCESS_ID).update(
+    unfinished = Task.objects.filter(status__in=Task.UNFINISHED)
+    return unfinished.exclude(lease_owner__startswith=PROCESS_ID).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )

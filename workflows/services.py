@@ -153,8 +153,10 @@ def task_finish(
     error: TaskError | None = None,
     outputs: list[dict[str, Any]] | None = None,
     from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
+    owner: str | None = None,
 ) -> Task | None:
-    """Ends a task once: returns it, or None when it had already left `from_statuses`."""
+    """Ends a task once: returns it, or None when it had already left `from_statuses` (or, given
+    `owner`, when that lease holder lost the task to another run)."""
     changes: dict[str, Any] = {
         "status": status,
         "finished_at": timezone.now(),
@@ -168,17 +170,23 @@ def task_finish(
         changes["error"] = error.as_json()
     if outputs is not None:
         changes["outputs"] = outputs
-    if not Task.objects.filter(pk=task_id, status__in=from_statuses).update(**changes):
+    tasks = Task.objects.filter(pk=task_id, status__in=from_statuses)
+    if owner is not None:
+        tasks = tasks.filter(lease_owner=owner)
+    if not tasks.update(**changes):
         return None
     finished = Task.objects.select_related("node").get(pk=task_id)
     metrics.task_finished(finished)
     return finished
 
 
-def task_requeue(*, task_id: uuid.UUID) -> bool:
+def task_requeue(*, task_id: uuid.UUID, owner: str | None = None) -> bool:
     """Puts a running task whose prompt never started back in the queue, for another node."""
+    tasks = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING)
+    if owner is not None:
+        tasks = tasks.filter(lease_owner=owner)
     return bool(
-        Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
+        tasks.update(
             status=Task.Status.PENDING,
             node=None,
             prompt_started=False,
