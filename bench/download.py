@@ -167,7 +167,8 @@ def main() -> None:
             growths.append(growth)
         curl_best, router_best = min(curl_times), min(router_times)
         mib = size / (1024 * 1024)
-        print(f"file: {mib:.0f} MiB over loopback, best of {args.rounds}")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"file: {mib:.0f} MiB over loopback, best of {args.rounds}; load average {load}")
         print(f"curl:   {curl_best:6.2f} s  {mib / curl_best:8.1f} MiB/s  (all: {', '.join(f'{t:.2f}' for t in curl_times)})")
         print(f"router: {router_best:6.2f} s  {mib / router_best:8.1f} MiB/s  (all: {', '.join(f'{t:.2f}' for t in router_times)})")
         ratio = curl_best / router_best
