@@ -18,6 +18,28 @@ def test_cancelling_a_pending_task_dequeues_it_at_once(live_router: LiveRouter) 
         assert client.get(f"/workflow/{task_id}").json()["queue_position"] is None
 
 
+def test_cancelling_a_task_waiting_for_a_node_releases_its_downloaded_files(
+    cluster: Cluster, file_server: FileServer  # noqa: F811
+) -> None:
+    cluster.nodes[0].stop()
+    cluster.wait_for_node(cluster.nodes[0].url, "offline")
+    url = file_server.url("/files/waiting.safetensors?size=1000")
+    task_id = cluster.submit(body("SD15", sd15_params(checkpoint=custom(url))))
+    deadline = time.monotonic() + 30
+    while cluster.task(task_id)["status"] != "pending" or file_server.hits[url_path(url)] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with cluster.client() as client:
+        assert client.delete(f"/workflow/{task_id}").json()["status"] == "cancelled"
+    database = sqlite3.connect(cluster.router.data_dir / "router.sqlite3")
+    assert database.execute("SELECT count(*) FROM downloads_cacheuse").fetchone()[0] == 0
+    database.close()
+
+
+def url_path(url: str) -> str:
+    return "/" + url.split("/", 3)[3].split("?")[0]
+
+
 def test_cancelling_a_running_task_interrupts_it_on_the_node(cluster: Cluster) -> None:
     node = cluster.nodes[0]
     node.step_delay = 0.2

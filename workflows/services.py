@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from comfy_router.counters import counter_add
+from downloads.services import cache_release_task
 from downloads.storage import write_inline_file
 from workflows import metrics
 from workflows.models import Task
@@ -103,7 +104,10 @@ def task_request_cancel(*, task_id: uuid.UUID) -> Task:
         if not marked:
             task = Task.objects.get(pk=task_id)
             raise TaskNotCancellable(f"The task is already {task.status}.")
-    return Task.objects.get(pk=task_id)
+    task = Task.objects.get(pk=task_id)
+    if dequeued and task.files:
+        cache_release_task(task_id=task_id)  # its files may be evicted now
+    return task
 
 
 def outputs_dir(task_id: uuid.UUID) -> Path:
