@@ -270,10 +270,16 @@ class ComfyUIClient:
     async def queue_prompt_ids(self) -> tuple[list[str], list[str]]:
         """(running, pending) prompt ids."""
         queue = await self.queue()
-        ids = [
-            [str(item[1]) for item in queue.get(key, []) if len(item) > 1]
-            for key in ("queue_running", "queue_pending")
-        ]
+        if not isinstance(queue, dict):
+            raise NodeProtocolError("/queue is not ComfyUI's")
+        ids = []
+        for key in ("queue_running", "queue_pending"):
+            items = queue.get(key)
+            ids.append([
+                str(item[1])
+                for item in (items if isinstance(items, list) else [])
+                if isinstance(item, list) and len(item) > 1
+            ])
         return ids[0], ids[1]
 
     async def queue_delete(self, prompt_ids: list[str]) -> None:

@@ -155,9 +155,10 @@ def decode_event(event_type: str, data: Any) -> Event:
             }
             return ProgressState(prompt_id=prompt_id, nodes=nodes)
         if event_type == "executed":
-            return Executed(
-                prompt_id=prompt_id, node=str(data["node"]), output=data.get("output") or {}
-            )
+            output = data.get("output") or {}
+            if not isinstance(output, dict):
+                raise TypeError("output is not a mapping")
+            return Executed(prompt_id=prompt_id, node=str(data["node"]), output=output)
         if event_type == "execution_success":
             return ExecutionSuccess(prompt_id=prompt_id)
         if event_type == "execution_error":
@@ -177,7 +178,7 @@ def decode_event(event_type: str, data: Any) -> Event:
                 node_type=data.get("node_type"),
                 executed=list(data.get("executed") or []),
             )
-    except (KeyError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError):  # a node's message of the wrong shape
         pass
     return Unknown(type=event_type, data=data, prompt_id=prompt_id)
 

@@ -193,7 +193,8 @@ class PromptTracker:
             return False
         changed = False
         for kind in OUTPUT_KINDS:
-            for item in output.get(kind) or []:
+            items = output.get(kind)
+            for item in items if isinstance(items, list) else []:
                 if not isinstance(item, dict) or "filename" not in item:
                     continue
                 found = OutputFile(
@@ -221,13 +222,16 @@ class PromptTracker:
 
     def apply_history(self, entry: dict[str, Any]) -> None:
         """Settle the prompt from its `/history/{prompt_id}` entry (e.g. after losing the websocket)."""
-        status = entry.get("status") or {}
-        for message in status.get("messages") or []:
+        status = entry.get("status")
+        status = status if isinstance(status, dict) else {}
+        messages = status.get("messages")
+        for message in messages if isinstance(messages, list) else []:
             if isinstance(message, list) and len(message) == 2 and isinstance(message[1], dict):
                 self.feed(
                     decode_event(str(message[0]), {"prompt_id": self.prompt_id, **message[1]})
                 )
-        for node_id, output in (entry.get("outputs") or {}).items():
+        outputs = entry.get("outputs")
+        for node_id, output in (outputs if isinstance(outputs, dict) else {}).items():
             if isinstance(output, dict):
                 self._executed(str(node_id), output)
         if self.state is None and status.get("status_str") == "success" and status.get("completed"):
