@@ -24,6 +24,12 @@ from workflows.models import Task
 logger = logging.getLogger(__name__)
 
 
+# ComfyUI's previews are at most 512 px (tens of KB); a node that sends a far bigger one would put
+# megabytes through Redis per step for every watcher. Such a preview is stored (GET shows it) but
+# not broadcast.
+MAX_LIVE_PREVIEW_CHARS = 1024 * 1024
+
+
 def group_name(task_id: uuid.UUID | str) -> str:
     return f"task-{uuid.UUID(str(task_id)).hex}"
 
@@ -31,6 +37,9 @@ def group_name(task_id: uuid.UUID | str) -> str:
 async def publish(task_id: uuid.UUID | str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
+        return
+    if event.get("type") == "preview" and len(event.get("preview", "")) > MAX_LIVE_PREVIEW_CHARS:
+        logger.debug("Task %s: preview too large to broadcast", task_id)
         return
     try:
         await layer.group_send(group_name(task_id), {"type": "task.event", "event": event})
