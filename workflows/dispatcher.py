@@ -70,8 +70,8 @@ async def dispatch_once() -> None:
         await send_execute(layer, task_id, owner)
     for task_id in await database_sync_to_async(requeue_expired_downloads)():
         logger.info("Task %s: its downloader died; queued again", task_id)
-    for task_id in await database_sync_to_async(start_downloads)():
-        spawn(prepare(task_id), name=f"prepare-{task_id}")
+    for task_id, owner in await database_sync_to_async(start_downloads)():
+        spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
     for task_id, owner in await database_sync_to_async(assign_nodes)():
         await live.publish(task_id, {"type": "status", "status": "running"})
         await send_execute(layer, task_id, owner)
@@ -103,24 +103,27 @@ def requeue_expired_downloads() -> list[uuid.UUID]:
     return requeued
 
 
-def start_downloads() -> list[uuid.UUID]:
+def start_downloads() -> list[tuple[uuid.UUID, str]]:
     waiting = Task.objects.filter(status=Task.Status.PENDING, files_ready=False).order_by(
         "created_at"
     )
     started = []
     for task_id in waiting.values_list("id", flat=True)[:50]:
+        owner = leases.new_owner()
         claimed = Task.objects.filter(pk=task_id, status=Task.Status.PENDING).update(
             status=Task.Status.DOWNLOADING,
-            lease_owner=leases.PROCESS_ID,
+            lease_owner=owner,
             lease_expires_at=leases.lease_deadline(),
         )
         if claimed:
-            started.append(task_id)
+            started.append((task_id, owner))
     return started
 
 
-async def prepare(task_id: uuid.UUID) -> None:
-    """Fetches the task's files into the cache; the task then waits for a node."""
+async def prepare(task_id: uuid.UUID, owner: str) -> None:
+    """Fetches the task's files into the cache; the task then waits for a node. A downloader too
+    slow to renew its lease may find the task queued again and downloading elsewhere: it then
+    leaves the task (and its cache pins) to that run."""
     from downloads.services import DownloadError, cache_prepare_task
     from workflows.builders.base import FileToFetch
 
@@ -128,7 +131,7 @@ async def prepare(task_id: uuid.UUID) -> None:
     files = [FileToFetch(**spec) for spec in task.files]
 
     async def renew() -> None:
-        await database_sync_to_async(leases.lease_renew)(task_id=task_id)
+        await database_sync_to_async(leases.lease_renew)(task_id=task_id, owner=owner)
 
     await live.publish(task_id, {"type": "status", "status": "downloading"})
     try:
@@ -139,6 +142,7 @@ async def prepare(task_id: uuid.UUID) -> None:
             Task.Status.ERROR,
             TaskError(f"Download failed: {failure}"),
             from_statuses=(Task.Status.DOWNLOADING,),
+            owner=owner,
         )
         return
     except Exception:
@@ -148,15 +152,16 @@ async def prepare(task_id: uuid.UUID) -> None:
             Task.Status.ERROR,
             TaskError("Preparing the task's files failed inside the router; see its log."),
             from_statuses=(Task.Status.DOWNLOADING,),
+            owner=owner,
         )
         return
-    ready = await Task.objects.filter(pk=task_id, status=Task.Status.DOWNLOADING).aupdate(
-        status=Task.Status.PENDING, files_ready=True, lease_owner="", lease_expires_at=None
-    )
+    ready = await Task.objects.filter(
+        pk=task_id, status=Task.Status.DOWNLOADING, lease_owner=owner
+    ).aupdate(status=Task.Status.PENDING, files_ready=True, lease_owner="", lease_expires_at=None)
     if ready:
         await live.publish(task_id, {"type": "status", "status": "pending"})
         await dispatch_wakeup()
-    else:  # cancelled while downloading
+    elif not await Task.objects.filter(pk=task_id, status__in=Task.UNFINISHED).aexists():
         from downloads.services import cache_release_task
 
         await database_sync_to_async(cache_release_task)(task_id=task_id)
