@@ -6,14 +6,17 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from tests.fake_comfyui import FakeComfyUIThread
 from tests.support.backing_services import (  # noqa: F401
     PostgresServer,
     RedisServer,
     postgres_server,
     redis_server,
 )
+from tests.support.cluster import comfyui_body, sampler_graph
 from tests.support.live_router import PROJECT_DIR, LiveRouter
 from tests.support.scale_out import RouterProcess, shared_setup
 
@@ -41,3 +44,40 @@ def test_a_worker_refuses_the_in_memory_channel_layer_in_one_line(tmp_path: Path
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "COMFY_ROUTER__CHANNEL_LAYER_URL=redis://" in result.stderr
+
+
+def test_a_worker_stopped_with_sigterm_hands_its_running_task_to_another_at_once(
+    tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
+) -> None:
+    setup = shared_setup(
+        tmp_path, postgres_server, redis_server, "worker_hand_over",
+        COMFY_ROUTER__TASK__LEASE="600",  # only the hand-over, not the lease running out, can help
+    )
+    setup.migrate()
+    root = setup.router_env().root_dir
+    (root / "models" / "checkpoints").mkdir(parents=True)
+    (root / "models" / "checkpoints" / "tiny.safetensors").write_bytes(b"weights")
+    api = RouterProcess(setup, "api", 0).start()
+    first = RouterProcess(setup, "worker", 0).start()
+    second = RouterProcess(setup, "worker", 1)
+    with FakeComfyUIThread(root, step_delay=0.2) as node:
+        try:
+            with api.client() as client:
+                assert client.post("/cluster/nodes", json={"url": node.url}).status_code == 201
+                body = comfyui_body(sampler_graph(seed=7, steps=30))
+                task_id = client.post("/workflow", json=body).json()["id"]
+                while not node.log.prompts or node.log.prompts[0].started is None:
+                    time.sleep(0.05)
+                second.start()
+                assert first.stop(signal.SIGTERM) == 0
+                node.step_delay = 0.01
+                deadline = time.monotonic() + 120
+                while client.get(f"/workflow/{task_id}").json()["status"] == "running":
+                    assert time.monotonic() < deadline, second.log()
+                    time.sleep(0.2)
+                task = client.get(f"/workflow/{task_id}").json()
+        finally:
+            second.stop()
+            api.stop()
+    assert task["status"] == "done", task
+    assert len(node.log.prompts) == 1  # followed again by the second worker, not run twice
