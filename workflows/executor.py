@@ -217,7 +217,9 @@ class TaskRun:
             return None
         # Neither finished nor queued: the node restarted and forgot the prompt.
         self.prompt_started = False
-        await Task.objects.filter(pk=self.task.id).aupdate(prompt_started=False)
+        await Task.objects.filter(pk=self.task.id, lease_owner=self.owner).aupdate(
+            prompt_started=False
+        )
         return None
 
     def outcome(self) -> tuple[str, TaskError | None]:
