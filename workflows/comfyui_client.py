@@ -20,6 +20,8 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from workflows import limits
+
 from workflows.comfyui_events import (
     Event,
     Executed,
@@ -167,13 +169,44 @@ class EventStream:
 SSL_CONTEXT = httpx.create_ssl_context()
 
 
-class ComfyUIClient:
-    """One ComfyUI node. Use as `async with ComfyUIClient(url) as client:` or call aclose()."""
+class NodeAnswer:
+    """A node's whole HTTP answer, read within a size bound."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10) -> None:
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class ComfyUIClient:
+    """One ComfyUI node. Use as `async with ComfyUIClient(url) as client:` or call aclose().
+
+    Answers are bounded: `max_answer_bytes` for JSON, `max_view_bytes` for one /view file,
+    `max_message_bytes` for one websocket message; past a bound the node is misbehaving.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 10,
+        *,
+        max_answer_bytes: int = limits.MAX_NODE_ANSWER_BYTES,
+        max_view_bytes: int = limits.MAX_NODE_OUTPUT_BYTES,
+        max_message_bytes: int = limits.MAX_NODE_MESSAGE_BYTES,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
+        self.max_view_bytes = max_view_bytes
+        self.max_message_bytes = max_message_bytes
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         # trust_env=False: nodes are reached directly, never through an environment proxy.
         self._http = httpx.AsyncClient(
@@ -193,11 +226,22 @@ class ComfyUIClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> NodeAnswer:
         try:
-            return await self._http.request(method, path, **kwargs)
+            async with self._http.stream(method, path, **kwargs) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > self.max_answer_bytes:
+                        raise NodeProtocolError(
+                            f"{method} {path} answered more than {self.max_answer_bytes} bytes",
+                            response.status_code,
+                        )
+                return NodeAnswer(response.status_code, bytes(body))
         except httpx.TransportError as exc:
             raise NodeUnreachable(f"{method} {self.base_url}{path}: {exc!r}") from exc
+        except httpx.DecodingError as exc:
+            raise NodeProtocolError(f"{method} {path} answered an undecodable body") from exc
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._request(method, path, **kwargs)
@@ -235,6 +279,8 @@ class ComfyUIClient:
         if response.status_code == 400:
             try:
                 answer = response.json()
+                if not isinstance(answer, dict):
+                    raise ValueError("not an object")
             except ValueError as exc:
                 raise NodeProtocolError("POST /prompt 400 without JSON", 400) from exc
             error, node_errors = answer.get("error") or {}, answer.get("node_errors") or {}
@@ -319,11 +365,17 @@ class ComfyUIClient:
                     )
                 with partial.open("wb") as f:
                     async for chunk in response.aiter_bytes():
-                        f.write(chunk)
                         size += len(chunk)
+                        if size > self.max_view_bytes:
+                            raise NodeProtocolError(
+                                f"GET /view {filename!r} sent more than {self.max_view_bytes} bytes"
+                            )
+                        f.write(chunk)
             os.replace(partial, dest)
         except httpx.TransportError as exc:
             raise NodeUnreachable(f"GET /view {filename!r}: {exc!r}") from exc
+        except httpx.DecodingError as exc:
+            raise NodeProtocolError(f"GET /view {filename!r}: undecodable body") from exc
         finally:
             partial.unlink(missing_ok=True)
         return size
@@ -344,7 +396,7 @@ class ComfyUIClient:
                 self.websocket_url(client_id),
                 additional_headers=headers,
                 open_timeout=self.timeout,
-                max_size=None,
+                max_size=self.max_message_bytes,
                 proxy=None,
                 compression=None,
                 ping_timeout=40,  # a busy node may answer pings late; a dead one is noticed anyway

@@ -3,7 +3,9 @@
 It is the protocol-faithful fake (tests/fake_comfyui) with a few garbage knobs on top:
 `prompt_answer` (raw bytes POST /prompt answers with, status 200), `history_answer` (any JSON
 GET /history/{id} answers with), `junk_frames` (binary and text junk before every websocket
-message), `mangle_executed` (the `executed` message's output becomes a string).
+message), `mangle_executed` (the `executed` message's output becomes a string), and bodies of
+a given size: `history_bytes` (a JSON answer to GET /history/{id}), `view_bytes` (GET /view),
+`frame_bytes` (a binary websocket frame before every message).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class GarbageComfyUI(FakeComfyUI):
         self.history_answer: Any = UNSET
         self.junk_frames = False
         self.mangle_executed = False
+        self.history_bytes: int | None = None
+        self.view_bytes: int | None = None
+        self.frame_bytes: int | None = None
 
     async def post_prompt(self, request: web.Request) -> web.Response:
         if self.prompt_answer is not None:
@@ -56,11 +61,29 @@ class GarbageComfyUI(FakeComfyUI):
         return await super().post_prompt(request)
 
     async def get_history_item(self, request: web.Request) -> web.Response:
+        if self.history_bytes is not None:
+            padding = "a" * (self.history_bytes - len('{"x": ""}'))
+            return web.Response(body=f'{{"x": "{padding}"}}'.encode(), content_type="application/json")
         if self.history_answer is not UNSET:
             return web.json_response(self.history_answer)
         return await super().get_history_item(request)
 
+    async def view(self, request: web.Request) -> web.StreamResponse:
+        if self.view_bytes is None:
+            return await super().view(request)
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        await response.prepare(request)
+        left = self.view_bytes
+        while left > 0:
+            chunk = min(left, 65536)
+            await response.write(b"\x89" * chunk)
+            left -= chunk
+        await response.write_eof()
+        return response
+
     async def send_json(self, event: str, data: dict[str, Any], sid: str | None) -> None:
+        if self.frame_bytes is not None:
+            await self.send_frame(b"\x00\x00\x00\x09" + b"\x00" * (self.frame_bytes - 4), sid)
         if self.junk_frames:
             for frame in JUNK_BINARY:
                 await self.send_frame(frame, sid)
