@@ -8,6 +8,7 @@ Events sent to clients (JSON): `{"type": "status", "status", "node"}`, `{"type":
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 # megabytes through Redis per step for every watcher. Such a preview is stored (GET shows it) but
 # not broadcast.
 MAX_LIVE_PREVIEW_CHARS = 1024 * 1024
+FINAL_CHECK_INTERVAL = 3.0
 
 
 def group_name(task_id: uuid.UUID | str) -> str:
@@ -64,7 +66,14 @@ def publish_final_sync(task: Task) -> None:
 
 
 class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
-    """Sends the task's current state on connect, then every event until the final one."""
+    """Sends the task's current state on connect, then every event until the final one.
+
+    Pushed events are best effort (a worker may die between ending a task and announcing it), so
+    the consumer also reads the task every FINAL_CHECK_INTERVAL seconds and sends the final event
+    itself once the database says the task ended."""
+
+    final_sent = False
+    checker: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         try:
@@ -79,9 +88,11 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4404)
             return
         await self.accept()
-        await self.send_json(snapshot)
         if snapshot["type"] == "finished":
-            await self.close()
+            await self._send_final(snapshot)
+            return
+        await self.send_json(snapshot)
+        self.checker = asyncio.ensure_future(self._check_for_end())
 
     def _snapshot(self) -> dict[str, Any] | None:
         task = Task.objects.select_related("node").filter(pk=self.task_id).first()
@@ -96,7 +107,27 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
             "progress": task.progress,
         }
 
+    def _final_if_ended(self) -> dict[str, Any] | None:
+        task = Task.objects.select_related("node").filter(pk=self.task_id).first()
+        return final_event(task) if task is not None and task.is_finished else None
+
+    async def _check_for_end(self) -> None:
+        while not self.final_sent:
+            await asyncio.sleep(FINAL_CHECK_INTERVAL)
+            final = await database_sync_to_async(self._final_if_ended)()
+            if final is not None:
+                await self._send_final(final)
+
+    async def _send_final(self, event: dict[str, Any]) -> None:
+        if self.final_sent:
+            return
+        self.final_sent = True
+        await self.send_json(event)
+        await self.close()
+
     async def disconnect(self, code: int) -> None:
+        if self.checker is not None and self.checker is not asyncio.current_task():
+            self.checker.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -105,6 +136,9 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
 
     async def task_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        await self.send_json(event)
+        if self.final_sent:
+            return
         if event["type"] == "finished":
-            await self.close()
+            await self._send_final(event)
+        else:
+            await self.send_json(event)
