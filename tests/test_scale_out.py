@@ -24,7 +24,7 @@ from tests.support.backing_services import (  # noqa: F401
     postgres_server,
     redis_server,
 )
-from tests.support.cluster import comfyui_body, sampler_graph
+from tests.support.cluster import FINISHED, comfyui_body, sampler_graph
 from tests.support.scale_out import RouterProcess, SharedSetup, shared_setup
 
 TASKS = 100
@@ -34,7 +34,9 @@ AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 
 
 @pytest.fixture
-def setup(tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer) -> SharedSetup:
+def setup(
+    tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
+) -> SharedSetup:
     shared = shared_setup(
         tmp_path / "shared", postgres_server, redis_server, "scale_out",
         COMFY_ROUTER__TASK__LEASE="3",
@@ -91,7 +93,7 @@ def wait_until_finished(api: RouterProcess, task_ids: list[str], timeout: float)
     with api.client() as client:
         while True:
             tasks = {t: client.get(f"/workflow/{t}").json() for t in task_ids}
-            waiting = [t for t, task in tasks.items() if task["status"] not in ("done", "error", "cancelled")]
+            waiting = [t for t, task in tasks.items() if task["status"] not in FINISHED]
             if not waiting or time.monotonic() > deadline:
                 return tasks
             time.sleep(0.5)
@@ -142,7 +144,9 @@ def test_two_apis_and_two_workers_run_100_tasks_through_a_worker_kill(
 
     tasks = wait_until_finished(apis[1], task_ids, timeout=120)
     assert [task["status"] for task in tasks.values()] == ["done"] * TASKS, [
-        (t, task["status"], task.get("error")) for t, task in tasks.items() if task["status"] != "done"
+        (t, task["status"], task.get("error"))
+        for t, task in tasks.items()
+        if task["status"] != "done"
     ]
     with apis[0].client() as client:
         assert all(client.get(f"/workflow/{t}").json()["status"] == "done" for t in task_ids)

@@ -1,7 +1,8 @@
 """Throwaway PostgreSQL and Redis servers on loopback ports for the scale-out tests.
 
-Session fixtures start them once per test run from the Debian binaries (`scripts/install-system-deps`
-installs them) and stop them at the end; tests skip with the reason when a binary is missing.
+Session fixtures start them once per test run from the Debian binaries (which
+`scripts/install-system-deps` installs) and stop them at the end; tests skip with the reason when
+a binary is missing.
 PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user.
 """
 
@@ -16,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +104,14 @@ def stop(process: subprocess.Popen[bytes], sig: int) -> None:
         process.wait()
 
 
-def _wait_until(check: object, what: str, log: Path, timeout: float = 30.0) -> None:
+def _wait_until(check: Callable[[], bool], what: str, log: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start within {timeout}s:\n{log.read_text(errors='replace')}")
+    output = log.read_text(errors="replace")
+    raise RuntimeError(f"{what} did not start within {timeout}s:\n{output}")
 
 
 @pytest.fixture(scope="session")

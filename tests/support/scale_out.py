@@ -97,7 +97,8 @@ class RouterProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.log()}")
+                code = self.process.returncode
+                raise RuntimeError(f"{self.kind} exited with {code}:\n{self.log()}")
             if self.ready():
                 return self
             time.sleep(0.1)
