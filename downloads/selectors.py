@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
-
-from django.db.models import Max
 
 from downloads.eviction import pinned_bytes, ready_bytes
 from downloads.models import CacheEntry, CacheUse
@@ -40,15 +36,3 @@ def cache_summary() -> dict[str, int]:
         "pinned_bytes": pinned_bytes(),
     }
 
-
-def files_completed_at(*, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
-    """When the last of each task's files finished downloading; tasks without files are left out."""
-    if not task_ids:
-        return {}
-    rows = (
-        CacheUse.objects.filter(task_id__in=task_ids)
-        .values("task_id")
-        .annotate(done=Max("entry__completed_at"))
-        .order_by()
-    )
-    return {row["task_id"]: row["done"] for row in rows}

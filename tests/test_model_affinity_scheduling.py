@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workflows.scheduling import plan
+from workflows.scheduling import HoldBackClock, plan
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def pairs(
     wait: float = 2.0,
 ) -> list[tuple[str, str]]:
     chosen = plan(tasks, nodes, busy_models=busy, waited=dict(waited or {}), affinity_wait=wait)
-    return [(a.task.pk, a.node.pk) for a in chosen]
+    return [(a.task.pk, a.node.pk) for a in chosen.assignments]
 
 
 def test_a_task_goes_to_the_idle_node_that_has_its_model_loaded() -> None:
@@ -102,3 +102,29 @@ def test_a_cold_start_spares_a_node_another_waiting_task_wants_warm() -> None:
 def test_a_cold_start_takes_a_wanted_node_when_no_other_is_idle() -> None:
     tasks = [T("t1", "x"), T("t2", "y")]
     assert pairs(tasks, [N("holds_y", "y")]) == [("t1", "holds_y")]
+
+
+def test_a_task_that_declines_a_cold_node_is_reported_as_held_back() -> None:
+    chosen = plan([T("t1", "a")], [N("cold", "b")], busy_models=["a"], waited={}, affinity_wait=2)
+    assert chosen.holding_back == ["t1"]
+
+
+def test_only_a_task_fifo_would_have_started_now_begins_its_wait() -> None:
+    tasks = [T("t1", "a"), T("t2", "a"), T("t3", "c")]
+    chosen = plan(tasks, [N("cold", "b")], busy_models=["a"], waited={}, affinity_wait=2)
+    assert [(a.task.pk, a.node.pk) for a in chosen.assignments] == [("t3", "cold")]
+    assert chosen.holding_back == ["t1"]
+
+
+def test_the_hold_back_clock_counts_from_the_first_hold() -> None:
+    clock = HoldBackClock()
+    clock.hold(["t1"], now=100.0)
+    clock.hold(["t1"], now=101.0)
+    assert clock.waited(["t1", "t2"], now=102.5) == {"t1": 2.5}
+
+
+def test_the_hold_back_clock_forgets_tasks_no_longer_ready() -> None:
+    clock = HoldBackClock()
+    clock.hold(["t1"], now=100.0)
+    clock.waited([], now=101.0)
+    assert clock.waited(["t1"], now=105.0) == {}

@@ -5,25 +5,22 @@
 2. a task goes to an idle node that last ran its main model (checkpoint or UNet), the one with
    the most of its LoRAs first, then the one idle longest;
 3. with no such node, it waits for one, but only while a busy node runs the same model and for
-   at most `affinity_wait` seconds since it became ready; later tasks may go ahead meanwhile;
+   at most `affinity_wait` seconds from when it first declined a cold node that plain FIFO would
+   have given it; later tasks may go ahead meanwhile;
 4. otherwise it takes the idle node idle longest among those no waiting task wants warm, so a
    cold start does not throw away a model another task is about to use.
-
-A task's wait counts from when it became ready: its creation, or the end of the download of
-its last file, both read from the database so every dispatcher agrees.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from django.conf import settings
-from django.utils import timezone
 
-from downloads.selectors import files_completed_at
 from nodes.models import Node
 from workflows.models import Task
 
@@ -57,6 +54,12 @@ class Assignment(Generic[T, N]):
     warm: bool  # the node already holds the task's main model: no load needed
 
 
+@dataclass
+class Plan(Generic[T, N]):
+    assignments: list[Assignment[T, N]]
+    holding_back: list[Hashable]  # tasks that declined a cold node FIFO would have given them
+
+
 def plan(
     tasks: Sequence[T],
     idle_nodes: Sequence[N],
@@ -64,15 +67,18 @@ def plan(
     busy_models: Iterable[str],
     waited: dict[Hashable, float],
     affinity_wait: float,
-) -> list[Assignment[T, N]]:
+) -> Plan[T, N]:
     """Pairs ready tasks (oldest first) with idle nodes (idle longest first).
 
     `busy_models` are the main models of the tasks running now, one per busy node; `waited`
-    maps a task's pk to the seconds since it became ready (missing means just now)."""
+    maps a task's pk to the seconds since it first declined a cold node that plain FIFO would
+    have given it (missing: not yet)."""
     free = list(idle_nodes)
     coming_warm = Counter(model for model in busy_models if model)
     wanted = Counter(task.main_model for task in tasks if task.main_model)
     assignments: list[Assignment[T, N]] = []
+    holding_back: list[Hashable] = []
+    passed = 0
     for task in tasks:
         if not free:
             break
@@ -81,6 +87,9 @@ def plan(
         if warm:
             node = max(warm, key=lambda n: (lora_overlap(task, n), -free.index(n)))
         elif model and coming_warm[model] and waited.get(task.pk, 0.0) < affinity_wait:
+            if passed < len(free):  # plain FIFO would have started it now: its wait begins
+                holding_back.append(task.pk)
+            passed += 1
             continue
         else:
             spare = [node for node in free if not wanted[node.last_model]]
@@ -90,14 +99,36 @@ def plan(
             wanted[model] -= 1
             coming_warm[model] += 1
         assignments.append(Assignment(task=task, node=node, warm=bool(warm)))
-    return assignments
+    return Plan(assignments, holding_back)
 
 
 def lora_overlap(task: WaitingTask, node: IdleNode) -> int:
     return len(set(task.loras) & set(node.last_loras))
 
 
+class HoldBackClock:
+    """When each task first declined a cold node, as this process saw it (monotonic seconds).
+
+    The affinity wait counts from there rather than from submission: a task queued behind a
+    busy pool has waited long already, yet its turn is the moment a warm node is worth waiting
+    for. Process-local is enough for a soft bound: with several dispatchers a task waits at
+    most AFFINITY_WAIT in the first one that holds it back, plus one sweep."""
+
+    def __init__(self) -> None:
+        self.since: dict[Hashable, float] = {}
+
+    def waited(self, ready: Iterable[Hashable], now: float) -> dict[Hashable, float]:
+        """Seconds each ready task has been held back; forgets tasks no longer ready."""
+        self.since = {pk: self.since[pk] for pk in ready if pk in self.since}
+        return {pk: now - since for pk, since in self.since.items()}
+
+    def hold(self, pks: Iterable[Hashable], now: float) -> None:
+        for pk in pks:
+            self.since.setdefault(pk, now)
+
+
 LOOKAHEAD = 200  # ready tasks looked at beyond one per idle node: some may pass a waiting one
+clock = HoldBackClock()
 
 
 def choose_assignments(nodes: Sequence[Node]) -> list[Assignment[Task, Node]]:
@@ -107,31 +138,21 @@ def choose_assignments(nodes: Sequence[Node]) -> list[Assignment[Task, Node]]:
     ready = list(
         Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
         .order_by("created_at")
-        .only("id", "main_model", "loras", "files", "attempts", "created_at")[
-            : len(nodes) + LOOKAHEAD
-        ]
+        .only("id", "main_model", "loras", "attempts", "created_at")[: len(nodes) + LOOKAHEAD]
     )
+    now = time.monotonic()
+    waited = clock.waited((task.pk for task in ready), now)
     if not ready:
         return []
     busy_models = Task.objects.filter(
         status=Task.Status.RUNNING, node__status=Node.Status.BUSY, node__enabled=True
     ).values_list("main_model", flat=True)
-    return plan(
+    chosen = plan(
         ready,
         nodes,
         busy_models=list(busy_models),
-        waited=seconds_ready(ready),
+        waited=waited,
         affinity_wait=settings.ROUTER.affinity_wait,
     )
-
-
-def seconds_ready(tasks: Sequence[Task]) -> dict[Hashable, float]:
-    """How long each task has been ready: since it was created, or since its last file finished
-    downloading if that came later."""
-    downloaded = files_completed_at(task_ids=[task.pk for task in tasks if task.files])
-    now = timezone.now()
-    waited: dict[Hashable, float] = {}
-    for task in tasks:
-        ready_at = max(task.created_at, downloaded.get(task.pk) or task.created_at)
-        waited[task.pk] = (now - ready_at).total_seconds()
-    return waited
+    clock.hold(chosen.holding_back, now)
+    return chosen.assignments
