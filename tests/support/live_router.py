@@ -54,6 +54,7 @@ class LiveRouter:
     env_overrides: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ("manage.py", "serve")  # run with this Python, from the project
 
     @property
     def url(self) -> str:
@@ -106,7 +107,7 @@ class LiveRouter:
             shutil.copyfile(migrated_template(), database)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"],
+            [sys.executable, *self.command],
             cwd=PROJECT_DIR,
             env=self.environment(),
             stdout=log,

@@ -1,0 +1,157 @@
+"""What the bench scripts share: a router (`manage.py serve`, or bench/support/serve.py) and fake
+ComfyUI nodes on loopback in a temporary directory, plus figures and a table printer."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT_DIR))
+
+import httpx  # noqa: E402
+
+from tests.fake_comfyui import FakeComfyUIThread  # noqa: E402
+from tests.support.live_router import LiveRouter  # noqa: E402
+
+LAUNCHER = "bench/support/serve.py"
+
+
+@dataclass
+class Setup:
+    router: LiveRouter
+    nodes: list[FakeComfyUIThread] = field(default_factory=list)
+
+    def add_nodes(self, count: int, **knobs: Any) -> list[FakeComfyUIThread]:
+        """Starts `count` fakes and registers them at once (each POST checks its node)."""
+        fakes = [FakeComfyUIThread(self.router.root_dir, **knobs) for _ in range(count)]
+        self.nodes.extend(fakes)
+
+        def register(fake: FakeComfyUIThread) -> None:
+            with self.router.client() as client:
+                response = client.post("/cluster/nodes", json={"url": fake.url})
+                assert response.status_code in (200, 201), response.text
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(register, fakes))
+        return fakes
+
+    def wait_idle(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        with self.router.client() as client:
+            while time.monotonic() < deadline:
+                nodes = client.get("/cluster/nodes").json()["nodes"]
+                if sum(node["status"] == "idle" for node in nodes) >= count:
+                    return
+                time.sleep(0.05)
+        raise RuntimeError(f"fewer than {count} nodes idle after {timeout}s")
+
+    def rss_bytes(self) -> tuple[int, int]:
+        """The router's resident memory now and at its peak."""
+        assert self.router.process is not None
+        fields = {}
+        for line in Path(f"/proc/{self.router.process.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            fields[name] = value
+        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
+@contextmanager
+def running(*flags: str, **env: str) -> Iterator[Setup]:
+    """A router in a fresh temporary directory; stopped and removed on the way out."""
+    base = Path(tempfile.mkdtemp(prefix="comfy-router-bench-"))
+    command = (LAUNCHER, *flags) if flags else ("manage.py", "serve")
+    env.setdefault("COMFY_ROUTER__LOG_LEVEL", "WARNING")
+    env.setdefault("COMFY_ROUTER__HEALTH__INTERVAL", "5")  # the default, not the tests' 0.2 s
+    router = LiveRouter(base_dir=base, env_overrides=env, command=command)
+    setup = Setup(router.start(timeout=60))
+    try:
+        yield setup
+    finally:
+        for fake in setup.nodes:
+            fake.close()
+        router.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def tiny_graph(seed: int) -> dict[str, Any]:
+    """Two nodes, no model: with the fake's `node_delay` it lasts 2 × node_delay."""
+    return {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": seed % 0xFFFFFF},
+        },
+        "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}},
+    }
+
+
+def checkpoint_graph(checkpoint: str, seed: int) -> dict[str, Any]:
+    """A checkpoint loader and a save: the fake charges `load_time` when the checkpoint changes."""
+    return {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["4", 2]}},
+        "5": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 16, "height": 16, "batch_size": 1 + seed % 4},
+        },
+        "9": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["8", 0]}},
+    }
+
+
+def wait_finished(http: httpx.Client, count: int, timeout: float = 900) -> dict[str, int]:
+    """Waits until `count` tasks have ended; fails when one did not end done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ended = {
+            status: http.get("/workflow", params={"status": status, "limit": 1}).json()["count"]
+            for status in ("done", "error", "cancelled")
+        }
+        if ended["error"] or ended["cancelled"]:
+            failed = http.get("/workflow", params={"status": "error", "limit": 1}).json()
+            raise RuntimeError(f"tasks failed: {ended}: {failed['results'][:1]}")
+        if ended["done"] >= count:
+            return ended
+        time.sleep(0.1)
+    raise RuntimeError(f"{count} tasks did not end within {timeout:g} s")
+
+
+def comfyui_body(graph: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "ComfyUI", "params": {"prompt": graph}}
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[fmt(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
