@@ -13,6 +13,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from comfy_router.background import spawn
+from downloads.errors import UnsafeURLError
+from downloads.policy import check_url
 from django.core.serializers.json import DjangoJSONEncoder
 
 from workflows.models import Task
@@ -37,6 +39,14 @@ def webhook_body(task: Task) -> bytes:
 
 
 async def deliver(task: Task) -> bool:
+    try:
+        await asyncio.to_thread(
+            check_url, task.webhook_url,
+            block_private_networks=settings.ROUTER.block_private_networks,
+        )
+    except UnsafeURLError as refused:
+        logger.warning("Webhook for task %s not sent: %s", task.id, refused)
+        return False
     body = await database_sync_to_async(webhook_body)(task)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)}
     async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
