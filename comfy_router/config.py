@@ -32,6 +32,7 @@ class RouterConfig:
     log_level: str
     max_request_bytes: int
     webhook_secret: str
+    trust_forwarded_proto: bool
     # downloads
     cache_dir: Path
     root_dir: Path
@@ -151,6 +152,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         ),
         max_request_bytes=read.integer("MAX_REQUEST_BYTES", 32 * MIB, minimum=1024),
         webhook_secret=read.string("WEBHOOK_SECRET", ""),
+        trust_forwarded_proto=read.boolean("TRUST_FORWARDED_PROTO", False),
         cache_dir=read.path("DOWNLOAD__CACHE_DIR", "/tmp/cache"),
         root_dir=read.path("DOWNLOAD__ROOT_DIR", "/tmp/model"),
         record_path=read.path("DOWNLOAD__RECORD_PATH", "/tmp/record.json"),

@@ -24,6 +24,8 @@ SECRET_KEY = environ.Env().str("DJANGO_SECRET_KEY", default="") or (
 )
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
+if ROUTER.trust_forwarded_proto:  # behind a TLS-terminating proxy that sets it
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "daphne",

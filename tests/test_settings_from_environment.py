@@ -105,3 +105,21 @@ def test_start_up_stops_with_one_line_naming_the_variable(tmp_path: Path) -> Non
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "COMFY_ROUTER__PORT='abc'" in lines[0]
+
+
+def _next_link(router, forwarded_proto: str) -> str:
+    graph = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}},
+    }
+    with router.client() as client:
+        for _ in range(2):
+            client.post("/workflow", json={"type": "ComfyUI", "params": {"prompt": graph}})
+        page = client.get("/workflow", params={"limit": 1}, headers={"X-Forwarded-Proto": forwarded_proto})
+    return str(page.json()["next"])
+
+
+def test_links_say_https_only_behind_a_trusted_tls_proxy(router_factory) -> None:
+    trusting = router_factory(COMFY_ROUTER__TRUST_FORWARDED_PROTO="true")
+    assert _next_link(trusting, "https").startswith("https://")
+    assert _next_link(router_factory(), "https").startswith("http://")
