@@ -31,10 +31,12 @@ from django.utils.module_loading import import_string  # noqa: E402
 from comfy_router.auth import WebsocketBasicAuthMiddleware  # noqa: E402
 from comfy_router.background import registered_worker_channels  # noqa: E402
 from comfy_router.bounded_daphne import install_daphne_body_limit  # noqa: E402
+from comfy_router.daphne_websockets import install_patient_websocket_close  # noqa: E402
 from comfy_router.routing import websocket_urlpatterns  # noqa: E402
 
 # `daphne comfy_router.asgi:application` builds its server after importing this module.
 install_daphne_body_limit(settings.ROUTER.max_request_bytes)
+install_patient_websocket_close()
 
 application = ProtocolTypeRouter(
     {
