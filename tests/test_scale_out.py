@@ -29,7 +29,7 @@ from tests.support.scale_out import RouterProcess, SharedSetup, shared_setup
 
 TASKS = 100
 NODES = 5
-WATCHED_EVERY = 4
+WATCHED_EVERY = 7
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 
 
