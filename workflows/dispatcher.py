@@ -27,7 +27,8 @@ from comfy_router.background import spawn
 from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup
 from nodes.models import Node
 from workflows import leases, live, metrics, scheduling
-from workflows.executor import EXECUTE_CHANNEL, finalize
+from workflows.endings import finalize
+from workflows.executor import EXECUTE_CHANNEL
 from workflows.models import Task
 from workflows.services import TaskError
 
