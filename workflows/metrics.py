@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from comfy_router.counters import counter_add, histogram_observe
+from comfy_router.counters import Series, histogram_series, series_add
 from workflows.models import Task
 
 
 def task_started(task: Task, *, warm: bool) -> None:
     """A task got a node; `warm`: the node already held its main model."""
+    series: Series = {}
     if task.main_model:
-        counter_add("model_loads_avoided" if warm else "model_loads")
+        series[("model_loads_avoided" if warm else "model_loads", "")] = 1.0
     if task.attempts == 0:  # the wait for a first node, not a retry's
-        histogram_observe("task_wait_seconds", (timezone.now() - task.created_at).total_seconds())
+        waited = (timezone.now() - task.created_at).total_seconds()
+        series.update(histogram_series("task_wait_seconds", waited))
+    if series:
+        series_add(series)
 
 
 def task_finished(task: Task) -> None:
-    counter_add("tasks_finished", labels=f"status={task.status}")
+    series: Series = {("tasks_finished", f"status={task.status}"): 1.0}
     if task.started_at is not None and task.finished_at is not None:
-        histogram_observe("task_run_seconds", (task.finished_at - task.started_at).total_seconds())
+        ran = (task.finished_at - task.started_at).total_seconds()
+        series.update(histogram_series("task_run_seconds", ran))
+    series_add(series)

@@ -127,7 +127,7 @@ class HoldBackClock:
             self.since.setdefault(pk, now)
 
 
-LOOKAHEAD = 200  # ready tasks looked at beyond one per idle node: some may pass a waiting one
+LOOKAHEAD = 50  # ready tasks looked at beyond one per idle node: some may pass a waiting one
 clock = HoldBackClock()
 
 
