@@ -18,7 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import checkpoint_graph, comfyui_body, running, table, wait_finished  # noqa: E402
+from support import (  # noqa: E402
+    checkpoint_graph,
+    comfyui_body,
+    machine,
+    running,
+    table,
+    wait_finished,
+)
 from tests.fake_comfyui import FakeComfyUIThread  # noqa: E402
 
 
@@ -69,6 +76,7 @@ def main() -> None:
         f"affinity: {args.tasks} tasks over {args.checkpoints} checkpoints on {args.nodes} nodes, "
         f"{args.load_s:g} s per load, {args.job_ms:g} ms per job"
     )
+    print(machine())
     print(
         table(
             ["scheduling", "model loads", "total s"],

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
-from support import comfyui_body, percentile, running, table, tiny_graph  # noqa: E402
+from support import comfyui_body, machine, percentile, running, table, tiny_graph  # noqa: E402
 
 
 def load(
@@ -72,7 +72,8 @@ def main() -> None:
         ["POST /workflow", post[0], post[1] * 1000, post[0] / bare[0]],
         ["GET /workflow/{id}", get[0], get[1] * 1000, get[0] / bare[0]],
     ]
-    print(f"api: {n} requests per endpoint from {c} keep-alive clients, no nodes (tasks stay pending)")
+    print(f"api: {n} requests per endpoint, {c} keep-alive clients; no nodes: tasks stay pending")
+    print(machine())
     print(table(["endpoint", "req/s", "p99 ms", "vs bare"], rows))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import comfyui_body, running, table, tiny_graph  # noqa: E402
+from support import comfyui_body, machine, running, table, tiny_graph  # noqa: E402
 
 BATCH = 200
 
@@ -43,6 +43,7 @@ def main() -> None:
         rss, peak = setup.rss_bytes()
     mib = 1024 * 1024
     print(f"memory: {args.nodes} nodes, {args.tasks} finished tasks in {elapsed:.0f} s")
+    print(machine())
     print(
         table(
             ["router process", "RSS MiB"],

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from support import comfyui_body, percentile, running, table, tiny_graph  # noqa: E402
+from support import comfyui_body, machine, percentile, running, table, tiny_graph  # noqa: E402
 
 AUTH = "Basic " + base64.b64encode(b"admin:admin").decode()
 
@@ -33,7 +33,8 @@ def through_router(http: httpx.Client, ws_url: str, seed: int) -> float:
     response = http.post("/workflow", json=comfyui_body(tiny_graph(seed)))
     response.raise_for_status()
     task_id = response.json()["id"]
-    with connect(f"{ws_url}/ws/workflow/{task_id}", additional_headers={"Authorization": AUTH}) as ws:
+    headers = {"Authorization": AUTH}
+    with connect(f"{ws_url}/ws/workflow/{task_id}", additional_headers=headers) as ws:
         while True:
             event = json.loads(ws.recv(timeout=60))
             if event["type"] == "finished":
@@ -84,6 +85,7 @@ def main() -> None:
         d, r = percentile(direct, fraction), percentile(routed, fraction)
         rows.append([name, d * 1000, r * 1000, (r - d) * 1000, r / d])
     print(f"overhead: {args.runs} runs of a {args.job_ms:g} ms job, one at a time")
+    print(machine())
     print(table(["", "direct ms", "router ms", "added ms", "ratio"], rows))
 
 

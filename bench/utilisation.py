@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import comfyui_body, running, table, tiny_graph, wait_finished  # noqa: E402
+from support import comfyui_body, machine, running, table, tiny_graph, wait_finished  # noqa: E402
 
 
 def main() -> None:
@@ -44,6 +44,7 @@ def main() -> None:
     ideal = busy / args.nodes
     nominal = args.tasks * args.job_ms / 1000 / args.nodes
     print(f"utilisation: {args.tasks} tasks of {args.job_ms:g} ms on {args.nodes} nodes")
+    print(machine())
     print(
         table(
             ["", "seconds", "ideal / makespan"],

@@ -3,6 +3,7 @@ ComfyUI nodes on loopback in a temporary directory, plus figures and a table pri
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import sys
@@ -126,6 +127,12 @@ def wait_finished(http: httpx.Client, count: int, timeout: float = 900) -> dict[
 
 def comfyui_body(graph: dict[str, Any]) -> dict[str, Any]:
     return {"type": "ComfyUI", "params": {"prompt": graph}}
+
+
+def machine() -> str:
+    """Printed beside the figures: they mean little without the machine's load."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, load average {one:.1f} / {five:.1f} (1 / 5 min)"
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -27,8 +27,8 @@ def first_idle_plan(
 
     pairs = zip(tasks, idle_nodes)
     assignments = [
-        Assignment(task=t, node=n, warm=bool(t.main_model) and n.last_model == t.main_model)  # type: ignore[attr-defined]
-        for t, n in pairs
+        Assignment(task=t, node=n, warm=bool(t.main_model) and n.last_model == t.main_model)
+        for t, n in pairs  # type: ignore[attr-defined]
     ]
     return Plan(assignments, holding_back=[])
 

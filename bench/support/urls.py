@@ -1,4 +1,4 @@
-"""The router's routes plus one bare JSON view, for bench/api.py only (see bench/support/serve.py)."""
+"""The router's routes plus one bare JSON view, for bench/api.py only (bench/support/serve.py)."""
 
 from __future__ import annotations
 
