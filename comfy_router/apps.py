@@ -6,3 +6,4 @@ from django.apps import AppConfig
 class ComfyRouterConfig(AppConfig):
     name = "comfy_router"
     verbose_name = "Comfy Router"
+    background_services = ["comfy_router.counters.run"]

@@ -1,9 +1,16 @@
 """Persistent counters and histograms in the database, so every process adds to the same series
-and a restart or the task history limit loses nothing. One UPDATE per increment or observation."""
+and a restart or the task history limit loses nothing.
+
+Increments are gathered in memory and written together at most once a second (and before every
+read), so counting never costs a task its own database round trip."""
 
 from __future__ import annotations
 
+import atexit
+import logging
 import math
+import threading
+import time
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +30,12 @@ def bucket_label(bound: float) -> str:
 
 Series = dict[tuple[str, str], float]  # (name, labels) -> amount to add
 
+FLUSH_INTERVAL = 1.0
+logger = logging.getLogger(__name__)
+_pending: Series = {}
+_pending_lock = threading.Lock()
+_last_flush = 0.0
+
 
 def counter_add(name: str, amount: float = 1.0, *, labels: str = "") -> None:
     series_add({(name, labels): amount})
@@ -39,6 +52,51 @@ def histogram_series(name: str, value: float) -> Series:
 
 
 def series_add(series: Series) -> None:
+    """Adds to the pending increments; writes them when the last write is a second old."""
+    with _pending_lock:
+        for key, amount in series.items():
+            _pending[key] = _pending.get(key, 0.0) + amount
+        due = time.monotonic() - _last_flush >= FLUSH_INTERVAL
+    if due:
+        flush()
+
+
+def flush(*, quiet: bool = False) -> None:
+    """Writes the pending increments (called by series_add, before reads, once a second by the
+    background loop, and at exit)."""
+    global _last_flush
+    with _pending_lock:
+        series = dict(_pending)
+        _pending.clear()
+        _last_flush = time.monotonic()
+    if not series:
+        return
+    try:
+        _write(series)
+    except Exception:
+        if not quiet:
+            logger.exception("Could not write %d metric series; they are dropped", len(series))
+
+
+async def run(stop: Any) -> None:
+    """Background loop: flushes increments gathered by a busy process once a second."""
+    import asyncio
+
+    from channels.db import database_sync_to_async
+
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL)
+        except asyncio.TimeoutError:
+            pass
+        await database_sync_to_async(flush)()
+
+
+# At exit the database may already be gone; metrics are not worth a traceback then.
+atexit.register(flush, quiet=True)
+
+
+def _write(series: Series) -> None:
     """One UPDATE for every series; the rare first increment of a series creates its row."""
     match = Q()
     for name, labels in series:
@@ -65,6 +123,7 @@ def series_add(series: Series) -> None:
 
 
 def counter_values() -> dict[tuple[str, str], float]:
+    flush()
     return {
         (name, labels): value
         for name, labels, value in MetricCounter.objects.values_list("name", "labels", "value")

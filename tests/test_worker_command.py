@@ -69,7 +69,13 @@ def test_a_worker_stopped_with_sigterm_hands_its_running_task_to_another_at_once
                 while not node.log.prompts or node.log.prompts[0].started is None:
                     time.sleep(0.05)
                 second.start()
+                attach_by = time.monotonic() + 60
                 assert first.stop(signal.SIGTERM) == 0
+                # Speed the node up only once the second worker listens again: were the prompt to
+                # end unheard, its websocket images would be lost and it would rightly run again.
+                while not any(ws.closed is None for ws in node.log.websockets[1:]):
+                    assert time.monotonic() < attach_by, second.log()
+                    time.sleep(0.05)
                 node.step_delay = 0.01
                 deadline = time.monotonic() + 120
                 while client.get(f"/workflow/{task_id}").json()["status"] == "running":
