@@ -15,7 +15,6 @@ def test_a_custom_checkpoint_is_downloaded_once_linked_and_the_task_runs(
     params = sd15_params(checkpoint=custom(url), loras=[{"model": custom(lora), "weight": 0.5}])
     first = cluster.submit(body("SD15", params))
     second = cluster.submit(body("SD15", {**params, "seed": 7}))
-    statuses = {cluster.task(first)["status"]}
     tasks = [cluster.wait_for(task_id) for task_id in (first, second)]
     assert [t["status"] for t in tasks] == ["done", "done"], tasks
     assert file_server.hits["/slow/model.safetensors"] == 1
@@ -27,7 +26,6 @@ def test_a_custom_checkpoint_is_downloaded_once_linked_and_the_task_runs(
     prompt = cluster.nodes[0].log.prompts[0]
     loader = next(n for n in prompt.graph.values() if n["class_type"] == "CheckpointLoaderSimple")
     assert loader["inputs"]["ckpt_name"] == linked[0].name
-    assert statuses <= {"pending", "downloading", "running", "done"}
 
 
 def test_a_failed_download_ends_the_task_in_an_error_naming_the_url(
