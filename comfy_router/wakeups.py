@@ -1,13 +1,17 @@
-"""Nudges between the router's parts through the channel layer, so they work across processes.
+"""Nudges to the dispatcher: "look for work now" (a task was submitted, a node turned idle or was
+added, a download finished). The dispatcher's 1-second sweep is the backstop when one is lost.
 
-`dispatch_wakeup()` asks the dispatcher to look for work now (a task was submitted, a node
-turned idle or was added, a download finished); the dispatcher's 1-second sweep is the backstop
-when a nudge is lost.
+A process that runs a dispatcher (`serve`, `worker`) nudges its own, through an event on its
+loop: nudges that arrive during a dispatch pass make one more pass, not one each. A process
+without one (an API process when scaled out) sends the nudge through the channel layer to
+whichever dispatcher listens there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,7 +21,48 @@ logger = logging.getLogger(__name__)
 DISPATCH_CHANNEL = "comfy-router-dispatch"
 
 
+class LocalDispatcher:
+    """The wake-up event of the dispatcher running in this process, if one runs here."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def listen(self) -> asyncio.Event:
+        """Called by the dispatcher on its loop; nudges from this process set the event."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+            return self._event
+
+    def stop_listening(self) -> None:
+        with self._lock:
+            self._loop = self._event = None
+
+    def nudge(self) -> bool:
+        """Sets the event (from any thread); False when no dispatcher listens in this process."""
+        with self._lock:
+            loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+        return True
+
+
+local_dispatcher = LocalDispatcher()
+
+
 async def dispatch_wakeup() -> None:
+    if local_dispatcher.nudge():
+        return
     layer = get_channel_layer()
     if layer is None:
         return
@@ -28,4 +73,5 @@ async def dispatch_wakeup() -> None:
 
 
 def dispatch_wakeup_sync() -> None:
-    async_to_sync(dispatch_wakeup)()
+    if not local_dispatcher.nudge():
+        async_to_sync(dispatch_wakeup)()

@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
@@ -180,10 +180,9 @@ def node_claim(*, node_id: int) -> bool:
 
 
 def node_release(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
-    """Ends the claim: `busy → idle`, remembering what ran for model affinity. A node that went
-    offline during the task stays offline; the health monitor brings it back."""
-    if _release(node_id=node_id, ran_model=ran_model, ran_loras=ran_loras):
-        dispatch_wakeup_sync()
+    """Ends the claim (see `node_release_claim`) and nudges the dispatcher."""
+    node_release_claim(node_id=node_id, ran_model=ran_model, ran_loras=ran_loras)
+    dispatch_wakeup_sync()
 
 
 async def anode_claim(*, node_id: int) -> bool:
@@ -193,18 +192,21 @@ async def anode_claim(*, node_id: int) -> bool:
 async def anode_release(
     *, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()
 ) -> None:
-    if await database_sync_to_async(_release)(
+    await database_sync_to_async(node_release_claim)(
         node_id=node_id, ran_model=ran_model, ran_loras=ran_loras
-    ):
-        await dispatch_wakeup()
+    )
+    await dispatch_wakeup()
 
 
-def _release(*, node_id: int, ran_model: str, ran_loras: Sequence[str]) -> bool:
-    rows = Node.objects.filter(pk=node_id)
+def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
+    """Ends the claim, in one UPDATE: `busy → idle`, remembering what ran for model affinity.
+    A node that went offline during the task stays offline; the health monitor brings it back."""
+    now = timezone.now()
+    was_busy = Q(status=Status.BUSY)
     remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
-    with transaction.atomic():
-        rows.update(claimed=False, **remember)
-        freed = rows.filter(status=Status.BUSY).update(
-            status=Status.IDLE, idle_since=timezone.now()
-        )
-        return bool(freed)
+    Node.objects.filter(pk=node_id).update(
+        claimed=False,
+        status=Case(When(was_busy, then=Value(Status.IDLE)), default=F("status")),
+        idle_since=Case(When(was_busy, then=Value(now)), default=F("idle_since")),
+        **remember,
+    )

@@ -1,11 +1,12 @@
 """The dispatcher: moves waiting tasks forward, oldest first.
 
-One pass (`dispatch_once`), run on every wake-up (submit, node idle or added, download finished)
-and at least once a second:
-1. tasks whose owner died (lease ran out) are taken over: running ones go back to an executor,
-   which settles them with the node; downloading ones go back to the queue;
-2. pending tasks with files to fetch start downloading, before any node is claimed;
-3. ready tasks get idle nodes, paired by `workflows.scheduling`: the node is claimed with a
+One pass (`dispatch_once`) runs on every wake-up (submit, node idle or added, download
+finished; nudges during a pass make one more pass, not one each) and at least once a second.
+The once-a-second sweep also does what cannot be urgent: tasks whose owner died (lease ran out)
+are taken over, running ones going back to an executor that settles them with the node and
+downloading ones back to the queue; finished tasks beyond HISTORY_LIMIT are deleted. Then:
+1. pending tasks with files to fetch start downloading, before any node is claimed;
+2. ready tasks get idle nodes, paired by `workflows.scheduling`: the node is claimed with a
    conditional UPDATE (idle → busy), then the task (pending → running), and an executor is told
    to run it.
 """
@@ -15,18 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.background import spawn
-from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup
+from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispatcher
 from nodes.models import Node
-from workflows import leases, live, metrics, scheduling
+from workflows import leases, live, metrics, scheduling, services
 from workflows.endings import finalize
 from workflows.executor import EXECUTE_CHANNEL
 from workflows.models import Task
@@ -45,43 +48,101 @@ async def run(stop: asyncio.Event) -> None:
         taken = await database_sync_to_async(leases.leases_expire_all)()
         if taken:
             logger.info("Resuming %d unfinished task(s) from the previous run", taken)
-    while not stop.is_set():
-        try:
-            await dispatch_once()
-        except Exception:
-            logger.exception("Dispatch pass failed")
-        await wait_for_wakeup(layer, stop)
-
-
-async def wait_for_wakeup(layer: Any, stop: asyncio.Event) -> None:
-    waits = [asyncio.ensure_future(stop.wait())]
-    if layer is not None:
-        waits.append(asyncio.ensure_future(layer.receive(DISPATCH_CHANNEL)))
+    wakeup = local_dispatcher.listen()
+    waits = Waits(layer, stop, wakeup)
+    loop = asyncio.get_running_loop()
+    next_sweep = loop.time()
     try:
-        await asyncio.wait(waits, timeout=SWEEP_INTERVAL, return_when=asyncio.FIRST_COMPLETED)
+        while not stop.is_set():
+            sweep = loop.time() >= next_sweep
+            if sweep:
+                next_sweep = loop.time() + SWEEP_INTERVAL
+            wakeup.clear()  # nudges from now on make one more pass
+            try:
+                await dispatch_once(sweep=sweep)
+            except Exception:
+                logger.exception("Dispatch pass failed")
+            await waits.next(timeout=max(0.0, next_sweep - loop.time()))
     finally:
-        for waiting in waits:
-            waiting.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
+        local_dispatcher.stop_listening()
+        await waits.close()
 
 
-async def dispatch_once() -> None:
+class Waits:
+    """What ends the dispatcher's wait: stop, a nudge from this process, a wake-up message from
+    another process (through the channel layer), or the sweep's time. The waiting futures live
+    across passes, so a message taken from the channel is never dropped by a cancel."""
+
+    def __init__(self, layer: Any, stop: asyncio.Event, wakeup: asyncio.Event) -> None:
+        self.layer = layer
+        self.stop = asyncio.ensure_future(stop.wait())
+        self.wakeup = wakeup
+        self.nudged: asyncio.Future[Any] | None = None
+        self.received: asyncio.Future[Any] | None = None
+
+    async def next(self, timeout: float) -> None:
+        if self.nudged is None or self.nudged.done():
+            self.nudged = asyncio.ensure_future(self.wakeup.wait())
+        waits: set[asyncio.Future[Any]] = {self.stop, self.nudged}
+        if self.layer is not None:
+            if self.received is not None and self.received.done():
+                if not self.received.cancelled() and self.received.exception() is not None:
+                    logger.warning("Channel layer receive failed: %r", self.received.exception())
+                    await asyncio.wait({self.stop}, timeout=timeout)
+                self.received = None
+            if self.received is None:
+                self.received = asyncio.ensure_future(self.layer.receive(DISPATCH_CHANNEL))
+            waits.add(self.received)
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+
+    async def close(self) -> None:
+        pending = [f for f in (self.stop, self.nudged, self.received) if f is not None]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+@dataclass
+class Pass:
+    """What one dispatch pass decided in the database, for the loop to act on."""
+
+    taken_over: list[tuple[uuid.UUID, str]]  # running tasks whose owner died: (task, new owner)
+    downloads: list[tuple[uuid.UUID, str]]  # pending tasks now downloading: (task, owner)
+    assigned: list[tuple[uuid.UUID, str]]  # tasks given a node: (task, owner)
+
+
+def plan_pass(*, sweep: bool) -> Pass:
+    """All of a pass's reads and writes, in one trip to the database thread. Leases ran out
+    only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
+    taken_over = []
+    if sweep:
+        taken_over = take_over_expired(Task.Status.RUNNING)
+        for task_id in requeue_expired_downloads():
+            logger.info("Task %s: its downloader died; queued again", task_id)
+        services.task_enforce_history_limit()
+    return Pass(taken_over, start_downloads(), assign_nodes())
+
+
+async def dispatch_once(*, sweep: bool = True) -> None:
     layer = get_channel_layer()
-    for task_id, owner in await database_sync_to_async(take_over_expired)(Task.Status.RUNNING):
-        await send_execute(layer, task_id, owner)
-    for task_id in await database_sync_to_async(requeue_expired_downloads)():
-        logger.info("Task %s: its downloader died; queued again", task_id)
-    for task_id, owner in await database_sync_to_async(start_downloads)():
+    decided = await database_sync_to_async(plan_pass)(sweep=sweep)
+    for task_id, owner in decided.taken_over:
+        await send_execute(layer, task_id, owner, fresh=False)
+    for task_id, owner in decided.downloads:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
-    for task_id, owner in await database_sync_to_async(assign_nodes)():
-        await live.publish(task_id, {"type": "status", "status": "running"})
-        await send_execute(layer, task_id, owner)
+    for task_id, owner in decided.assigned:
+        await send_execute(layer, task_id, owner, fresh=True)
 
 
-async def send_execute(layer: Any, task_id: uuid.UUID, owner: str) -> None:
-    """Hands the task, with the lease this dispatcher holds on it, to whichever executor
-    receives the message."""
-    message = {"type": "task.execute", "task_id": str(task_id), "lease_owner": owner}
+async def send_execute(layer: Any, task_id: uuid.UUID, owner: str, *, fresh: bool) -> None:
+    """Hands the task, and the lease this dispatcher holds on it, to whichever executor receives
+    the message. `fresh`: nobody sent its prompt yet, so the node need not be asked first."""
+    message = {
+        "type": "task.execute",
+        "task_id": str(task_id),
+        "lease_owner": owner,
+        "fresh": fresh,
+    }
     await layer.send(EXECUTE_CHANNEL, message)
 
 
@@ -175,7 +236,12 @@ def idle_nodes() -> list[Node]:
 
 
 def assign_nodes() -> list[tuple[uuid.UUID, str]]:
-    from nodes.services import node_claim, node_release
+    with transaction.atomic():  # one commit for the whole pass; every claim is conditional
+        return _assign_nodes()
+
+
+def _assign_nodes() -> list[tuple[uuid.UUID, str]]:
+    from nodes.services import node_claim, node_release_claim
 
     assigned = []
     for choice in scheduling.choose_assignments(idle_nodes()):
@@ -188,6 +254,7 @@ def assign_nodes() -> list[tuple[uuid.UUID, str]]:
             node=node,
             attempts=F("attempts") + 1,
             started_at=timezone.now(),
+            prompt_started=True,  # from now on its prompt may be sent: see Task.prompt_started
             lease_owner=owner,
             lease_expires_at=leases.lease_deadline(),
         )
@@ -195,5 +262,5 @@ def assign_nodes() -> list[tuple[uuid.UUID, str]]:
             assigned.append((task.pk, owner))
             metrics.task_started(task, warm=choice.warm)
         else:
-            node_release(node_id=node.pk)
+            node_release_claim(node_id=node.pk)
     return assigned

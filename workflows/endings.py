@@ -5,17 +5,67 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.db import transaction
 
 from comfy_router.wakeups import dispatch_wakeup
-from nodes.services import anode_release
+from nodes.services import node_release_claim
 from workflows import live, services, webhooks
 from workflows.models import Task
 from workflows.services import TaskError
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ending:
+    task: Task | None  # None: someone else ended it, or our lease on it was lost
+    final_event: dict[str, Any] | None
+
+
+def task_end(
+    *,
+    task_id: uuid.UUID,
+    status: str,
+    error: TaskError | None,
+    outputs: list[dict[str, Any]] | None,
+    progress: float | None,
+    from_statuses: tuple[str, ...],
+    owner: str | None,
+    ran_on: int | None,
+    task: Task | None,
+) -> Ending:
+    """The database side of `finalize`, in one transaction then the clean-up after it."""
+    with transaction.atomic():
+        finished = services.task_finish(
+            task_id=task_id,
+            status=status,
+            error=error,
+            outputs=outputs,
+            progress=progress,
+            from_statuses=from_statuses,
+            owner=owner,
+            task=task,
+        )
+        # Without `owner` anyone may end the task, so the node is released in any case; with it,
+        # only while the lease held: a run that lost its task leaves the node alone, since it
+        # may already run the next task.
+        if ran_on is not None and (finished is not None or owner is None):
+            node_release_claim(
+                node_id=ran_on,
+                ran_model=task.main_model if task else "",
+                ran_loras=list(task.loras) if task else [],
+            )
+    if finished is None:
+        return Ending(None, None)
+    if finished.files:
+        from downloads.services import cache_release_task
+
+        cache_release_task(task_id=task_id)
+    return Ending(finished, live.final_event(finished))
 
 
 async def finalize(
@@ -24,38 +74,31 @@ async def finalize(
     error: TaskError | None = None,
     outputs: list[dict[str, Any]] | None = None,
     *,
+    progress: float | None = None,
     ran_on: int | None = None,
     task: Task | None = None,
     from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
     owner: str | None = None,
 ) -> None:
     """Ends the task in a definite state and lets go of everything it held, in this order:
-    the task row, the node, the cache pins, old history; then tells the client and the webhook.
-    With `owner`, only while that lease holds: a run that lost its task leaves the node alone,
-    since it may already run the next task."""
-    finished = await database_sync_to_async(services.task_finish)(
+    the task row, the node, the cache pins; then tells the dispatcher, the client
+    and the webhook. With `owner`, only while that lease holds."""
+    ending = await database_sync_to_async(task_end)(
         task_id=task_id,
         status=status,
         error=error,
         outputs=outputs,
+        progress=progress,
         from_statuses=from_statuses,
         owner=owner,
+        ran_on=ran_on,
+        task=task,
     )
-    if ran_on is not None and (finished is not None or owner is None):
-        await anode_release(
-            node_id=ran_on,
-            ran_model=task.main_model if task else "",
-            ran_loras=list(task.loras) if task else [],
-        )
     await dispatch_wakeup()
-    if finished is None:
+    finished = ending.task
+    if finished is None or ending.final_event is None:
         return
-    if finished.files:
-        from downloads.services import cache_release_task
-
-        await database_sync_to_async(cache_release_task)(task_id=task_id)
-    await database_sync_to_async(services.task_enforce_history_limit)()
     logger.info("Task %s ended %s%s", task_id, status, f": {error.message}" if error else "")
-    await live.publish_final(finished)
+    await live.publish(task_id, ending.final_event)
     if finished.webhook_url:
         await webhooks.deliver_soon(finished)

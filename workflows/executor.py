@@ -59,23 +59,23 @@ class ExecutorConsumer(AsyncConsumer):
     async def task_execute(self, message: dict[str, Any]) -> None:
         task_id = uuid.UUID(message["task_id"])
         from_owner = message.get("lease_owner")
-        spawn(execute_task(task_id, from_owner), name=f"execute-{task_id}")
+        fresh = bool(message.get("fresh"))
+        spawn(execute_task(task_id, from_owner, fresh=fresh), name=f"execute-{task_id}")
 
 
-async def execute_task(task_id: uuid.UUID, from_owner: str | None = None) -> None:
+async def execute_task(
+    task_id: uuid.UUID, from_owner: str | None = None, *, fresh: bool = False
+) -> None:
     """Runs the task if the lease is handed over from `from_owner` (the dispatcher that sent the
     message) or ran out: a message that arrives late, after another run took the task over,
-    is dropped rather than starting a second run of the same prompt."""
-    task = await Task.objects.select_related("node").filter(pk=task_id).afirst()
-    if task is None or task.status != Task.Status.RUNNING or task.node is None:
+    is dropped rather than starting a second run of the same prompt. `fresh`: the dispatcher
+    just gave the task its node, so no prompt of it can be on the node yet."""
+    started = await database_sync_to_async(run_start)(task_id=task_id, from_owner=from_owner)
+    if started is None:
         return
-    owner = await database_sync_to_async(leases.lease_take)(
-        task_id=task_id, status=Task.Status.RUNNING, expired_only=True, from_owner=from_owner
-    )
-    if owner is None:
-        return
+    task, owner = started
     try:
-        await TaskRun(task, owner).run()
+        await TaskRun(task, owner, fresh=fresh).run()
     except asyncio.CancelledError:
         # The process is shutting down: the prompt goes on on the node, and whoever runs next
         # (this router after a restart, or another worker) takes the task over.
@@ -93,18 +93,40 @@ async def execute_task(task_id: uuid.UUID, from_owner: str | None = None) -> Non
         )
 
 
+def run_start(*, task_id: uuid.UUID, from_owner: str | None) -> tuple[Task, str] | None:
+    """The running task with its node, and the lease to run it under: the one handed over by
+    `from_owner` while it holds, else a new one if the lease ran out. None when the task is not
+    ours to run."""
+    task = (
+        Task.objects.select_related("node")
+        .defer("outputs", "preview", "error")
+        .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
+        .first()
+    )
+    if task is None:
+        return None
+    if from_owner and task.lease_owner == from_owner and not leases.lease_expired(task):
+        return task, from_owner
+    owner = leases.lease_take(task_id=task_id, status=Task.Status.RUNNING, expired_only=True)
+    return None if owner is None else (task, owner)
+
+
 class TaskRun:
-    def __init__(self, task: Task, owner: str) -> None:
+    def __init__(self, task: Task, owner: str, *, fresh: bool = False) -> None:
         self.task = task
         self.owner = owner  # our lease: every write that ends or hands back the task needs it
         self.node = task.node
         assert self.node is not None
         self.client = ComfyUIClient(self.node.url, self.node.token or None)
         self.tracker = PromptTracker(task.graph, task.prompt_id, task.output_node or None)
-        self.prompt_started = task.prompt_started
+        # True when a prompt of this task may be on the node already (a previous owner's run):
+        # the node is then asked before anything is sent.
+        self.prompt_started = task.prompt_started and not fresh
         self.interrupt_reason: str | None = None  # "cancel" | "timeout"
         self.interrupt_sent_at: float | None = None
-        self.last_write = 0.0
+        # Progress and preview reach the database at most every DB_WRITE_INTERVAL, the first
+        # time one interval after the start: a short task ends before it needs any.
+        self.last_write = time.monotonic()
         self.node_released = False
 
     async def run(self) -> None:
@@ -135,7 +157,14 @@ class TaskRun:
             return
         ran_on = None if self.node_released else self.node.pk
         await finalize(
-            self.task.id, status, error, outputs, ran_on=ran_on, task=self.task, owner=self.owner
+            self.task.id,
+            status,
+            error,
+            outputs,
+            progress=self.tracker.progress,
+            ran_on=ran_on,
+            task=self.task,
+            owner=self.owner,
         )
 
     # -- following the prompt ---------------------------------------------------------------
@@ -182,14 +211,9 @@ class TaskRun:
     async def submit(self) -> None:
         if self.interrupt_reason is not None:
             raise RunEnded(*self.interrupted_outcome())
-        # Recorded before the POST, and only while we hold the lease: a run that takes the task
-        # over after we die between the POST and its answer then asks the node (queue, history)
-        # before submitting, so the prompt never runs twice.
-        intent = await Task.objects.filter(
-            pk=self.task.id, lease_owner=self.owner, status=Task.Status.RUNNING
-        ).aupdate(prompt_started=True, lease_expires_at=leases.lease_deadline())
-        if not intent:
-            raise RunEnded("lost")
+        # The task's `prompt_started` is already set (by the dispatcher with the node): a run
+        # that takes it over after we die, even between this POST and its answer, asks the node
+        # (queue, history) before submitting, so the prompt never runs twice.
         try:
             await self.client.submit_prompt(
                 self.task.graph,
@@ -216,11 +240,9 @@ class TaskRun:
             return self.outcome()
         if self.task.prompt_id in running or self.task.prompt_id in pending:
             return None
-        # Neither finished nor queued: the node restarted and forgot the prompt.
+        # Neither finished nor queued: the node restarted and forgot the prompt. It is sent
+        # again; the task's `prompt_started` stays set, for whoever might take it over next.
         self.prompt_started = False
-        await Task.objects.filter(pk=self.task.id, lease_owner=self.owner).aupdate(
-            prompt_started=False
-        )
         return None
 
     def outcome(self) -> tuple[str, TaskError | None]:
@@ -275,7 +297,7 @@ class TaskRun:
                 self.task.id, {"type": "preview", "preview": data_url(preview.content_type, preview.data)}
             )
         now = time.monotonic()
-        if now - self.last_write >= DB_WRITE_INTERVAL or tracker.finished:
+        if now - self.last_write >= DB_WRITE_INTERVAL and not tracker.finished:
             self.last_write = now
             changes: dict[str, Any] = {"progress": tracker.progress}
             if preview is not None:

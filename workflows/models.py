@@ -48,7 +48,9 @@ class Task(models.Model):
     prompt_id = models.CharField(max_length=64, blank=True)
     client_id = models.CharField(max_length=64, blank=True)
     prompt_started = models.BooleanField(
-        default=False, help_text="The node accepted the prompt; a retry could run it twice."
+        default=False,
+        help_text="Its prompt may have been sent to the node: whoever takes the task over asks "
+        "the node before sending it again.",
     )
     progress = models.FloatField(default=0.0)
     preview = models.BinaryField(null=True, blank=True, editable=False)

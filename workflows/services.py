@@ -156,30 +156,41 @@ def task_finish(
     status: str,
     error: TaskError | None = None,
     outputs: list[dict[str, Any]] | None = None,
+    progress: float | None = None,
     from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
     owner: str | None = None,
+    task: Task | None = None,
 ) -> Task | None:
     """Ends a task once: returns it, or None when it had already left `from_statuses` (or, given
-    `owner`, when that lease holder lost the task to another run)."""
+    `owner`, when that lease holder lost the task to another run). `progress` is the last one
+    seen, for a task that did not end done (done is 1).
+
+    `task`, the task as its owner read it, is brought up to date and returned instead of being
+    read again: while the owner's lease holds, the fields it shows change only here."""
     changes: dict[str, Any] = {
         "status": status,
         "finished_at": timezone.now(),
         "lease_owner": "",
         "lease_expires_at": None,
         "preview": None,
+        "error": error.as_json() if error is not None else None,
+        "outputs": outputs or [],
     }
     if status == Task.Status.DONE:
         changes["progress"] = 1.0
-    if error is not None:
-        changes["error"] = error.as_json()
-    if outputs is not None:
-        changes["outputs"] = outputs
+    elif progress is not None:
+        changes["progress"] = progress
     tasks = Task.objects.filter(pk=task_id, status__in=from_statuses)
     if owner is not None:
         tasks = tasks.filter(lease_owner=owner)
     if not tasks.update(**changes):
         return None
-    finished = Task.objects.select_related("node").get(pk=task_id)
+    if task is not None and owner is not None:
+        finished = task
+        for name, value in changes.items():
+            setattr(finished, name, value)
+    else:
+        finished = Task.objects.select_related("node").defer("graph", "preview").get(pk=task_id)
     metrics.task_finished(finished)
     return finished
 
