@@ -1,5 +1,7 @@
 """Nudges to the dispatcher: "look for work now" (a task was submitted, a node turned idle or was
 added, a download finished). The dispatcher's 1-second sweep is the backstop when one is lost.
+A nudge with `downloads` says a task with files to fetch is waiting: only then (and in the
+sweep) does a pass look for downloads to start.
 
 A process that runs a dispatcher (`serve`, `worker`) nudges its own, through an event on its
 loop: nudges that arrive during a dispatch pass make one more pass, not one each. A process
@@ -28,6 +30,7 @@ class LocalDispatcher:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._downloads = False
 
     def listen(self) -> asyncio.Event:
         """Called by the dispatcher on its loop; nudges from this process set the event."""
@@ -40,10 +43,18 @@ class LocalDispatcher:
         with self._lock:
             self._loop = self._event = None
 
-    def nudge(self) -> bool:
+    def take_downloads(self) -> bool:
+        """Whether a nudge asked to look for downloads since the last call."""
+        with self._lock:
+            wanted, self._downloads = self._downloads, False
+            return wanted
+
+    def nudge(self, *, downloads: bool = False) -> bool:
         """Sets the event (from any thread); False when no dispatcher listens in this process."""
         with self._lock:
             loop, event = self._loop, self._event
+            if loop is not None and downloads:
+                self._downloads = True
         if loop is None or event is None or loop.is_closed():
             return False
         try:
@@ -60,18 +71,18 @@ class LocalDispatcher:
 local_dispatcher = LocalDispatcher()
 
 
-async def dispatch_wakeup() -> None:
-    if local_dispatcher.nudge():
+async def dispatch_wakeup(*, downloads: bool = False) -> None:
+    if local_dispatcher.nudge(downloads=downloads):
         return
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        await layer.send(DISPATCH_CHANNEL, {"type": "dispatch.wakeup"})
+        await layer.send(DISPATCH_CHANNEL, {"type": "dispatch.wakeup", "downloads": downloads})
     except Exception:  # a full channel means a wake-up is already waiting
         logger.debug("dispatch wake-up not sent", exc_info=True)
 
 
-def dispatch_wakeup_sync() -> None:
-    if not local_dispatcher.nudge():
-        async_to_sync(dispatch_wakeup)()
+def dispatch_wakeup_sync(*, downloads: bool = False) -> None:
+    if not local_dispatcher.nudge(downloads=downloads):
+        async_to_sync(dispatch_wakeup)(downloads=downloads)

@@ -37,7 +37,7 @@ class Node(models.Model):
     vram_total = models.BigIntegerField(null=True, blank=True)
     vram_free = models.BigIntegerField(null=True, blank=True)
     comfyui_version = models.CharField(max_length=50, blank=True)
-    # What the node ran last, for model-affinity scheduling.
+    # The main model and LoRAs of the task it runs or ran last, for model-affinity scheduling.
     last_model = models.CharField(max_length=500, blank=True)
     last_loras = models.JSONField(default=list, blank=True)
     idle_since = models.DateTimeField(default=timezone.now)

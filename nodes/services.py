@@ -170,11 +170,13 @@ def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
     return {node.pk: probe for node, probe in zip(nodes, probes)}
 
 
-def node_claim(*, node_id: int) -> bool:
+def node_claim(*, node_id: int, model: str = "", loras: Sequence[str] = ()) -> bool:
     """`idle → busy` for an enabled node; False when someone else got it first (or it is gone,
-    disabled or offline)."""
+    disabled or offline). The node holds the task's main model and LoRAs from now on, as far as
+    model affinity is concerned."""
+    remember = {"last_model": model, "last_loras": list(loras)} if model else {}
     won = Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False).update(
-        status=Status.BUSY, claimed=True
+        status=Status.BUSY, claimed=True, **remember
     )
     return bool(won)
 

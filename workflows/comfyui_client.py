@@ -8,8 +8,11 @@ details follow ComfyUI v0.8.0 as recorded in `../shared/comfyui/traces`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -416,3 +419,33 @@ class ComfyUIClient:
             yield EventStream(connection)
         finally:
             await connection.close()
+
+
+class NodeClients:
+    """One open `ComfyUIClient` per node (URL and token) and event loop, kept from task to task
+    so that requests to a node reuse its connections instead of opening one per task.
+
+    A client is never closed here while a run may still use it; past `max_clients` (nodes whose
+    URL or token changed, or were removed) the oldest is dropped and its idle connections go
+    with it."""
+
+    def __init__(self, max_clients: int = 1000) -> None:
+        self.max_clients = max_clients
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, OrderedDict[tuple[str, str], ComfyUIClient]
+        ] = weakref.WeakKeyDictionary()
+
+    def get(self, url: str, token: str | None = None) -> ComfyUIClient:
+        clients = self._by_loop.setdefault(asyncio.get_running_loop(), OrderedDict())
+        key = (url, token or "")
+        client = clients.get(key)
+        if client is None:
+            client = clients[key] = ComfyUIClient(url, token or None)
+            while len(clients) > self.max_clients:
+                clients.popitem(last=False)
+        else:
+            clients.move_to_end(key)
+        return client
+
+
+node_clients = NodeClients()

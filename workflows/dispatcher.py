@@ -28,7 +28,6 @@ from django.utils import timezone
 
 from comfy_router.background import spawn
 from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispatcher
-from nodes.models import Node
 from workflows import leases, live, metrics, scheduling, services
 from workflows.endings import finalize
 from workflows.executor import EXECUTE_CHANNEL
@@ -38,6 +37,7 @@ from workflows.services import TaskError
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 1.0
+DOWNLOADS_PER_PASS = 50
 
 
 async def run(stop: asyncio.Event) -> None:
@@ -85,15 +85,19 @@ class Waits:
             self.nudged = asyncio.ensure_future(self.wakeup.wait())
         waits: set[asyncio.Future[Any]] = {self.stop, self.nudged}
         if self.layer is not None:
-            if self.received is not None and self.received.done():
-                if not self.received.cancelled() and self.received.exception() is not None:
-                    logger.warning("Channel layer receive failed: %r", self.received.exception())
-                    await asyncio.wait({self.stop}, timeout=timeout)
-                self.received = None
             if self.received is None:
                 self.received = asyncio.ensure_future(self.layer.receive(DISPATCH_CHANNEL))
             waits.add(self.received)
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if self.received is not None and self.received.done():
+            received, self.received = self.received, None
+            if received.cancelled():
+                return
+            if received.exception() is not None:
+                logger.warning("Channel layer receive failed: %r", received.exception())
+                await asyncio.wait({self.stop}, timeout=timeout)  # not a busy loop
+            elif received.result().get("downloads"):
+                local_dispatcher.nudge(downloads=True)
 
     async def close(self) -> None:
         pending = [f for f in (self.stop, self.nudged, self.received) if f is not None]
@@ -111,7 +115,7 @@ class Pass:
     assigned: list[tuple[uuid.UUID, str]]  # tasks given a node: (task, owner)
 
 
-def plan_pass(*, sweep: bool) -> Pass:
+def plan_pass(*, sweep: bool, downloads: bool) -> Pass:
     """All of a pass's reads and writes, in one trip to the database thread. Leases ran out
     only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
     taken_over = []
@@ -120,12 +124,16 @@ def plan_pass(*, sweep: bool) -> Pass:
         for task_id in requeue_expired_downloads():
             logger.info("Task %s: its downloader died; queued again", task_id)
         services.task_enforce_history_limit()
-    return Pass(taken_over, start_downloads(), assign_nodes())
+    started = start_downloads() if sweep or downloads else []
+    if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
+        local_dispatcher.nudge(downloads=True)
+    return Pass(taken_over, started, assign_nodes())
 
 
 async def dispatch_once(*, sweep: bool = True) -> None:
     layer = get_channel_layer()
-    decided = await database_sync_to_async(plan_pass)(sweep=sweep)
+    downloads = local_dispatcher.take_downloads()
+    decided = await database_sync_to_async(plan_pass)(sweep=sweep, downloads=downloads)
     for task_id, owner in decided.taken_over:
         await send_execute(layer, task_id, owner, fresh=False)
     for task_id, owner in decided.downloads:
@@ -170,7 +178,7 @@ def start_downloads() -> list[tuple[uuid.UUID, str]]:
         "created_at"
     )
     started = []
-    for task_id in waiting.values_list("id", flat=True)[:50]:
+    for task_id in waiting.values_list("id", flat=True)[:DOWNLOADS_PER_PASS]:
         owner = leases.new_owner()
         claimed = Task.objects.filter(pk=task_id, status=Task.Status.PENDING).update(
             status=Task.Status.DOWNLOADING,
@@ -229,12 +237,6 @@ async def prepare(task_id: uuid.UUID, owner: str) -> None:
         await database_sync_to_async(cache_release_task)(task_id=task_id)
 
 
-def idle_nodes() -> list[Node]:
-    return list(
-        Node.objects.filter(status=Node.Status.IDLE, enabled=True).order_by("idle_since", "pk")
-    )
-
-
 def assign_nodes() -> list[tuple[uuid.UUID, str]]:
     with transaction.atomic():  # one commit for the whole pass; every claim is conditional
         return _assign_nodes()
@@ -244,14 +246,14 @@ def _assign_nodes() -> list[tuple[uuid.UUID, str]]:
     from nodes.services import node_claim, node_release_claim
 
     assigned = []
-    for choice in scheduling.choose_assignments(idle_nodes()):
+    for choice in scheduling.choose_assignments():
         task, node = choice.task, choice.node
-        if not node_claim(node_id=node.pk):
+        if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras):
             continue  # another dispatcher took it first
         owner = leases.new_owner()
         won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
             status=Task.Status.RUNNING,
-            node=node,
+            node_id=node.pk,
             attempts=F("attempts") + 1,
             started_at=timezone.now(),
             prompt_started=True,  # from now on its prompt may be sent: see Task.prompt_started
@@ -261,6 +263,6 @@ def _assign_nodes() -> list[tuple[uuid.UUID, str]]:
         if won:
             assigned.append((task.pk, owner))
             metrics.task_started(task, warm=choice.warm)
-        else:
-            node_release_claim(node_id=node.pk)
+        else:  # another dispatcher started the task: the node goes back as it was
+            node_release_claim(node_id=node.pk, ran_model=node.last_model, ran_loras=node.last_loras)
     return assigned

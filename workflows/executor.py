@@ -25,11 +25,11 @@ from comfy_router.wakeups import dispatch_wakeup
 from nodes.services import anode_release, node_mark_offline
 from workflows import live, leases, services
 from workflows.comfyui_client import (
-    ComfyUIClient,
     ComfyUIError,
     NodeUnreachable,
     PromptRejected,
     PromptTracker,
+    node_clients,
 )
 from workflows.models import Task
 from workflows.outputs import fetch_saved_files, store_websocket_images
@@ -97,14 +97,14 @@ def run_start(*, task_id: uuid.UUID, from_owner: str | None) -> tuple[Task, str]
     """The running task with its node, and the lease to run it under: the one handed over by
     `from_owner` while it holds, else a new one if the lease ran out. None when the task is not
     ours to run."""
-    task = (
+    found = list(
         Task.objects.select_related("node")
         .defer("outputs", "preview", "error")
-        .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
-        .first()
+        .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)[:1]
     )
-    if task is None:
+    if not found:
         return None
+    task = found[0]
     if from_owner and task.lease_owner == from_owner and not leases.lease_expired(task):
         return task, from_owner
     owner = leases.lease_take(task_id=task_id, status=Task.Status.RUNNING, expired_only=True)
@@ -117,7 +117,7 @@ class TaskRun:
         self.owner = owner  # our lease: every write that ends or hands back the task needs it
         self.node = task.node
         assert self.node is not None
-        self.client = ComfyUIClient(self.node.url, self.node.token or None)
+        self.client = node_clients.get(self.node.url, self.node.token or None)
         self.tracker = PromptTracker(task.graph, task.prompt_id, task.output_node or None)
         # True when a prompt of this task may be on the node already (a previous owner's run):
         # the node is then asked before anything is sent.
@@ -152,7 +152,6 @@ class TaskRun:
                 status, error = Task.Status.ERROR, TaskError(f"Could not fetch outputs: {failure}")
             except RunEnded as ended:
                 status, error = ended.status, ended.error
-        await self.client.aclose()
         if status in ("requeue", "lost"):
             return
         ran_on = None if self.node_released else self.node.pk

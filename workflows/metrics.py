@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from django.utils import timezone
 
 from comfy_router.counters import Series, histogram_series, series_add
 from workflows.models import Task
 
 
-def task_started(task: Task, *, warm: bool) -> None:
+class StartedTask(Protocol):
+    @property
+    def main_model(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...  # before this start
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def task_started(task: StartedTask, *, warm: bool) -> None:
     """A task got a node; `warm`: the node already held its main model."""
     series: Series = {}
     if task.main_model:

@@ -14,9 +14,11 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from django.conf import settings
@@ -106,6 +108,9 @@ def lora_overlap(task: WaitingTask, node: IdleNode) -> int:
     return len(set(task.loras) & set(node.last_loras))
 
 
+FORGET_AFTER = 600.0  # seconds past its wait: a task held back that long ago is surely gone
+
+
 class HoldBackClock:
     """When each task first declined a cold node, as this process saw it (monotonic seconds).
 
@@ -117,9 +122,21 @@ class HoldBackClock:
     def __init__(self) -> None:
         self.since: dict[Hashable, float] = {}
 
-    def waited(self, ready: Iterable[Hashable], now: float) -> dict[Hashable, float]:
-        """Seconds each ready task has been held back; forgets tasks no longer ready."""
-        self.since = {pk: self.since[pk] for pk in ready if pk in self.since}
+    def waited(
+        self,
+        ready: Iterable[Hashable],
+        now: float,
+        *,
+        all_ready: bool = True,
+        forget_after: float = FORGET_AFTER,
+    ) -> dict[Hashable, float]:
+        """Seconds each ready task has been held back. With `all_ready` (`ready` is every ready
+        task), tasks no longer ready are forgotten; else those held back over `forget_after`
+        seconds ago are (long past their wait, and most likely gone)."""
+        if all_ready:
+            self.since = {pk: self.since[pk] for pk in ready if pk in self.since}
+        else:
+            self.since = {pk: t for pk, t in self.since.items() if now - t < forget_after}
         return {pk: now - since for pk, since in self.since.items()}
 
     def hold(self, pks: Iterable[Hashable], now: float) -> None:
@@ -131,28 +148,73 @@ LOOKAHEAD = 50  # ready tasks looked at beyond one per idle node: some may pass 
 clock = HoldBackClock()
 
 
-def choose_assignments(nodes: Sequence[Node]) -> list[Assignment[Task, Node]]:
-    """The pairs for this dispatch pass."""
-    if not nodes:
-        return []
-    ready = list(
+@dataclass(frozen=True)
+class ReadyTask:
+    """What scheduling reads of a task: rows read as plain values cost a fraction of models."""
+
+    pk: uuid.UUID
+    main_model: str
+    loras: list[str]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NodeState:
+    pk: int
+    last_model: str
+    last_loras: list[str]
+
+
+def pool_state() -> tuple[list[NodeState], list[str]]:
+    """The idle nodes (idle longest first) and the main models the busy ones are running (each
+    node holds the model of its current task from its claim on), in one query."""
+    idle: list[NodeState] = []
+    busy_models: list[str] = []
+    rows = (
+        Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
+        .order_by("idle_since", "pk")
+        .values_list("pk", "status", "claimed", "last_model", "last_loras")
+    )
+    for pk, status, claimed, last_model, last_loras in rows:
+        if status == Node.Status.BUSY:
+            busy_models.append(last_model)
+        elif not claimed:
+            idle.append(NodeState(pk, last_model, last_loras))
+    return idle, busy_models
+
+
+def ready_tasks(limit: int) -> list[ReadyTask]:
+    rows = (
         Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
         .order_by("created_at")
-        .only("id", "main_model", "loras", "attempts", "created_at")[: len(nodes) + LOOKAHEAD]
+        .values_list("pk", "main_model", "loras", "attempts", "created_at")[:limit]
     )
-    now = time.monotonic()
-    waited = clock.waited((task.pk for task in ready), now)
-    if not ready:
+    return [ReadyTask(*row) for row in rows]
+
+
+def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
+    """The pairs for this dispatch pass."""
+    idle, busy_models = pool_state()
+    if not idle:
         return []
-    busy_models = Task.objects.filter(
-        status=Task.Status.RUNNING, node__status=Node.Status.BUSY, node__enabled=True
-    ).values_list("main_model", flat=True)
-    chosen = plan(
-        ready,
-        nodes,
-        busy_models=list(busy_models),
-        waited=waited,
-        affinity_wait=settings.ROUTER.affinity_wait,
-    )
+    affinity_wait = settings.ROUTER.affinity_wait
+    # Usually a pass has a node or two to fill and a short read does; when tasks are held back
+    # for a warm node and nodes are left, later ones may go ahead: then more are read.
+    for limit in (2 * len(idle) + 2, len(idle) + LOOKAHEAD):
+        ready = ready_tasks(limit)
+        now = time.monotonic()
+        waited = clock.waited(
+            (task.pk for task in ready),
+            now,
+            all_ready=len(ready) < limit,
+            forget_after=FORGET_AFTER + affinity_wait,
+        )
+        chosen = plan(
+            ready, idle, busy_models=busy_models, waited=waited, affinity_wait=affinity_wait
+        )
+        enough = len(ready) < limit or not chosen.holding_back or len(chosen.assignments) == len(idle)
+        if enough:
+            break
     clock.hold(chosen.holding_back, now)
     return chosen.assignments

@@ -69,7 +69,7 @@ class WorkflowListCreateView(APIView):
             task = services.task_submit(submission=submission)
         except services.QueueFull as full:
             raise QueueFullError(str(full)) from None
-        dispatch_wakeup_sync()
+        dispatch_wakeup_sync(downloads=not task.files_ready)
         return Response(
             {"id": str(task.id)},
             status=status.HTTP_202_ACCEPTED,
