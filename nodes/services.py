@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
@@ -201,14 +201,11 @@ async def anode_release(
 
 
 def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
-    """Ends the claim, in one UPDATE: `busy → idle`, remembering what ran for model affinity.
-    A node that went offline during the task stays offline; the health monitor brings it back."""
-    now = timezone.now()
-    was_busy = Q(status=Status.BUSY)
+    """Ends the claim: `busy → idle`, remembering what ran for model affinity. A node that went
+    offline during the task stays offline; the health monitor brings it back."""
     remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
-    Node.objects.filter(pk=node_id).update(
-        claimed=False,
-        status=Case(When(was_busy, then=Value(Status.IDLE)), default=F("status")),
-        idle_since=Case(When(was_busy, then=Value(now)), default=F("idle_since")),
-        **remember,
+    freed = Node.objects.filter(pk=node_id, status=Status.BUSY).update(
+        status=Status.IDLE, claimed=False, idle_since=timezone.now(), **remember
     )
+    if not freed:
+        Node.objects.filter(pk=node_id).update(claimed=False, **remember)

@@ -93,14 +93,23 @@ async def execute_task(
         )
 
 
+# What a run reads of its task: what it sends and follows, and what its final event shows.
+RUN_FIELDS = (
+    "type", "status", "progress", "graph", "params", "files", "main_model", "loras", "seed",
+    "prompt_id", "client_id", "prompt_started", "output_node", "attempts", "webhook_url", "node",
+    "lease_owner", "lease_expires_at", "created_at", "started_at",
+)  # fmt: skip
+
+
 def run_start(*, task_id: uuid.UUID, from_owner: str | None) -> tuple[Task, str] | None:
     """The running task with its node, and the lease to run it under: the one handed over by
     `from_owner` while it holds, else a new one if the lease ran out. None when the task is not
     ours to run."""
     found = list(
         Task.objects.select_related("node")
-        .defer("outputs", "preview", "error")
-        .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)[:1]
+        .only(*RUN_FIELDS, "node__url", "node__token")
+        .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
+        .order_by()[:1]
     )
     if not found:
         return None
