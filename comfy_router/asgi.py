@@ -20,9 +20,9 @@ try:
 except ImproperlyConfigured as error:  # one line for the operator, as manage.py does
     sys.exit(f"comfy-router: configuration error: {error}")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from comfy_router.http_handler import get_http_application  # noqa: E402
 
-django_application = get_asgi_application()
+django_application = get_http_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
