@@ -7,13 +7,17 @@ SIGTERM/SIGINT: running tasks are handed over (their prompts go on on the nodes)
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+from collections.abc import Coroutine
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from comfy_router.background import BackgroundServices
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -37,8 +41,38 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Comfy Router worker started")
         self.stdout.flush()
-        asyncio.run(run_until_signalled())
+        run_to_end(run_until_signalled())
         self.stdout.write("Comfy Router worker stopped")
+
+
+LEFTOVER_GRACE = 5.0  # seconds tasks still running after the services stopped get to finish
+
+
+def run_to_end(main: Coroutine[Any, Any, None]) -> None:
+    """`asyncio.run`, except that the tasks left when `main` returns get LEFTOVER_GRACE seconds
+    to finish once cancelled, not forever: a Redis command cancelled while its connection opens
+    can hang (channels-redis' receive in redis-py), and SIGTERM must still end the process."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+        leftovers = asyncio.all_tasks(loop)
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            _, stuck = loop.run_until_complete(asyncio.wait(leftovers, timeout=LEFTOVER_GRACE))
+            for task in stuck:
+                logger.warning("Left running at exit: %s", task.get_coro())
+                task.add_done_callback(_forget)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    """What a task left running at exit raises as the loop closes is of no interest."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def run_until_signalled() -> None:
