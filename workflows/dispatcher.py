@@ -30,7 +30,7 @@ from comfy_router.background import spawn
 from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispatcher
 from workflows import leases, live, metrics, scheduling, services
 from workflows.endings import finalize
-from workflows.executor import EXECUTE_CHANNEL
+from workflows.executor import EXECUTE_CHANNEL, hand_overs, tasks_to_run
 from workflows.models import Task
 from workflows.services import TaskError
 
@@ -265,4 +265,8 @@ def _assign_nodes() -> list[tuple[uuid.UUID, str]]:
             metrics.task_started(task, warm=choice.warm)
         else:  # another dispatcher started the task: the node goes back as it was
             node_release_claim(node_id=node.pk, ran_model=node.last_model, ran_loras=node.last_loras)
+    if assigned:  # read once for all, for the executor of this process (see HandOvers)
+        owners = dict(assigned)
+        for started in tasks_to_run().filter(pk__in=owners).order_by():
+            hand_overs.put(started, owners[started.pk])
     return assigned

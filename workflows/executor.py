@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import threading
 import time
 import uuid
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from comfy_router.background import spawn
@@ -70,10 +72,14 @@ async def execute_task(
     message) or ran out: a message that arrives late, after another run took the task over,
     is dropped rather than starting a second run of the same prompt. `fresh`: the dispatcher
     just gave the task its node, so no prompt of it can be on the node yet."""
-    started = await database_sync_to_async(run_start)(task_id=task_id, from_owner=from_owner)
-    if started is None:
-        return
-    task, owner = started
+    handed = hand_overs.take(task_id, from_owner) if from_owner else None
+    if handed is not None:
+        task, owner = handed, from_owner
+    else:
+        started = await database_sync_to_async(run_start)(task_id=task_id, from_owner=from_owner)
+        if started is None:
+            return
+        task, owner = started
     try:
         await TaskRun(task, owner, fresh=fresh).run()
     except asyncio.CancelledError:
@@ -101,13 +107,16 @@ RUN_FIELDS = (
 )  # fmt: skip
 
 
+def tasks_to_run() -> QuerySet[Task]:
+    return Task.objects.select_related("node").only(*RUN_FIELDS, "node__url", "node__token")
+
+
 def run_start(*, task_id: uuid.UUID, from_owner: str | None) -> tuple[Task, str] | None:
     """The running task with its node, and the lease to run it under: the one handed over by
     `from_owner` while it holds, else a new one if the lease ran out. None when the task is not
     ours to run."""
     found = list(
-        Task.objects.select_related("node")
-        .only(*RUN_FIELDS, "node__url", "node__token")
+        tasks_to_run()
         .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
         .order_by()[:1]
     )
@@ -118,6 +127,45 @@ def run_start(*, task_id: uuid.UUID, from_owner: str | None) -> tuple[Task, str]
         return task, from_owner
     owner = leases.lease_take(task_id=task_id, status=Task.Status.RUNNING, expired_only=True)
     return None if owner is None else (task, owner)
+
+
+class HandOvers:
+    """Tasks the dispatcher of this process just gave a node, as it read them in the same
+    transaction, for the executor here to take instead of reading them again.
+
+    Only while fresh (a third of the lease): a message that took longer to arrive may come after
+    the lease ran out and someone else took the task over, and only the database can tell. An
+    executor in another process (scaled out) reads the database; what nobody takes is dropped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: dict[tuple[uuid.UUID, str], tuple[Task, float]] = {}
+
+    def put(self, task: Task, owner: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._tasks) >= MAX_HAND_OVERS:
+                fresh_for = self.fresh_for()
+                self._tasks = {k: v for k, v in self._tasks.items() if now - v[1] < fresh_for}
+            self._tasks[(task.pk, owner)] = (task, now)
+
+    def take(self, task_id: uuid.UUID, owner: str) -> Task | None:
+        with self._lock:
+            handed = self._tasks.pop((task_id, owner), None)
+        if handed is None or time.monotonic() - handed[1] >= self.fresh_for():
+            return None
+        return handed[0]
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @staticmethod
+    def fresh_for() -> float:
+        return settings.ROUTER.task_lease / 3
+
+
+MAX_HAND_OVERS = 1000
+hand_overs = HandOvers()
 
 
 class TaskRun:
