@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import posixpath
 import re
 from urllib.parse import urlsplit, urlunsplit
@@ -24,3 +25,26 @@ def cache_file_name(url: str) -> str:
     if not _SAFE_EXTENSION.match(extension):
         extension = ""
     return digest + extension
+
+
+# ComfyUI lists only the files it can load: in models/ folders those with a model extension, in
+# input/ images and videos. A URL without such an extension (civitai's
+# `/api/download/models/123`, `…/image?id=7`) is linked under its cache name plus the usual one.
+MODEL_EXTENSIONS = frozenset(
+    {".safetensors", ".sft", ".ckpt", ".pt", ".pt2", ".pth", ".bin", ".pkl", ".gguf"}
+)
+CONFIG_EXTENSIONS = frozenset({".yaml", ".yml", ".json"})
+
+
+def link_name(url: str, folder: str) -> str:
+    """The name a cached URL gets in `ROOT_DIR/<folder>/`, the one the graph refers to."""
+    name = cache_file_name(url)
+    extension = posixpath.splitext(name)[1]
+    if folder == "input":
+        kind = mimetypes.guess_type(name)[0] or ""
+        return name if kind.startswith(("image/", "video/")) else name + ".png"
+    if folder == "models/configs":
+        return name if extension in CONFIG_EXTENSIONS else name + ".yaml"
+    if folder.startswith("models/"):
+        return name if extension in MODEL_EXTENSIONS else name + ".safetensors"
+    return name

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from downloads.naming import cache_file_name
+from downloads.naming import link_name
 from workflows.builders.images import decode_base64_image
 from workflows.object_info import number_limits
 
@@ -48,7 +48,7 @@ class FileCollector:
     inline_files: dict[tuple[str, str], InlineFile] = field(default_factory=dict)
 
     def url(self, url: str, folder: str) -> str:
-        name = cache_file_name(url)
+        name = link_name(url, folder)
         self.files.setdefault((url, folder), FileToFetch(url=url, folder=folder, name=name))
         return name
 
