@@ -60,6 +60,18 @@ def task_downloads(task: Task) -> list[dict[str, Any]]:
     return task_download_progress(task_id=task.id)
 
 
+# What the API shows of a task (task_detail, task_preview, outputs): reading only these is
+# markedly cheaper than the whole row (the graph, the lease, the run's bookkeeping).
+DETAIL_FIELDS = (
+    "type", "status", "progress", "preview", "preview_content_type", "outputs", "error", "node",
+    "attempts", "seed", "params", "created_at", "started_at", "finished_at", "node__url",
+)  # fmt: skip
+
+
+def tasks_for_detail() -> QuerySet[Task]:
+    return Task.objects.select_related("node").only(*DETAIL_FIELDS)
+
+
 def task_detail(task: Task, *, base_url: str = "", include_data: bool = False) -> dict[str, Any]:
     return {
         "id": str(task.id),

@@ -44,7 +44,7 @@ class QueueFullError(exceptions.Throttled):
 def get_task(task_id: uuid.UUID) -> Task:
     """The task as the API shows it (never its graph, which may be large)."""
     try:
-        return Task.objects.select_related("node").defer("graph").get(pk=task_id)
+        return selectors.tasks_for_detail().get(pk=task_id)
     except Task.DoesNotExist:
         raise exceptions.NotFound(f"No task {task_id}.") from None
 
