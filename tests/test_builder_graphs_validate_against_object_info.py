@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from downloads.naming import cache_file_name
+from downloads.naming import link_name
 from tests.workflow_params import body, build_in, custom, flux_params, png_base64, sd15_params, sdxl_params
 from workflows.graph_validation import validate_graph
 from workflows.object_info import combo, object_info
@@ -104,7 +104,7 @@ def assert_graph_is_valid(workflow_type: str, params: dict[str, Any]) -> None:
     json.dumps(result.graph)  # the graph goes over the wire as JSON
     posted_urls = _urls_in(params)
     assert {f.url for f in result.files} == posted_urls
-    assert all(f.name == cache_file_name(f.url) for f in result.files)
+    assert all(f.name == link_name(f.url, f.folder) for f in result.files)
     graph_values = {v for node in result.graph.values() for v in node["inputs"].values() if isinstance(v, str)}
     assert {f.name for f in result.files} | {f.name for f in result.inline_files} <= graph_values
     texts = {params["prompt"], params.get("negative_prompt")}

@@ -73,10 +73,12 @@ async def execute_task(
     is dropped rather than starting a second run of the same prompt. `fresh`: the dispatcher
     just gave the task its node, so no prompt of it can be on the node yet."""
     handed = hand_overs.take(task_id, from_owner) if from_owner else None
-    if handed is not None:
-        task, owner = handed, from_owner
+    if handed is not None and from_owner and not messages_may_repeat():
+        task, owner = handed, from_owner  # this message is the only one: the lease is ours
     else:
-        started = await database_sync_to_async(run_start)(task_id=task_id, from_owner=from_owner)
+        started = await database_sync_to_async(run_start)(
+            task_id=task_id, from_owner=from_owner, handed=handed
+        )
         if started is None:
             return
         task, owner = started
@@ -111,22 +113,32 @@ def tasks_to_run() -> QuerySet[Task]:
     return Task.objects.select_related("node").only(*RUN_FIELDS, "node__url", "node__token")
 
 
-def run_start(*, task_id: uuid.UUID, from_owner: str | None) -> tuple[Task, str] | None:
-    """The running task with its node, and the lease to run it under: the one handed over by
-    `from_owner` while it holds, else a new one if the lease ran out. None when the task is not
-    ours to run."""
-    found = list(
-        tasks_to_run()
-        .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
-        .order_by()[:1]
+def run_start(
+    *, task_id: uuid.UUID, from_owner: str | None, handed: Task | None = None
+) -> tuple[Task, str] | None:
+    """The running task with its node (read here unless `handed` over), and a lease of our own
+    on it: taken from `from_owner`, who sent the message, or because the lease ran out. None
+    when the task is not ours to run, as for a second copy of a message."""
+    task = handed
+    if task is None:
+        found = list(
+            tasks_to_run()
+            .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
+            .order_by()[:1]
+        )
+        if not found:
+            return None
+        task = found[0]
+    owner = leases.lease_take(
+        task_id=task_id, status=Task.Status.RUNNING, expired_only=True, from_owner=from_owner
     )
-    if not found:
-        return None
-    task = found[0]
-    if from_owner and task.lease_owner == from_owner and not leases.lease_expired(task):
-        return task, from_owner
-    owner = leases.lease_take(task_id=task_id, status=Task.Status.RUNNING, expired_only=True)
     return None if owner is None else (task, owner)
+
+
+def messages_may_repeat() -> bool:
+    """The in-memory channel layer delivers a message once. Through Redis one can come twice:
+    channels-redis puts back what a receiver took but was cancelled before acknowledging."""
+    return not settings.ROUTER.channel_layer_url.startswith("memory")
 
 
 class HandOvers:

@@ -27,16 +27,22 @@ def new_owner() -> str:
     return f"{PROCESS_ID}:{uuid.uuid4().hex[:8]}"
 
 
-def lease_expired(task: Task) -> bool:
-    return task.lease_expires_at is None or task.lease_expires_at < timezone.now()
-
-
-def lease_take(*, task_id: uuid.UUID, status: str, expired_only: bool = False) -> str | None:
-    """Makes a new owner of the task if it is in `status` (and, with expired_only, its lease ran
-    out); returns the new owner, or None when someone else holds the task."""
+def lease_take(
+    *,
+    task_id: uuid.UUID,
+    status: str,
+    expired_only: bool = False,
+    from_owner: str | None = None,
+) -> str | None:
+    """Makes a new owner of the task if it is in `status` and the current lease ran out (with
+    expired_only) or is held by `from_owner` (a hand-over); returns the new owner, or None when
+    someone else holds the task. A hand-over succeeds once: the next try finds a new owner."""
     tasks = Task.objects.filter(pk=task_id, status=status)
-    if expired_only:
-        tasks = tasks.filter(Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at=None))
+    expired = Q(lease_expires_at__lt=timezone.now()) | Q(lease_expires_at=None)
+    if from_owner is not None:
+        tasks = tasks.filter(expired | Q(lease_owner=from_owner))
+    elif expired_only:
+        tasks = tasks.filter(expired)
     owner = new_owner()
     if tasks.update(lease_owner=owner, lease_expires_at=lease_deadline()):
         return owner
