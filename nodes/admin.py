@@ -50,6 +50,10 @@ class NodeAdminForm(forms.ModelForm):
             raise forms.ValidationError(str(error)) from None
 
 
+def running_a_task(node: Node) -> bool:
+    return node.claimed or node.status == Node.Status.BUSY
+
+
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
     form = NodeAdminForm
@@ -183,6 +187,22 @@ class NodeAdmin(admin.ModelAdmin):
         for node in nodes:
             node.refresh_from_db()
         return len(nodes) - len(silent)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Node | None = None) -> bool:
+        """A node running a task is kept: disable it, and delete it once its task ended (the API's
+        `force` is the deliberate way to drop it mid-task)."""
+        if obj is not None and running_a_task(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        """After the confirmation: a node claimed since then is kept, and the operator told."""
+        queryset.filter(claimed=False).exclude(status=Node.Status.BUSY).delete()
+        kept = queryset.count()
+        if kept:
+            self.message_user(
+                request, f"{kept} node(s) started a task meanwhile and were kept.", messages.WARNING
+            )
 
     @admin.action(description="Enable selected nodes")
     def enable_nodes(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
