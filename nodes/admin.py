@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from comfy_router.wakeups import dispatch_wakeup_sync
-from nodes.models import Node
+from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
 from nodes.selectors import UNFINISHED_TASK_STATUSES, task_model
 from nodes.services import node_check_many, node_set_enabled
@@ -48,10 +48,6 @@ class NodeAdminForm(forms.ModelForm):
             return normalize_node_url(self.cleaned_data.get("url") or "")
         except InvalidNodeURL as error:
             raise forms.ValidationError(str(error)) from None
-
-
-def running_a_task(node: Node) -> bool:
-    return node.claimed or node.status == Node.Status.BUSY
 
 
 @admin.register(Node)
@@ -191,13 +187,13 @@ class NodeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Node | None = None) -> bool:
         """A node running a task is kept: disable it, and delete it once its task ended (the API's
         `force` is the deliberate way to drop it mid-task)."""
-        if obj is not None and running_a_task(obj):
+        if obj is not None and obj.runs_a_task:
             return False
         return super().has_delete_permission(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
         """After the confirmation: a node claimed since then is kept, and the operator told."""
-        queryset.filter(claimed=False).exclude(status=Node.Status.BUSY).delete()
+        queryset.exclude(RUNS_A_TASK).delete()
         kept = queryset.count()
         if kept:
             self.message_user(

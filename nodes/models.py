@@ -49,3 +49,12 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.url
+
+    @property
+    def runs_a_task(self) -> bool:
+        """Busy, or claimed by a task (a node that went offline mid-task is still claimed)."""
+        return self.claimed or self.status == self.Status.BUSY
+
+
+# The same, as a filter: `Node.objects.exclude(RUNS_A_TASK)` are the nodes free to delete.
+RUNS_A_TASK = models.Q(claimed=True) | models.Q(status=Node.Status.BUSY)

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
-from nodes.models import Node
+from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
 from nodes.probe import Probe, new_client, probe_node, probe_nodes
 
@@ -79,7 +79,7 @@ def node_delete(*, url: str, force: bool = False) -> None:
         raise NodeNotFound(normalized)
     rows = Node.objects.filter(pk=node.pk)
     if not force:
-        rows = rows.filter(claimed=False).exclude(status=Status.BUSY)
+        rows = rows.exclude(RUNS_A_TASK)
     deleted, _ = rows.delete()
     if not deleted:
         if Node.objects.filter(pk=node.pk).exists():
