@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fake_comfyui import FakeComfyUIThread  # noqa: E402
 from tests.support.cluster import Cluster  # noqa: E402
 from tests.support.live_router import LiveRouter  # noqa: E402
 from tests.support.load import run_load, tasks_per_node, wait_for_tasks  # noqa: E402

@@ -73,7 +73,7 @@ async def execute_task(
     is dropped rather than starting a second run of the same prompt. `fresh`: the dispatcher
     just gave the task its node, so no prompt of it can be on the node yet."""
     handed = hand_overs.take(task_id, from_owner) if from_owner else None
-    if handed is not None and from_owner and not messages_may_repeat():
+    if handed is not None and not messages_may_repeat():
         task, owner = handed, from_owner  # this message is the only one: the lease is ours
     else:
         started = await database_sync_to_async(run_start)(

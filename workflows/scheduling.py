@@ -201,7 +201,8 @@ def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
     affinity_wait = settings.ROUTER.affinity_wait
     # Usually a pass has a node or two to fill and a short read does; when tasks are held back
     # for a warm node and nodes are left, later ones may go ahead: then more are read.
-    for limit in (2 * len(idle) + 2, len(idle) + LOOKAHEAD):
+    short, long = 2 * len(idle) + 2, len(idle) + LOOKAHEAD
+    for limit in (short, long) if long > short else (short,):
         ready = ready_tasks(limit)
         now = time.monotonic()
         waited = clock.waited(
