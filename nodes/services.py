@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from comfy_router.prepared import Update
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
 from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
@@ -170,15 +171,61 @@ def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
     return {node.pk: probe for node, probe in zip(nodes, probes)}
 
 
+# Claim and release run once per task each: their statements are prepared (see
+# comfy_router.prepared). The `_REMEMBERING` variants also record what the task runs.
+_CLAIM = Update(
+    Node,
+    lambda node_id: (
+        Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False),
+        {"status": Status.BUSY, "claimed": True},
+    ),
+    node_id="pk",
+)
+_CLAIM_REMEMBERING = Update(
+    Node,
+    lambda node_id, model, loras: (
+        Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False),
+        {"status": Status.BUSY, "claimed": True, "last_model": model, "last_loras": loras},
+    ),
+    node_id="pk",
+    model="last_model",
+    loras="last_loras",
+)
+_RELEASE = Update(
+    Node,
+    lambda node_id, now: (
+        Node.objects.filter(pk=node_id, status=Status.BUSY),
+        {"status": Status.IDLE, "claimed": False, "idle_since": now},
+    ),
+    node_id="pk",
+    now="idle_since",
+)
+_RELEASE_REMEMBERING = Update(
+    Node,
+    lambda node_id, now, model, loras: (
+        Node.objects.filter(pk=node_id, status=Status.BUSY),
+        {
+            "status": Status.IDLE,
+            "claimed": False,
+            "idle_since": now,
+            "last_model": model,
+            "last_loras": loras,
+        },
+    ),
+    node_id="pk",
+    now="idle_since",
+    model="last_model",
+    loras="last_loras",
+)
+
+
 def node_claim(*, node_id: int, model: str = "", loras: Sequence[str] = ()) -> bool:
     """`idle → busy` for an enabled node; False when someone else got it first (or it is gone,
     disabled or offline). The node holds the task's main model and LoRAs from now on, as far as
     model affinity is concerned."""
-    remember = {"last_model": model, "last_loras": list(loras)} if model else {}
-    won = Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False).update(
-        status=Status.BUSY, claimed=True, **remember
-    )
-    return bool(won)
+    if model:
+        return bool(_CLAIM_REMEMBERING(node_id=node_id, model=model, loras=list(loras)))
+    return bool(_CLAIM(node_id=node_id))
 
 
 def node_release(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
@@ -203,9 +250,13 @@ async def anode_release(
 def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
     """Ends the claim: `busy → idle`, remembering what ran for model affinity. A node that went
     offline during the task stays offline; the health monitor brings it back."""
-    remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
-    freed = Node.objects.filter(pk=node_id, status=Status.BUSY).update(
-        status=Status.IDLE, claimed=False, idle_since=timezone.now(), **remember
-    )
+    now = timezone.now()
+    if ran_model:
+        freed = _RELEASE_REMEMBERING(
+            node_id=node_id, now=now, model=ran_model, loras=list(ran_loras)
+        )
+    else:
+        freed = _RELEASE(node_id=node_id, now=now)
     if not freed:
+        remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
         Node.objects.filter(pk=node_id).update(claimed=False, **remember)

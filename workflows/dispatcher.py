@@ -27,10 +27,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.background import spawn
+from comfy_router.prepared import Update
 from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispatcher
 from workflows import leases, live, metrics, scheduling, services
 from workflows.endings import finalize
-from workflows.executor import EXECUTE_CHANNEL, hand_overs, tasks_to_run
+from workflows.executor import EXECUTE_CHANNEL, hand_overs, task_to_run
 from workflows.models import Task
 from workflows.services import TaskError
 
@@ -251,22 +252,42 @@ def _assign_nodes() -> list[tuple[uuid.UUID, str]]:
         if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras):
             continue  # another dispatcher took it first
         owner = leases.new_owner()
-        won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
-            status=Task.Status.RUNNING,
+        won = _START(
+            task_id=task.pk,
             node_id=node.pk,
-            attempts=F("attempts") + 1,
-            started_at=timezone.now(),
-            prompt_started=True,  # from now on its prompt may be sent: see Task.prompt_started
-            lease_owner=owner,
-            lease_expires_at=leases.lease_deadline(),
+            now=timezone.now(),
+            owner=owner,
+            expires=leases.lease_deadline(),
         )
         if won:
             assigned.append((task.pk, owner))
             metrics.task_started(task, warm=choice.warm)
         else:  # another dispatcher started the task: the node goes back as it was
             node_release_claim(node_id=node.pk, ran_model=node.last_model, ran_loras=node.last_loras)
-    if assigned:  # read once for all, for the executor of this process (see HandOvers)
-        owners = dict(assigned)
-        for started in tasks_to_run().filter(pk__in=owners).order_by():
-            hand_overs.put(started, owners[started.pk])
+    for task_id, owner in assigned:  # read now for the executor of this process (see HandOvers)
+        started = task_to_run(task_id)
+        if started is not None:
+            hand_overs.put(started, owner)
     return assigned
+
+
+_START = Update(
+    Task,
+    lambda task_id, node_id, now, owner, expires: (
+        Task.objects.filter(pk=task_id, status=Task.Status.PENDING, files_ready=True),
+        {
+            "status": Task.Status.RUNNING,
+            "node_id": node_id,
+            "attempts": F("attempts") + 1,
+            "started_at": now,
+            "prompt_started": True,  # from now on its prompt may be sent: see Task.prompt_started
+            "lease_owner": owner,
+            "lease_expires_at": expires,
+        },
+    ),
+    task_id="pk",
+    node_id="node",
+    now="started_at",
+    owner="lease_owner",
+    expires="lease_expires_at",
+)  # once per task: prepared (see comfy_router.prepared)

@@ -19,11 +19,13 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from comfy_router.background import spawn
+from comfy_router.prepared import Select, model_order
 from comfy_router.wakeups import dispatch_wakeup
+from nodes.models import Node
 from nodes.services import anode_release, node_mark_offline
 from workflows import live, leases, services
 from workflows.comfyui_client import (
@@ -102,15 +104,29 @@ async def execute_task(
 
 
 # What a run reads of its task: what it sends and follows, and what its final event shows.
-RUN_FIELDS = (
-    "type", "status", "progress", "graph", "params", "files", "main_model", "loras", "seed",
-    "prompt_id", "client_id", "prompt_started", "output_node", "attempts", "webhook_url", "node",
-    "lease_owner", "lease_expires_at", "created_at", "started_at",
-)  # fmt: skip
+RUN_FIELDS = model_order(Task, (
+    "id", "type", "status", "progress", "graph", "params", "files", "main_model", "loras", "seed",
+    "prompt_id", "client_id", "prompt_started", "output_node", "attempts", "webhook_url",
+    "node_id", "lease_owner", "lease_expires_at", "created_at", "started_at",
+))  # fmt: skip
+_RUNNING = Select(
+    Task,
+    lambda task_id: Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
+    .values_list(*RUN_FIELDS, "node__url", "node__token"),
+    task_id="pk",
+)  # once per task: prepared (see comfy_router.prepared)
 
 
-def tasks_to_run() -> QuerySet[Task]:
-    return Task.objects.select_related("node").only(*RUN_FIELDS, "node__url", "node__token")
+def task_to_run(task_id: uuid.UUID) -> Task | None:
+    """The running task as a run needs it, with its node's URL and token; None when the task is
+    not running (any more)."""
+    rows = _RUNNING(task_id=task_id)
+    if not rows:
+        return None
+    *values, url, token = rows[0]
+    task = Task.from_db(DEFAULT_DB_ALIAS, RUN_FIELDS, values)
+    task.node = Node.from_db(DEFAULT_DB_ALIAS, ("id", "url", "token"), (task.node_id, url, token))
+    return task
 
 
 def run_start(
@@ -119,16 +135,9 @@ def run_start(
     """The running task with its node (read here unless `handed` over), and a lease of our own
     on it: taken from `from_owner`, who sent the message, or because the lease ran out. None
     when the task is not ours to run, as for a second copy of a message."""
-    task = handed
+    task = handed or task_to_run(task_id)
     if task is None:
-        found = list(
-            tasks_to_run()
-            .filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
-            .order_by()[:1]
-        )
-        if not found:
-            return None
-        task = found[0]
+        return None
     owner = leases.lease_take(
         task_id=task_id, status=Task.Status.RUNNING, expired_only=True, from_owner=from_owner
     )

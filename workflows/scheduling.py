@@ -23,6 +23,7 @@ from typing import Generic, Protocol, TypeVar
 
 from django.conf import settings
 
+from comfy_router.prepared import Select
 from nodes.models import Node
 from workflows.models import Task
 
@@ -166,17 +167,22 @@ class NodeState:
     last_loras: list[str]
 
 
+# A dispatch pass runs these two reads every time: they are prepared (see comfy_router.prepared).
+_POOL = Select(
+    Node,
+    lambda: Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
+    .order_by("idle_since", "pk")
+    .values_list("pk", "status", "claimed", "last_model", "last_loras"),
+)
+_READY_READS: dict[int, Select] = {}
+
+
 def pool_state() -> tuple[list[NodeState], list[str]]:
     """The idle nodes (idle longest first) and the main models the busy ones are running (each
     node holds the model of its current task from its claim on), in one query."""
     idle: list[NodeState] = []
     busy_models: list[str] = []
-    rows = (
-        Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
-        .order_by("idle_since", "pk")
-        .values_list("pk", "status", "claimed", "last_model", "last_loras")
-    )
-    for pk, status, claimed, last_model, last_loras in rows:
+    for pk, status, claimed, last_model, last_loras in _POOL():
         if status == Node.Status.BUSY:
             busy_models.append(last_model)
         elif not claimed:
@@ -185,12 +191,21 @@ def pool_state() -> tuple[list[NodeState], list[str]]:
 
 
 def ready_tasks(limit: int) -> list[ReadyTask]:
-    rows = (
-        Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
-        .order_by("created_at")
-        .values_list("pk", "main_model", "loras", "attempts", "created_at")[:limit]
-    )
-    return [ReadyTask(*row) for row in rows]
+    """The `limit` oldest tasks ready to run. The limit is part of the SQL, so reads are
+    prepared for powers of two and cut to size."""
+    size = 1 << max(limit - 1, 1).bit_length()
+    read = _READY_READS.get(size)
+    if read is None:
+        read = _READY_READS.setdefault(
+            size,
+            Select(
+                Task,
+                lambda: Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
+                .order_by("created_at")
+                .values_list("pk", "main_model", "loras", "attempts", "created_at")[:size],
+            ),
+        )
+    return [ReadyTask(*row) for row in read()[:limit]]
 
 
 def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from comfy_router.counters import counter_add
+from comfy_router.prepared import Count, Update
 from downloads.services import cache_release_task
 from downloads.storage import write_inline_file
 from workflows import metrics
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # Any constant works: it only has to be the same in every process that submits.
 SUBMIT_LOCK_KEY = 0x0C0F_F1E5
+
+
+_WAITING = Count(Task, lambda: Task.objects.filter(status__in=Task.WAITING))
 
 
 class QueueFull(Exception):
@@ -66,7 +70,7 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
     limit = settings.ROUTER.pending_limit
     with transaction.atomic():
         _lock_submissions()
-        if Task.objects.filter(status__in=Task.WAITING).count() >= limit:
+        if _WAITING() >= limit:
             raise QueueFull(limit)
         task = Task.objects.create(
             type=submission.type,
@@ -150,6 +154,31 @@ class TaskError:
         return data
 
 
+_FINISH_RUN = Update(
+    Task,
+    lambda task_id, owner, status, finished_at, error, outputs, progress: (
+        Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, lease_owner=owner),
+        {
+            "status": status,
+            "finished_at": finished_at,
+            "lease_owner": "",
+            "lease_expires_at": None,
+            "preview": None,
+            "error": error,
+            "outputs": outputs,
+            "progress": progress,
+        },
+    ),
+    task_id="pk",
+    owner="lease_owner",
+    status="status",
+    finished_at="finished_at",
+    error="error",
+    outputs="outputs",
+    progress="progress",
+)
+
+
 def task_finish(
     *,
     task_id: uuid.UUID,
@@ -180,10 +209,23 @@ def task_finish(
         changes["progress"] = 1.0
     elif progress is not None:
         changes["progress"] = progress
-    tasks = Task.objects.filter(pk=task_id, status__in=from_statuses)
-    if owner is not None:
-        tasks = tasks.filter(lease_owner=owner)
-    if not tasks.update(**changes):
+    if owner is not None and from_statuses == (Task.Status.RUNNING,) and "progress" in changes:
+        # How a run ends, once per task: the statement is prepared (see comfy_router.prepared).
+        ended = _FINISH_RUN(
+            task_id=task_id,
+            owner=owner,
+            status=status,
+            finished_at=changes["finished_at"],
+            error=changes["error"],
+            outputs=changes["outputs"],
+            progress=changes["progress"],
+        )
+    else:
+        tasks = Task.objects.filter(pk=task_id, status__in=from_statuses)
+        if owner is not None:
+            tasks = tasks.filter(lease_owner=owner)
+        ended = tasks.update(**changes)
+    if not ended:
         return None
     if task is not None and owner is not None:
         finished = task

@@ -42,11 +42,10 @@ class QueueFullError(exceptions.Throttled):
 
 
 def get_task(task_id: uuid.UUID) -> Task:
-    """The task as the API shows it (never its graph, which may be large)."""
-    try:
-        return selectors.tasks_for_detail().get(pk=task_id)
-    except Task.DoesNotExist:
-        raise exceptions.NotFound(f"No task {task_id}.") from None
+    task = selectors.task_for_detail(task_id)
+    if task is None:
+        raise exceptions.NotFound(f"No task {task_id}.")
+    return task
 
 
 def base_url(request: Request) -> str:

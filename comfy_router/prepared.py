@@ -1,0 +1,240 @@
+"""Statements written with the ORM and compiled to SQL once, for the hottest paths.
+
+Django compiles a queryset to SQL every time it runs one; for the short statements of the
+task path (a count, a one-row read, a conditional UPDATE) that compilation costs several times
+the statement itself. A prepared statement is built once per database connection from the same
+ORM expression, with stand-in values for its parameters; each call then runs the SQL as
+compiled with the call's values, prepared for the database by their fields as Django would.
+
+    queue_ahead = Count(
+        Task,
+        lambda created_at: Task.objects.filter(status="pending", created_at__lt=created_at),
+        created_at="created_at",
+    )
+    queue_ahead(created_at=task.created_at)
+
+Parameters are given by name with the model's field they are compared with or written to; the
+builder receives one stand-in per parameter and must use each exactly as a value (in a filter,
+or in `Update`'s changes), never inside a list (`__in`) or a computed expression.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import FullResultSet
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models import QuerySet
+from django.db.models.sql.subqueries import UpdateQuery
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one parameter goes in the compiled parameters, and how its value is prepared."""
+
+    name: str
+    positions: tuple[int, ...]
+    prepare: Callable[[Any], Any]
+    nullable: bool  # False for a value compared in WHERE: SQL's `= NULL` matches nothing
+
+
+@dataclass
+class Compiled:
+    sql: str
+    params: list[Any]
+    slots: list[Slot]
+    convert: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
+    written: int = 0  # the first parameters are values written (UPDATE ... SET), not compared
+
+    def params_for(self, values: dict[str, Any]) -> list[Any]:
+        params = list(self.params)
+        for slot in self.slots:
+            value = values[slot.name]
+            if value is None and not slot.nullable:
+                raise ValueError(f"{slot.name} cannot be None in this statement")
+            prepared = slot.prepare(value)
+            for position in slot.positions:
+                params[position] = prepared
+        return params
+
+
+class Prepared:
+    """Compiles on first use on each connection (connections belong to threads), then reuses."""
+
+    def __init__(
+        self, model: type[models.Model], build: Callable[..., Any], /, **fields: str
+    ) -> None:
+        self.build = build
+        self.fields = {
+            name: model._meta.pk if field == "pk" else model._meta.get_field(field)
+            for name, field in fields.items()
+        }
+        for field in self.fields.values():
+            _stand_in(field)  # fails now, at import, for a field type without stand-ins
+        self._compiled: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def compiled(self, connection: Any) -> Compiled:
+        found = self._compiled.get(connection)
+        if found is None:
+            found = self._compile_with_slots(connection)
+            with self._lock:
+                self._compiled[connection] = found
+        return found
+
+    def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
+        raise NotImplementedError
+
+    def _compile_with_slots(self, connection: Any) -> Compiled:
+        """Compiles with one set of stand-ins, then with each parameter's stand-in changed in
+        turn: the positions that change are that parameter's."""
+        first = {name: _stand_in(field) for name, field in self.fields.items()}
+        compiled = self._compile(connection, first)
+        base = [_comparable(p) for p in compiled.params]
+        for name, field in self.fields.items():
+            other = _stand_in(field)
+            changed = self._compile(connection, {**first, name: other}).params
+            positions = tuple(
+                i for i, param in enumerate(changed) if _comparable(param) != base[i]
+            )
+            if not positions or len(changed) != len(base):
+                raise TypeError(f"Parameter {name} is not used as a plain value")
+            written = all(position < compiled.written for position in positions)
+            if not written and any(position < compiled.written for position in positions):
+                raise TypeError(f"Parameter {name} is both written and compared")
+            slot = _slot(name, field, positions, connection, written=written)
+            expected = _comparable(slot.prepare(other))
+            if any(_comparable(changed[i]) != expected for i in positions):
+                raise TypeError(f"Parameter {name} is not used as a plain value")
+            compiled.slots.append(slot)
+        return compiled
+
+
+class Select(Prepared):
+    """A `values_list` query: the rows as tuples, converted as the ORM converts them."""
+
+    def __call__(self, **values: Any) -> list[tuple[Any, ...]]:
+        connection = connections[DEFAULT_DB_ALIAS]
+        compiled = self.compiled(connection)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.params_for(values))
+            rows = cursor.fetchall()
+        return compiled.convert(rows) if compiled.convert else rows
+
+    def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
+        queryset = self.build(**values)
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("Select needs a queryset")
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+
+        def convert(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in compiler.apply_converters(rows, converters)]
+
+        return Compiled(sql, list(params), [], convert if converters else None)
+
+
+class Count(Prepared):
+    """The number of rows a queryset matches."""
+
+    def __call__(self, **values: Any) -> int:
+        connection = connections[DEFAULT_DB_ALIAS]
+        compiled = self.compiled(connection)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.params_for(values))
+            return int(cursor.fetchone()[0])
+
+    def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
+        query = self.build(**values).order_by().values_list("pk").query
+        inner, params = query.get_compiler(connection=connection).as_sql()
+        return Compiled(f"SELECT COUNT(*) FROM ({inner}) counted", list(params), [])
+
+
+class Update(Prepared):
+    """A conditional UPDATE: the builder returns the queryset and the changes to make; a call
+    returns how many rows it changed."""
+
+    def __call__(self, **values: Any) -> int:
+        connection = connections[DEFAULT_DB_ALIAS]
+        compiled = self.compiled(connection)
+        with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS):
+            with connection.cursor() as cursor:
+                cursor.execute(compiled.sql, compiled.params_for(values))
+                return cursor.rowcount
+
+    def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
+        queryset, changes = self.build(**values)
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        if query.related_updates:
+            raise TypeError("Update cannot write to a parent model")
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        try:
+            compared = compiler.compile(query.where)[1]  # the WHERE's, after the SET's
+        except FullResultSet:
+            compared = []
+        return Compiled(sql, list(params), [], written=len(params) - len(compared))
+
+
+def model_order(model: type[models.Model], names: Sequence[str]) -> tuple[str, ...]:
+    """Field names (attnames) in the model's own order, as `Model.from_db` takes values."""
+    wanted = set(names)
+    ordered = tuple(f.attname for f in model._meta.concrete_fields if f.attname in wanted)
+    if len(ordered) != len(wanted):
+        raise ValueError(f"Not fields of {model.__name__}: {wanted - set(ordered)}")
+    return ordered
+
+
+def _slot(
+    name: str,
+    field: models.Field[Any, Any],
+    positions: Sequence[int],
+    connection: Any,
+    *,
+    written: bool,
+) -> Slot:
+    target = field.target_field if field.is_relation else field
+
+    def as_written(value: Any) -> Any:
+        return target.get_db_prep_save(value, connection=connection)
+
+    def as_compared(value: Any) -> Any:
+        return target.get_db_prep_value(value, connection=connection, prepared=False)
+
+    prepare = as_written if written else as_compared
+    return Slot(name, tuple(positions), prepare, nullable=written)
+
+
+def _stand_in(field: models.Field[Any, Any]) -> Any:
+    """A value of the field's type that no real parameter has, different at every call."""
+    target = field.target_field if field.is_relation else field
+    token = secrets.randbits(40)
+    if isinstance(target, models.UUIDField):
+        return uuid.UUID(int=secrets.randbits(128))
+    if isinstance(target, models.DateTimeField):
+        moment = datetime.datetime(1901, 1, 1, tzinfo=datetime.timezone.utc)
+        return moment + datetime.timedelta(microseconds=token)
+    if isinstance(target, (models.IntegerField, models.AutoField)):
+        return 1_000_000_000 + token % 1_000_000_000
+    if isinstance(target, models.FloatField):
+        return 1e9 + token
+    if isinstance(target, (models.CharField, models.TextField)):
+        return f"\x1fprepared-{token:x}"
+    if isinstance(target, models.JSONField):
+        return {"\x1fprepared": token}
+    raise TypeError(f"No stand-in for a {type(target).__name__} parameter")
+
+
+def _comparable(param: Any) -> Any:
+    """A prepared value as it can be compared: PostgreSQL's JSON adapter wraps the object."""
+    return getattr(param, "obj", param)
