@@ -152,8 +152,16 @@ def describe_rejection(error: dict[str, Any] | None, node_errors: dict[str, Any]
 class EventStream:
     """Async iterator of decoded events from one websocket; raises WebsocketClosed on close."""
 
-    def __init__(self, connection: ClientConnection) -> None:
+    def __init__(self, connection: ClientConnection, client_id: str = "") -> None:
         self._connection = connection
+        self.client_id = client_id
+
+    @property
+    def open(self) -> bool:
+        return self._connection.state is websockets.State.OPEN
+
+    async def close(self) -> None:
+        await self._connection.close()
 
     def __aiter__(self) -> EventStream:
         return self
@@ -393,6 +401,14 @@ class ComfyUIClient:
         self, client_id: str, preview_metadata: bool = True
     ) -> AsyncIterator[EventStream]:
         """Connect to /ws as client_id. With preview_metadata, previews carry node and prompt ids."""
+        stream = await self.open_websocket(client_id, preview_metadata)
+        try:
+            yield stream
+        finally:
+            await stream.close()
+
+    async def open_websocket(self, client_id: str, preview_metadata: bool = True) -> EventStream:
+        """`websocket` for a connection that outlives a block: the caller closes it."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         try:
             connection = await connect(
@@ -409,16 +425,16 @@ class ComfyUIClient:
             raise NodeProtocolError(f"websocket refused: {exc}", exc.response.status_code) from exc
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             raise NodeUnreachable(f"websocket {self.base_url}: {exc!r}") from exc
-        try:
-            if preview_metadata:
-                flags = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
-                try:
-                    await connection.send(json.dumps(flags))
-                except websockets.ConnectionClosed as exc:
+        if preview_metadata:
+            flags = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
+            try:
+                await connection.send(json.dumps(flags))
+            except BaseException as exc:
+                connection.transport.abort()
+                if isinstance(exc, websockets.ConnectionClosed):
                     raise WebsocketClosed("websocket closed on connect") from exc
-            yield EventStream(connection)
-        finally:
-            await connection.close()
+                raise
+        return EventStream(connection, client_id)
 
 
 class NodeClients:

@@ -22,16 +22,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.background import spawn
-from comfy_router.prepared import Update
 from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispatcher
-from workflows import leases, live, metrics, scheduling, services
+from workflows import leases, live, services
+from workflows.assignment import assign_nodes
 from workflows.endings import finalize
-from workflows.executor import EXECUTE_CHANNEL, hand_overs, task_to_run
+from workflows.executor import EXECUTE_CHANNEL, executors_are_here, hand_overs, start_here
 from workflows.models import Task
 from workflows.services import TaskError
 
@@ -113,7 +111,7 @@ class Pass:
 
     taken_over: list[tuple[uuid.UUID, str]]  # running tasks whose owner died: (task, new owner)
     downloads: list[tuple[uuid.UUID, str]]  # pending tasks now downloading: (task, owner)
-    assigned: list[tuple[uuid.UUID, str]]  # tasks given a node: (task, owner)
+    assigned: list[tuple[Task, str]]  # tasks given a node, as read after: (task, owner)
 
 
 def plan_pass(*, sweep: bool, downloads: bool) -> Pass:
@@ -139,8 +137,12 @@ async def dispatch_once(*, sweep: bool = True) -> None:
         await send_execute(layer, task_id, owner, fresh=False)
     for task_id, owner in decided.downloads:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
-    for task_id, owner in decided.assigned:
-        await send_execute(layer, task_id, owner, fresh=True)
+    for task, owner in decided.assigned:
+        if executors_are_here():
+            start_here(task, owner, fresh=True)
+        else:  # for whichever executor gets the message; this process's need not read again
+            hand_overs.put(task, owner)
+            await send_execute(layer, task.pk, owner, fresh=True)
 
 
 async def send_execute(layer: Any, task_id: uuid.UUID, owner: str, *, fresh: bool) -> None:
@@ -236,58 +238,3 @@ async def prepare(task_id: uuid.UUID, owner: str) -> None:
         from downloads.services import cache_release_task
 
         await database_sync_to_async(cache_release_task)(task_id=task_id)
-
-
-def assign_nodes() -> list[tuple[uuid.UUID, str]]:
-    with transaction.atomic():  # one commit for the whole pass; every claim is conditional
-        return _assign_nodes()
-
-
-def _assign_nodes() -> list[tuple[uuid.UUID, str]]:
-    from nodes.services import node_claim, node_release_claim
-
-    assigned = []
-    for choice in scheduling.choose_assignments():
-        task, node = choice.task, choice.node
-        if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras):
-            continue  # another dispatcher took it first
-        owner = leases.new_owner()
-        won = _START(
-            task_id=task.pk,
-            node_id=node.pk,
-            now=timezone.now(),
-            owner=owner,
-            expires=leases.lease_deadline(),
-        )
-        if won:
-            assigned.append((task.pk, owner))
-            metrics.task_started(task, warm=choice.warm)
-        else:  # another dispatcher started the task: the node goes back as it was
-            node_release_claim(node_id=node.pk, ran_model=node.last_model, ran_loras=node.last_loras)
-    for task_id, owner in assigned:  # read now for the executor of this process (see HandOvers)
-        started = task_to_run(task_id)
-        if started is not None:
-            hand_overs.put(started, owner)
-    return assigned
-
-
-_START = Update(
-    Task,
-    lambda task_id, node_id, now, owner, expires: (
-        Task.objects.filter(pk=task_id, status=Task.Status.PENDING, files_ready=True),
-        {
-            "status": Task.Status.RUNNING,
-            "node_id": node_id,
-            "attempts": F("attempts") + 1,
-            "started_at": now,
-            "prompt_started": True,  # from now on its prompt may be sent: see Task.prompt_started
-            "lease_owner": owner,
-            "lease_expires_at": expires,
-        },
-    ),
-    task_id="pk",
-    node_id="node",
-    now="started_at",
-    owner="lease_owner",
-    expires="lease_expires_at",
-)  # once per task: prepared (see comfy_router.prepared)

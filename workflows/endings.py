@@ -14,6 +14,7 @@ from django.db import transaction
 from comfy_router.wakeups import dispatch_wakeup
 from nodes.services import node_release_claim
 from workflows import live, services, webhooks
+from workflows.assignment import assign_nodes
 from workflows.models import Task
 from workflows.services import TaskError
 
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 class Ending:
     task: Task | None  # None: someone else ended it, or our lease on it was lost
     final_event: dict[str, Any] | None
+    # With `assign_next`: the tasks given nodes then, with their leases; None when that was
+    # not done (the dispatcher is nudged to do it).
+    assigned: list[tuple[Task, str]] | None = None
 
 
 def task_end(
@@ -37,8 +41,11 @@ def task_end(
     owner: str | None,
     ran_on: int | None,
     task: Task | None,
+    assign_next: bool = False,
+    keep_client: tuple[int, str] | None = None,
 ) -> Ending:
     """The database side of `finalize`, in one transaction then the clean-up after it."""
+    assigned = None
     with transaction.atomic():
         finished = services.task_finish(
             task_id=task_id,
@@ -59,13 +66,21 @@ def task_end(
                 ran_model=task.main_model if task else "",
                 ran_loras=list(task.loras) if task else [],
             )
+        if assign_next and finished is not None:
+            # What a dispatch pass would do now, in the same commit: the node just let go (or
+            # an idle one, as scheduling says) takes the next task with no trip to the dispatcher.
+            try:
+                with transaction.atomic():  # a failure here must not undo the ending
+                    assigned = assign_nodes(keep_client=keep_client)
+            except Exception:
+                logger.exception("Assigning nodes after task %s ended failed", task_id)
     if finished is None:
         return Ending(None, None)
     if finished.files:
         from downloads.services import cache_release_task
 
         cache_release_task(task_id=task_id)
-    return Ending(finished, live.final_event(finished))
+    return Ending(finished, live.final_event(finished), assigned)
 
 
 async def finalize(
@@ -79,10 +94,16 @@ async def finalize(
     task: Task | None = None,
     from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
     owner: str | None = None,
-) -> None:
+    assign_next: bool = False,
+    keep_client: tuple[int, str] | None = None,
+) -> list[tuple[Task, str]]:
     """Ends the task in a definite state and lets go of everything it held, in this order:
     the task row, the node, the cache pins; then tells the dispatcher, the client
-    and the webhook. With `owner`, only while that lease holds."""
+    and the webhook. With `owner`, only while that lease holds.
+
+    `assign_next`: also gives ready tasks their nodes in the same commit, as the dispatcher
+    would (see `assign_nodes`), and returns them for the caller to run; `keep_client` goes
+    with it."""
     ending = await database_sync_to_async(task_end)(
         task_id=task_id,
         status=status,
@@ -93,12 +114,16 @@ async def finalize(
         owner=owner,
         ran_on=ran_on,
         task=task,
+        assign_next=assign_next,
+        keep_client=keep_client,
     )
-    await dispatch_wakeup()
+    if ending.assigned is None:
+        await dispatch_wakeup()
     finished = ending.task
     if finished is None or ending.final_event is None:
-        return
+        return ending.assigned or []
     logger.info("Task %s ended %s%s", task_id, status, f": {error.message}" if error else "")
     await live.publish(task_id, ending.final_event)
     if finished.webhook_url:
         await webhooks.deliver_soon(finished)
+    return ending.assigned or []

@@ -19,17 +19,16 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from comfy_router.background import spawn
-from comfy_router.prepared import Select, model_order
 from comfy_router.wakeups import dispatch_wakeup
-from nodes.models import Node
 from nodes.services import anode_release, node_mark_offline
 from workflows import live, leases, services
+from workflows.assignment import task_to_run
 from workflows.comfyui_client import (
     ComfyUIError,
+    EventStream,
     NodeUnreachable,
     PromptRejected,
     PromptTracker,
@@ -48,6 +47,8 @@ CONTROL_INTERVAL = 0.5  # how often cancel and deadline are checked
 DB_WRITE_INTERVAL = 0.5  # progress and preview are written at most this often
 RECONNECT_ATTEMPTS = 5
 INTERRUPT_GRACE = 15.0  # seconds a node gets to confirm an interrupt before we give up on it
+# Outputs up to this size are written on the event loop: that takes less than a trip to a thread.
+INLINE_WRITE_BYTES = 256 * 1024
 
 
 class RunEnded(Exception):
@@ -67,25 +68,52 @@ class ExecutorConsumer(AsyncConsumer):
         spawn(execute_task(task_id, from_owner, fresh=fresh), name=f"execute-{task_id}")
 
 
+def start_here(
+    task: Task, owner: str, *, fresh: bool, websocket: EventStream | None = None
+) -> None:
+    """Runs a task just given a node in this process, with the lease taken for it and the row
+    as read then: the embedded router's way (see `executors_are_here`). `websocket`: the open
+    session of the node's previous run, under the task's client id, to go on with."""
+    spawn(
+        execute_task(task.pk, owner, fresh=fresh, handed=task, websocket=websocket),
+        name=f"execute-{task.pk}",
+    )
+
+
+def executors_are_here() -> bool:
+    """With the in-memory channel layer the only executor is this process's: the dispatcher
+    starts runs itself rather than through a message to itself."""
+    return settings.ROUTER.channel_layer_url.startswith("memory")
+
+
 async def execute_task(
-    task_id: uuid.UUID, from_owner: str | None = None, *, fresh: bool = False
+    task_id: uuid.UUID,
+    from_owner: str | None = None,
+    *,
+    fresh: bool = False,
+    handed: Task | None = None,
+    websocket: EventStream | None = None,
 ) -> None:
     """Runs the task if the lease is handed over from `from_owner` (the dispatcher that sent the
     message) or ran out: a message that arrives late, after another run took the task over,
     is dropped rather than starting a second run of the same prompt. `fresh`: the dispatcher
-    just gave the task its node, so no prompt of it can be on the node yet."""
-    handed = hand_overs.take(task_id, from_owner) if from_owner else None
+    just gave the task its node, so no prompt of it can be on the node yet. `handed`: the task
+    as the dispatcher of this process read it, with the lease `from_owner` (see `start_here`)."""
+    if handed is None and from_owner:
+        handed = hand_overs.take(task_id, from_owner)
     if handed is not None and not messages_may_repeat():
-        task, owner = handed, from_owner  # this message is the only one: the lease is ours
+        task, owner = handed, from_owner  # no second copy can come: the lease is ours
     else:
         started = await database_sync_to_async(run_start)(
             task_id=task_id, from_owner=from_owner, handed=handed
         )
         if started is None:
+            if websocket is not None:
+                await websocket.close()
             return
         task, owner = started
     try:
-        await TaskRun(task, owner, fresh=fresh).run()
+        await TaskRun(task, owner, fresh=fresh, websocket=websocket).run()
     except asyncio.CancelledError:
         # The process is shutting down: the prompt goes on on the node, and whoever runs next
         # (this router after a restart, or another worker) takes the task over.
@@ -101,32 +129,6 @@ async def execute_task(
             task=task,
             owner=owner,
         )
-
-
-# What a run reads of its task: what it sends and follows, and what its final event shows.
-RUN_FIELDS = model_order(Task, (
-    "id", "type", "status", "progress", "graph", "params", "files", "main_model", "loras", "seed",
-    "prompt_id", "client_id", "prompt_started", "output_node", "attempts", "webhook_url",
-    "node_id", "lease_owner", "lease_expires_at", "created_at", "started_at",
-))  # fmt: skip
-_RUNNING = Select(
-    Task,
-    lambda task_id: Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
-    .values_list(*RUN_FIELDS, "node__url", "node__token"),
-    task_id="pk",
-)  # once per task: prepared (see comfy_router.prepared)
-
-
-def task_to_run(task_id: uuid.UUID) -> Task | None:
-    """The running task as a run needs it, with its node's URL and token; None when the task is
-    not running (any more)."""
-    rows = _RUNNING(task_id=task_id)
-    if not rows:
-        return None
-    *values, url, token = rows[0]
-    task = Task.from_db(DEFAULT_DB_ALIAS, RUN_FIELDS, values)
-    task.node = Node.from_db(DEFAULT_DB_ALIAS, ("id", "url", "token"), (task.node_id, url, token))
-    return task
 
 
 def run_start(
@@ -190,7 +192,9 @@ hand_overs = HandOvers()
 
 
 class TaskRun:
-    def __init__(self, task: Task, owner: str, *, fresh: bool = False) -> None:
+    def __init__(
+        self, task: Task, owner: str, *, fresh: bool = False, websocket: EventStream | None = None
+    ) -> None:
         self.task = task
         self.owner = owner  # our lease: every write that ends or hands back the task needs it
         self.node = task.node
@@ -206,8 +210,17 @@ class TaskRun:
         # time one interval after the start: a short task ends before it needs any.
         self.last_write = time.monotonic()
         self.node_released = False
+        # The node's websocket under the task's client id. A run that ends cleanly leaves it
+        # open for the next task the node gets here, if any: no new connection per task.
+        self.websocket = websocket
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.drop_websocket()  # unless handed to the next run
+
+    async def _run(self) -> None:
         await live.publish(self.task.id, {"type": "status", "status": "running", "node": self.node.url})
         follow = asyncio.create_task(self.follow())
         control = asyncio.create_task(self.control_loop())
@@ -222,6 +235,16 @@ class TaskRun:
             status, error = decided.result()
         except RunEnded as ended:
             status, error = ended.status, ended.error
+        # The node took the prompt to its end over this websocket: it is ready for another one.
+        reusable = (
+            decided is follow
+            and status in (Task.Status.DONE, Task.Status.ERROR)
+            and self.tracker.state in ("success", "error")
+            and self.interrupt_reason is None
+            and executors_are_here()
+        )
+        if not reusable:
+            self.drop_websocket()
         outputs: list[dict[str, Any]] | None = None
         if status == Task.Status.DONE:
             try:
@@ -233,7 +256,8 @@ class TaskRun:
         if status in ("requeue", "lost"):
             return
         ran_on = None if self.node_released else self.node.pk
-        await finalize(
+        websocket = self.websocket if self.websocket is not None and self.websocket.open else None
+        assigned = await finalize(
             self.task.id,
             status,
             error,
@@ -242,7 +266,21 @@ class TaskRun:
             ran_on=ran_on,
             task=self.task,
             owner=self.owner,
+            assign_next=executors_are_here() and ran_on is not None,
+            keep_client=(self.node.pk, websocket.client_id) if websocket else None,
         )
+        for task, owner in assigned:
+            if websocket is not None and task.node_id == self.node.pk:
+                self.websocket = None  # the next run's now
+                start_here(task, owner, fresh=True, websocket=websocket)
+            else:
+                start_here(task, owner, fresh=True)
+
+    def drop_websocket(self) -> None:
+        """Closes the websocket, in the background: nothing waits for the closing handshake."""
+        websocket, self.websocket = self.websocket, None
+        if websocket is not None:
+            spawn(websocket.close(), name=f"close-websocket-{self.task.id}")
 
     # -- following the prompt ---------------------------------------------------------------
 
@@ -252,22 +290,23 @@ class TaskRun:
         failures = 0
         while True:
             try:
-                async with self.client.websocket(self.task.client_id) as events:
-                    failures = 0
-                    if self.prompt_started:
-                        # Resuming: it may have ended while nobody listened.
-                        settled = await self.settle_from_history()
-                        if settled is not None:
-                            return settled
-                    if not self.prompt_started:
-                        await self.submit()
-                    async for event in events:
-                        if self.tracker.feed(event):
-                            await self.report()
-                        if self.tracker.finished:
-                            return self.outcome()
+                events = await self.connect()
+                failures = 0
+                if self.prompt_started:
+                    # Resuming: it may have ended while nobody listened.
+                    settled = await self.settle_from_history()
+                    if settled is not None:
+                        return settled
+                if not self.prompt_started:
+                    await self.submit()
+                async for event in events:
+                    if self.tracker.feed(event):
+                        await self.report()
+                    if self.tracker.finished:
+                        return self.outcome()
                 raise NodeUnreachable("the websocket closed")
             except NodeUnreachable as lost:
+                self.drop_websocket()
                 if not self.prompt_started:
                     return await self.node_unreachable(lost)
                 failures += 1
@@ -278,12 +317,22 @@ class TaskRun:
                 logger.info("Task %s: websocket lost (%s); reconnecting", self.task.id, lost)
                 await asyncio.sleep(min(0.2 * 2**failures, 3.0))
             except ComfyUIError as failure:
+                self.drop_websocket()
                 if not self.prompt_started:
                     return await self.node_unreachable(failure)
                 failures += 1
                 if failures > RECONNECT_ATTEMPTS:
                     return Task.Status.ERROR, TaskError(f"Node {self.node.url} failed: {failure}")
                 await asyncio.sleep(min(0.2 * 2**failures, 3.0))
+
+    async def connect(self) -> EventStream:
+        """The websocket under the task's client id: the one handed over if still open."""
+        kept = self.websocket
+        if kept is not None and not (kept.open and kept.client_id == self.task.client_id):
+            self.drop_websocket()
+        if self.websocket is None:
+            self.websocket = await self.client.open_websocket(self.task.client_id)
+        return self.websocket
 
     async def submit(self) -> None:
         if self.interrupt_reason is not None:
@@ -427,9 +476,11 @@ class TaskRun:
     # -- outputs -----------------------------------------------------------------------------
 
     async def collect_outputs(self) -> list[dict[str, Any]]:
-        stored = await asyncio.to_thread(
-            store_websocket_images, self.task.id, self.tracker.websocket_images
-        )
+        images = self.tracker.websocket_images
+        if sum(len(image.data) for image in images) <= INLINE_WRITE_BYTES:
+            stored = store_websocket_images(self.task.id, images)
+        else:
+            stored = await asyncio.to_thread(store_websocket_images, self.task.id, images)
         stored += await fetch_saved_files(
             self.client, self.task.id, self.tracker.outputs, first_index=len(stored)
         )
