@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, F, FloatField, Q, Value, When
+from django.db.models import F
 
 from comfy_router.models import MetricCounter
+from comfy_router.prepared import Update
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     "task_wait_seconds": (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, math.inf),
@@ -96,30 +97,34 @@ async def run(stop: Any) -> None:
 atexit.register(flush, quiet=True)
 
 
+_ADD = Update(
+    MetricCounter,
+    lambda name, labels, amount: (
+        MetricCounter.objects.filter(name=name, labels=labels),
+        {"value": F("value") + amount},
+    ),
+    name="name",
+    labels="labels",
+    amount="value",
+)  # a flush runs it once per series: prepared (see comfy_router.prepared)
+
+
 def _write(series: Series) -> None:
-    """One UPDATE for every series; the rare first increment of a series creates its row."""
-    match = Q()
-    for name, labels in series:
-        match |= Q(name=name, labels=labels)
-    amounts = set(series.values())
-    if len(amounts) == 1:
-        increment: Any = Value(amounts.pop())
-    else:
-        cases = (When(name=n, labels=labels, then=Value(a)) for (n, labels), a in series.items())
-        increment = Case(*cases, output_field=FloatField())
-    rows = MetricCounter.objects.filter(match)
-    if rows.update(value=F("value") + increment) == len(series):
-        return
+    """One commit for every series; the rare first increment of a series creates its row."""
     with transaction.atomic():
-        present = set(rows.values_list("name", "labels"))
-        MetricCounter.objects.bulk_create(
-            [
-                MetricCounter(name=name, labels=labels, value=amount)
-                for (name, labels), amount in series.items()
-                if (name, labels) not in present
-            ],
-            ignore_conflicts=True,
-        )
+        missing = {
+            key: amount
+            for key, amount in series.items()
+            if not _ADD(name=key[0], labels=key[1], amount=amount)
+        }
+        if missing:
+            MetricCounter.objects.bulk_create(
+                [
+                    MetricCounter(name=name, labels=labels, value=amount)
+                    for (name, labels), amount in missing.items()
+                ],
+                ignore_conflicts=True,
+            )
 
 
 def counter_values() -> dict[tuple[str, str], float]:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from comfy_router.background import spawn
+from comfy_router.prepared import Select
 from comfy_router.wakeups import dispatch_wakeup
 from nodes.services import anode_release, node_mark_offline
 from workflows import live, leases, services
@@ -189,6 +190,14 @@ class HandOvers:
 
 MAX_HAND_OVERS = 1000
 hand_overs = HandOvers()
+
+
+# Every run asks twice a second: prepared (see comfy_router.prepared).
+_CANCEL_REQUESTED = Select(
+    Task,
+    lambda task_id: Task.objects.filter(pk=task_id, cancel_requested=True).values_list("pk"),
+    task_id="pk",
+)
 
 
 class TaskRun:
@@ -448,7 +457,7 @@ class TaskRun:
                     logger.warning("Task %s: lease lost; leaving it to its new owner", self.task.id)
                     raise RunEnded("lost")
             if self.interrupt_reason is None:
-                cancel = await Task.objects.filter(pk=self.task.id, cancel_requested=True).aexists()
+                cancel = bool(await database_sync_to_async(_CANCEL_REQUESTED)(task_id=self.task.id))
                 elapsed = (timezone.now() - started).total_seconds()
                 if cancel:
                     await self.interrupt("cancel")
