@@ -32,7 +32,7 @@ from typing import Any
 from django.core.exceptions import FullResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import QuerySet
-from django.db.models.sql.subqueries import UpdateQuery
+from django.db.models.sql.subqueries import InsertQuery, UpdateQuery
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,42 @@ class Update(Prepared):
         except FullResultSet:
             compared = []
         return Compiled(sql, list(params), [], written=len(params) - len(compared))
+
+
+class Insert:
+    """The INSERT of a whole row, compiled once: `insert(obj)` writes `obj` as
+    `obj.save(force_insert=True)` does (defaults, `auto_now_add`, each field's preparation), but
+    sends no signals. For models whose primary key is set before saving (a UUID default)."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        if model._meta.pk is None or not model._meta.pk.has_default():
+            raise TypeError(f"{model.__name__}'s primary key is not set before saving")
+        self.model = model
+        self.fields = [f for f in model._meta.local_concrete_fields if not f.generated]
+        self._compiled: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    def __call__(self, obj: models.Model) -> None:
+        connection = connections[DEFAULT_DB_ALIAS]
+        sql = self._compiled.get(connection)
+        if sql is None:
+            sql = self._compiled[connection] = self._compile(connection)
+        params = [
+            field.get_db_prep_save(field.pre_save(obj, True), connection=connection)
+            for field in self.fields
+        ]
+        with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        obj._state.adding = False
+        obj._state.db = DEFAULT_DB_ALIAS
+
+    def _compile(self, connection: Any) -> str:
+        query = InsertQuery(self.model)
+        query.insert_values(self.fields, [self.model()])
+        [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+        if len(params) != len(self.fields) or sql.count("%s") != len(self.fields):
+            raise TypeError(f"{self.model.__name__}'s INSERT has placeholders Insert cannot fill")
+        return sql
 
 
 def model_order(model: type[models.Model], names: Sequence[str]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from comfy_router.prepared import Count, Select, Update
+from comfy_router.prepared import Count, Insert, Select, Update
 from nodes.models import Node
 from workflows.models import Task
 
@@ -134,3 +134,31 @@ def test_a_parameter_that_is_not_a_plain_value_is_refused(build: object) -> None
 def test_a_field_without_a_stand_in_is_refused_at_definition() -> None:
     with pytest.raises(TypeError, match="BooleanField"):
         Count(Task, lambda flag: Task.objects.filter(files_ready=flag), flag="files_ready")
+
+
+def test_a_prepared_insert_writes_the_row_as_save_would() -> None:
+    fields = {
+        "type": "SDXL",
+        "params": {"prompt": "a cat", "loras": [{"name": "x"}]},
+        "graph": {"1": {"class_type": "EmptyImage", "inputs": {"width": 8}}},
+        "loras": ["a.safetensors"],
+        "client_id": "c" * 32,
+        "prompt_id": str(uuid.uuid4()),
+    }
+    inserted, saved = Task(**fields), Task(**{**fields, "prompt_id": str(uuid.uuid4())})
+    Insert(Task)(inserted)
+    saved.save(force_insert=True)
+    assert not inserted._state.adding
+    assert inserted.created_at is not None and inserted.updated_at is not None
+
+    def row(task: Task) -> dict[str, object]:
+        values = Task.objects.filter(pk=task.pk).values().get()
+        return {k: v for k, v in values.items() if k not in ("id", "prompt_id", "created_at", "updated_at")}
+
+    assert row(inserted) == row(saved)
+    assert Task.objects.get(pk=inserted.pk).created_at == inserted.created_at
+
+
+def test_insert_refuses_a_model_whose_key_the_database_assigns() -> None:
+    with pytest.raises(TypeError, match="primary key"):
+        Insert(Node)

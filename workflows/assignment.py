@@ -46,13 +46,17 @@ def task_to_run(task_id: uuid.UUID) -> Task | None:
 def assign_nodes(*, keep_client: tuple[int, str] | None = None) -> list[tuple[Task, str]]:
     """Pairs ready tasks with idle nodes (see `workflows.scheduling`) and starts them: the tasks
     as read after, each with the lease its run takes over. In the caller's transaction if one
-    is open, else in one of its own: one commit for all; every claim is conditional.
+    is open, else in one of its own: one commit for all. Every claim is conditional, so a node
+    or task someone else took since it was read is skipped.
 
     `keep_client` (node, client id): a task given that node takes the client id, so that its run
     goes on with the websocket the node's previous run opened under it."""
+    choices = scheduling.choose_assignments()
+    if not choices:
+        return []  # the usual pass when every node is busy: no write, no lock taken
     with transaction.atomic(savepoint=False):
         started = []
-        for task_id, node_id, owner in _assign_nodes():
+        for task_id, node_id, owner in _assign_nodes(choices):
             if keep_client is not None and node_id == keep_client[0]:
                 _USE_CLIENT(task_id=task_id, client_id=keep_client[1])
             task = task_to_run(task_id)
@@ -61,11 +65,13 @@ def assign_nodes(*, keep_client: tuple[int, str] | None = None) -> list[tuple[Ta
     return started
 
 
-def _assign_nodes() -> list[tuple[uuid.UUID, int, str]]:
+def _assign_nodes(
+    choices: list[scheduling.Assignment[scheduling.ReadyTask, scheduling.NodeState]],
+) -> list[tuple[uuid.UUID, int, str]]:
     from nodes.services import node_claim, node_release_claim
 
     assigned = []
-    for choice in scheduling.choose_assignments():
+    for choice in choices:
         task, node = choice.task, choice.node
         if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras):
             continue  # another dispatcher took it first

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from comfy_router.counters import counter_add
-from comfy_router.prepared import Count, Update
+from comfy_router.prepared import Count, Insert, Update
 from downloads.services import cache_release_task
 from downloads.storage import write_inline_file
 from workflows import metrics
@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 SUBMIT_LOCK_KEY = 0x0C0F_F1E5
 
 
+# Every submission runs these two: prepared (see comfy_router.prepared).
 _WAITING = Count(Task, lambda: Task.objects.filter(status__in=Task.WAITING))
+_INSERT = Insert(Task)
 
 
 class QueueFull(Exception):
@@ -72,7 +74,7 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
         _lock_submissions()
         if _WAITING() >= limit:
             raise QueueFull(limit)
-        task = Task.objects.create(
+        task = Task(
             type=submission.type,
             params=_params_to_store(submission.params),
             graph=build.graph,
@@ -87,6 +89,7 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
             prompt_id=str(uuid.uuid4()),
             webhook_url=submission.webhook_url or "",
         )
+        _INSERT(task)
     return task
 
 
