@@ -44,6 +44,7 @@ class RouterConfig:
     health_interval: float
     health_timeout: float
     health_failures: int
+    websocket_idle: float
     # tasks
     task_max_attempts: int
     task_timeout: float
@@ -162,6 +163,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         health_interval=read.seconds("HEALTH__INTERVAL", 2.0, minimum=0.05),
         health_timeout=read.seconds("HEALTH__TIMEOUT", 3.0, minimum=0.05),
         health_failures=read.integer("HEALTH__FAILURES", 3, minimum=1),
+        websocket_idle=read.seconds("NODE__WEBSOCKET_IDLE", 30.0, minimum=0.0),
         task_max_attempts=read.integer("TASK__MAX_ATTEMPTS", 2, minimum=1),
         task_timeout=read.seconds("TASK__TIMEOUT", 3600.0, minimum=1.0),
         task_lease=read.seconds("TASK__LEASE", 30.0, minimum=1.0),

@@ -43,22 +43,22 @@ def task_to_run(task_id: uuid.UUID) -> Task | None:
     return task
 
 
-def assign_nodes(*, keep_client: tuple[int, str] | None = None) -> list[tuple[Task, str]]:
+def assign_nodes(*, keep_clients: dict[int, str] | None = None) -> list[tuple[Task, str]]:
     """Pairs ready tasks with idle nodes (see `workflows.scheduling`) and starts them: the tasks
     as read after, each with the lease its run takes over. In the caller's transaction if one
     is open, else in one of its own: one commit for all. Every claim is conditional, so a node
     or task someone else took since it was read is skipped.
 
-    `keep_client` (node, client id): a task given that node takes the client id, so that its run
-    goes on with the websocket the node's previous run opened under it."""
+    `keep_clients` node → client id: a task given such a node takes the client id, so that its
+    run goes on with the websocket the node's previous run left open under it."""
     choices = scheduling.choose_assignments()
     if not choices:
         return []  # the usual pass when every node is busy: no write, no lock taken
     with transaction.atomic(savepoint=False):
         started = []
         for task_id, node_id, owner in _assign_nodes(choices):
-            if keep_client is not None and node_id == keep_client[0]:
-                _USE_CLIENT(task_id=task_id, client_id=keep_client[1])
+            if keep_clients and node_id in keep_clients:
+                _USE_CLIENT(task_id=task_id, client_id=keep_clients[node_id])
             task = task_to_run(task_id)
             if task is not None:
                 started.append((task, owner))

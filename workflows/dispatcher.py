@@ -30,6 +30,7 @@ from workflows import leases, live, services
 from workflows.assignment import assign_nodes
 from workflows.endings import finalize
 from workflows.executor import EXECUTE_CHANNEL, executors_are_here, hand_overs, start_here
+from workflows.idle_websockets import idle_websockets
 from workflows.models import Task
 from workflows.services import TaskError
 
@@ -114,7 +115,7 @@ class Pass:
     assigned: list[tuple[Task, str]]  # tasks given a node, as read after: (task, owner)
 
 
-def plan_pass(*, sweep: bool, downloads: bool) -> Pass:
+def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> Pass:
     """All of a pass's reads and writes, in one trip to the database thread. Leases ran out
     only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
     taken_over = []
@@ -126,20 +127,24 @@ def plan_pass(*, sweep: bool, downloads: bool) -> Pass:
     started = start_downloads() if sweep or downloads else []
     if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
         local_dispatcher.nudge(downloads=True)
-    return Pass(taken_over, started, assign_nodes())
+    return Pass(taken_over, started, assign_nodes(keep_clients=keep_clients))
 
 
 async def dispatch_once(*, sweep: bool = True) -> None:
     layer = get_channel_layer()
     downloads = local_dispatcher.take_downloads()
-    decided = await database_sync_to_async(plan_pass)(sweep=sweep, downloads=downloads)
+    idle = idle_websockets() if executors_are_here() else None
+    decided = await database_sync_to_async(plan_pass)(
+        sweep=sweep, downloads=downloads, keep_clients=idle.client_ids() if idle else {}
+    )
     for task_id, owner in decided.taken_over:
         await send_execute(layer, task_id, owner, fresh=False)
     for task_id, owner in decided.downloads:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
     for task, owner in decided.assigned:
-        if executors_are_here():
-            start_here(task, owner, fresh=True)
+        if idle is not None:
+            kept = await idle.take(task.node_id, task.client_id)
+            start_here(task, owner, fresh=True, websocket=kept)
         else:  # for whichever executor gets the message; this process's need not read again
             hand_overs.put(task, owner)
             await send_execute(layer, task.pk, owner, fresh=True)

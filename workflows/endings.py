@@ -42,7 +42,7 @@ def task_end(
     ran_on: int | None,
     task: Task | None,
     assign_next: bool = False,
-    keep_client: tuple[int, str] | None = None,
+    keep_clients: dict[int, str] | None = None,
 ) -> Ending:
     """The database side of `finalize`, in one transaction then the clean-up after it."""
     assigned = None
@@ -71,7 +71,7 @@ def task_end(
             # an idle one, as scheduling says) takes the next task with no trip to the dispatcher.
             try:
                 with transaction.atomic():  # a failure here must not undo the ending
-                    assigned = assign_nodes(keep_client=keep_client)
+                    assigned = assign_nodes(keep_clients=keep_clients)
             except Exception:
                 logger.exception("Assigning nodes after task %s ended failed", task_id)
     if finished is None:
@@ -95,15 +95,15 @@ async def finalize(
     from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
     owner: str | None = None,
     assign_next: bool = False,
-    keep_client: tuple[int, str] | None = None,
-) -> list[tuple[Task, str]]:
+    keep_clients: dict[int, str] | None = None,
+) -> list[tuple[Task, str]] | None:
     """Ends the task in a definite state and lets go of everything it held, in this order:
     the task row, the node, the cache pins; then tells the dispatcher, the client
     and the webhook. With `owner`, only while that lease holds.
 
     `assign_next`: also gives ready tasks their nodes in the same commit, as the dispatcher
-    would (see `assign_nodes`), and returns them for the caller to run; `keep_client` goes
-    with it."""
+    would (see `assign_nodes`), and returns them for the caller to run; `keep_clients` goes
+    with it. None when the task was not ours to end (already ended, or our lease lost)."""
     ending = await database_sync_to_async(task_end)(
         task_id=task_id,
         status=status,
@@ -115,13 +115,13 @@ async def finalize(
         ran_on=ran_on,
         task=task,
         assign_next=assign_next,
-        keep_client=keep_client,
+        keep_clients=keep_clients,
     )
     if ending.assigned is None:
         await dispatch_wakeup()
     finished = ending.task
     if finished is None or ending.final_event is None:
-        return ending.assigned or []
+        return None
     logger.info("Task %s ended %s%s", task_id, status, f": {error.message}" if error else "")
     await live.publish(task_id, ending.final_event)
     if finished.webhook_url:

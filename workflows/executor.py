@@ -38,6 +38,7 @@ from workflows.comfyui_client import (
 from workflows.models import Task
 from workflows.outputs import fetch_saved_files, store_websocket_images
 from workflows.endings import finalize
+from workflows.idle_websockets import idle_websockets
 from workflows.services import TaskError
 
 logger = logging.getLogger(__name__)
@@ -266,6 +267,10 @@ class TaskRun:
             return
         ran_on = None if self.node_released else self.node.pk
         websocket = self.websocket if self.websocket is not None and self.websocket.open else None
+        idle = idle_websockets()
+        keep_clients = idle.client_ids()
+        if websocket is not None:
+            keep_clients[self.node.pk] = websocket.client_id
         assigned = await finalize(
             self.task.id,
             status,
@@ -276,14 +281,20 @@ class TaskRun:
             task=self.task,
             owner=self.owner,
             assign_next=executors_are_here() and ran_on is not None,
-            keep_client=(self.node.pk, websocket.client_id) if websocket else None,
+            keep_clients=keep_clients,
         )
+        if assigned is None:  # someone else ended it: the node may be theirs now
+            return
         for task, owner in assigned:
             if websocket is not None and task.node_id == self.node.pk:
                 self.websocket = None  # the next run's now
                 start_here(task, owner, fresh=True, websocket=websocket)
             else:
-                start_here(task, owner, fresh=True)
+                kept = await idle.take(task.node_id, task.client_id)
+                start_here(task, owner, fresh=True, websocket=kept)
+        if self.websocket is not None and websocket is not None:
+            self.websocket = None
+            idle.keep(self.node.pk, websocket)  # for the node's next task, if one comes soon
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""

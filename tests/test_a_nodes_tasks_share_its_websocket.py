@@ -1,0 +1,63 @@
+"""A node's tasks go on with the websocket the first one opened, whether they follow one another
+at once or come while it waits (up to NODE__WEBSOCKET_IDLE seconds): each prompt is sent under
+its client id, each task still gets its own outputs; past that wait the websocket is closed."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+
+from tests.support.cluster import Cluster, comfyui_body, tiny_graph
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_queued_tasks_run_one_after_another_over_one_websocket(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = cluster_factory(nodes=0)
+    ids = [cluster.submit(comfyui_body(tiny_graph(seed=seed))) for seed in range(1, 5)]
+    fake = cluster.add_node()  # every task waits when the node comes: they run in a row
+    tasks = [cluster.wait_for(task_id) for task_id in ids]
+
+    assert [task["status"] for task in tasks] == ["done"] * 4
+    [websocket] = fake.log.websockets
+    prompts = fake.log.prompts
+    assert len(prompts) == 4
+    assert {prompt.client_id for prompt in prompts} == {websocket.client_id}
+    colours = set()
+    with cluster.client() as client:
+        for task in tasks:
+            [output] = task["outputs"]
+            image = client.get(output["url"]).content
+            assert image.startswith(PNG_SIGNATURE)
+            colours.add(base64.b64encode(image))
+    assert len(colours) == 4  # each task got its own image, not its neighbour's
+
+
+def test_a_task_that_comes_while_the_websocket_waits_goes_on_with_it(cluster: Cluster) -> None:
+    first = cluster.submit(comfyui_body(tiny_graph(seed=7)))
+    assert cluster.wait_for(first)["status"] == "done"
+    second = cluster.submit(comfyui_body(tiny_graph(seed=8)))
+    assert cluster.wait_for(second)["status"] == "done"
+    fake = cluster.nodes[0]
+    [websocket] = fake.log.websockets
+    assert websocket.closed is None
+    assert [prompt.client_id for prompt in fake.log.prompts] == [websocket.client_id] * 2
+
+
+def test_a_websocket_left_waiting_longer_than_the_limit_is_closed(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = cluster_factory(nodes=1, COMFY_ROUTER__NODE__WEBSOCKET_IDLE="0.3")
+    fake = cluster.nodes[0]
+    first = cluster.submit(comfyui_body(tiny_graph(seed=7)))
+    assert cluster.wait_for(first)["status"] == "done"
+    deadline = time.monotonic() + 10
+    while fake.log.websockets[0].closed is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.log.websockets[0].closed is not None
+    second = cluster.submit(comfyui_body(tiny_graph(seed=8)))
+    assert cluster.wait_for(second)["status"] == "done"
+    assert len(fake.log.websockets) == 2  # a new one for the task after

@@ -1,0 +1,87 @@
+"""Websockets kept open between a node's tasks (embedded router).
+
+A run that ends cleanly hands its node's websocket to the node's next task when there is one
+(see `TaskRun.run`); when there is none yet, the websocket waits here, for at most
+`NODE__WEBSOCKET_IDLE` seconds, and the next task given that node takes it instead of
+connecting again. The task is then started under the websocket's client id (see
+`workflows.assignment.assign_nodes`), so ComfyUI sends its messages there.
+
+While a websocket waits, what the node sends on it (queue status broadcasts) is read and
+dropped, so the node never waits on us; nothing of a task can come before its prompt is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+
+from django.conf import settings
+
+from comfy_router.background import spawn
+from workflows.comfyui_client import ComfyUIError, EventStream
+
+logger = logging.getLogger(__name__)
+
+
+class IdleWebsockets:
+    """The idle websockets of this process's event loop, one per node at most."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, tuple[EventStream, asyncio.Task[None]]] = {}
+
+    def client_ids(self) -> dict[int, str]:
+        """Node → client id of its idle websocket: a task given the node takes that client id."""
+        return {node_id: websocket.client_id for node_id, (websocket, _) in self._waiting.items()}
+
+    def keep(self, node_id: int, websocket: EventStream) -> None:
+        limit = settings.ROUTER.websocket_idle
+        if limit <= 0 or not websocket.open:
+            spawn(websocket.close(), name=f"close-websocket-{node_id}")
+            return
+        previous = self._waiting.pop(node_id, None)
+        if previous is not None:
+            previous[1].cancel()
+            spawn(previous[0].close(), name=f"close-websocket-{node_id}")
+        reader = spawn(self._wait(node_id, websocket, limit), name=f"idle-websocket-{node_id}")
+        self._waiting[node_id] = (websocket, reader)
+
+    async def take(self, node_id: int, client_id: str) -> EventStream | None:
+        """The node's idle websocket under `client_id`, still open; None otherwise."""
+        waiting = self._waiting.get(node_id)
+        if waiting is None or waiting[0].client_id != client_id:
+            return None
+        del self._waiting[node_id]
+        websocket, reader = waiting
+        reader.cancel()  # a receive cancelled loses no message (websockets' recv)
+        await asyncio.gather(reader, return_exceptions=True)
+        if not websocket.open:
+            spawn(websocket.close(), name=f"close-websocket-{node_id}")
+            return None
+        return websocket
+
+    async def _wait(self, node_id: int, websocket: EventStream, limit: float) -> None:
+        try:
+            async with asyncio.timeout(limit):
+                async for _ in websocket:
+                    pass
+        except (TimeoutError, ComfyUIError):
+            pass
+        # Not taken in time, or closed by the node: let it go.
+        if self._waiting.get(node_id, (None,))[0] is websocket:
+            del self._waiting[node_id]
+        await websocket.close()
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IdleWebsockets] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def idle_websockets() -> IdleWebsockets:
+    """This event loop's idle websockets (a test may run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    found = _by_loop.get(loop)
+    if found is None:
+        found = _by_loop[loop] = IdleWebsockets()
+    return found
