@@ -22,7 +22,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from comfy_router.background import spawn
-from comfy_router.prepared import Select
 from comfy_router.wakeups import dispatch_wakeup
 from nodes.services import anode_release, node_mark_offline
 from workflows import live, leases, services
@@ -37,6 +36,7 @@ from workflows.comfyui_client import (
 )
 from workflows.models import Task
 from workflows.outputs import fetch_saved_files, store_websocket_images
+from workflows.cancel_requests import cancel_requests
 from workflows.endings import finalize
 from workflows.idle_websockets import idle_websockets
 from workflows.services import TaskError
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 EXECUTE_CHANNEL = "comfy-router-execute"
 PREVIEW_METHOD = "auto"
-CONTROL_INTERVAL = 0.5  # how often cancel and deadline are checked
+CONTROL_INTERVAL = 0.5  # how often a run checks cancel requests (see cancel_requests) and its deadline
 DB_WRITE_INTERVAL = 0.5  # progress and preview are written at most this often
 RECONNECT_ATTEMPTS = 5
 INTERRUPT_GRACE = 15.0  # seconds a node gets to confirm an interrupt before we give up on it
@@ -191,14 +191,6 @@ class HandOvers:
 
 MAX_HAND_OVERS = 1000
 hand_overs = HandOvers()
-
-
-# Every run asks twice a second: prepared (see comfy_router.prepared).
-_CANCEL_REQUESTED = Select(
-    Task,
-    lambda task_id: Task.objects.filter(pk=task_id, cancel_requested=True).values_list("pk"),
-    task_id="pk",
-)
 
 
 class TaskRun:
@@ -455,27 +447,36 @@ class TaskRun:
         started = self.task.started_at or timezone.now()
         renew_every = max(settings.ROUTER.task_lease / 3, CONTROL_INTERVAL)
         last_renewal = time.monotonic()
-        while True:
-            await asyncio.sleep(CONTROL_INTERVAL)
-            if time.monotonic() - last_renewal >= renew_every:
-                last_renewal = time.monotonic()
-                renewed = await database_sync_to_async(leases.lease_renew)(
-                    task_id=self.task.id, owner=self.owner
-                )
-                if not renewed:
-                    # Another run took the task over (we were too slow to renew): it settles
-                    # the prompt and releases the node; this run must touch neither.
-                    logger.warning("Task %s: lease lost; leaving it to its new owner", self.task.id)
-                    raise RunEnded("lost")
-            if self.interrupt_reason is None:
-                cancel = bool(await database_sync_to_async(_CANCEL_REQUESTED)(task_id=self.task.id))
-                elapsed = (timezone.now() - started).total_seconds()
-                if cancel:
-                    await self.interrupt("cancel")
-                elif elapsed > settings.ROUTER.task_timeout:
-                    await self.interrupt("timeout")
-            elif self.interrupt_sent_at and time.monotonic() - self.interrupt_sent_at > INTERRUPT_GRACE:
-                raise RunEnded(*self.interrupted_outcome())
+        watcher = cancel_requests()
+        cancel_requested = watcher.watch(self.task.id)
+        try:
+            while True:
+                await asyncio.sleep(CONTROL_INTERVAL)
+                if time.monotonic() - last_renewal >= renew_every:
+                    last_renewal = time.monotonic()
+                    renewed = await database_sync_to_async(leases.lease_renew)(
+                        task_id=self.task.id, owner=self.owner
+                    )
+                    if not renewed:
+                        # Another run took the task over (we were too slow to renew): it settles
+                        # the prompt and releases the node; this run must touch neither.
+                        logger.warning(
+                            "Task %s: lease lost; leaving it to its new owner", self.task.id
+                        )
+                        raise RunEnded("lost")
+                if self.interrupt_reason is None:
+                    elapsed = (timezone.now() - started).total_seconds()
+                    if cancel_requested.is_set():
+                        await self.interrupt("cancel")
+                    elif elapsed > settings.ROUTER.task_timeout:
+                        await self.interrupt("timeout")
+                elif (
+                    self.interrupt_sent_at
+                    and time.monotonic() - self.interrupt_sent_at > INTERRUPT_GRACE
+                ):
+                    raise RunEnded(*self.interrupted_outcome())
+        finally:
+            watcher.forget(self.task.id)
 
     async def interrupt(self, reason: str) -> None:
         self.interrupt_reason = reason

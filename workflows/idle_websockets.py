@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 
 from django.conf import settings
 
-from comfy_router.background import spawn
+from comfy_router.background import loop_local, spawn
 from workflows.comfyui_client import ComfyUIError, EventStream
 
 logger = logging.getLogger(__name__)
@@ -73,15 +72,4 @@ class IdleWebsockets:
         await websocket.close()
 
 
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IdleWebsockets] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def idle_websockets() -> IdleWebsockets:
-    """This event loop's idle websockets (a test may run several loops in one process)."""
-    loop = asyncio.get_running_loop()
-    found = _by_loop.get(loop)
-    if found is None:
-        found = _by_loop[loop] = IdleWebsockets()
-    return found
+idle_websockets = loop_local(IdleWebsockets)  # this event loop's idle websockets

@@ -1,0 +1,64 @@
+"""Which of this process's runs were asked to cancel (DELETE /workflow/{id} sets the task's
+`cancel_requested`, possibly in another process).
+
+One look at the database every `interval` seconds serves every run of the event loop, instead of
+one query per run: with many nodes busy, the per-run polls were a steady load on the database
+thread that every task's ending waited behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from channels.db import database_sync_to_async
+
+from comfy_router.background import loop_local, spawn
+from comfy_router.prepared import Select
+from workflows.models import Task
+
+logger = logging.getLogger(__name__)
+
+_CANCEL_REQUESTED = Select(
+    Task,
+    lambda: Task.objects.filter(status=Task.Status.RUNNING, cancel_requested=True).values_list(
+        "pk"
+    ),
+)  # usually no row at all: running tasks someone asked to cancel
+
+
+INTERVAL = 0.5  # seconds between looks
+
+
+class CancelRequests:
+    def __init__(self, interval: float = INTERVAL) -> None:
+        self.interval = interval
+        self._watched: dict[uuid.UUID, asyncio.Event] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    def watch(self, task_id: uuid.UUID) -> asyncio.Event:
+        """An event set once the task is asked to cancel; `forget` it when the run ends."""
+        event = self._watched.setdefault(task_id, asyncio.Event())
+        if self._poller is None or self._poller.done():
+            self._poller = spawn(self._poll(), name="cancel-requests")
+        return event
+
+    def forget(self, task_id: uuid.UUID) -> None:
+        self._watched.pop(task_id, None)
+
+    async def _poll(self) -> None:
+        while self._watched:
+            await asyncio.sleep(self.interval)
+            try:
+                rows = await database_sync_to_async(_CANCEL_REQUESTED)()
+            except Exception:
+                logger.exception("Could not look for cancel requests")
+                continue
+            for (task_id,) in rows:
+                event = self._watched.get(task_id)
+                if event is not None:
+                    event.set()
+
+
+cancel_requests = loop_local(CancelRequests)  # this event loop's watcher
