@@ -183,6 +183,7 @@ def database_settings(config: RouterConfig) -> dict[str, object]:
     """Django DATABASES['default'] for the configured URL; SQLite gets WAL and IMMEDIATE writes."""
     database = environ.Env.db_url_config(config.database_url)
     if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["ENGINE"] = "comfy_router.sqlite_backend"  # see its module
         Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         database["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
