@@ -7,8 +7,10 @@ are taken over, running ones going back to an executor that settles them with th
 downloading ones back to the queue; finished tasks beyond HISTORY_LIMIT are deleted. Then:
 1. pending tasks with files to fetch start downloading, before any node is claimed;
 2. ready tasks get idle nodes, paired by `workflows.scheduling`: the node is claimed with a
-   conditional UPDATE (idle → busy), then the task (pending → running), and an executor is told
-   to run it.
+   conditional UPDATE (idle → busy), then the task (pending → running) (`workflows.assignment`),
+   and the run starts: here, with the node's idle websocket if it has one, in the embedded
+   router; through an "execute" message to whichever worker takes it when scaled out.
+A run that ends does step 2 itself, in its ending's transaction (see `workflows.endings`).
 """
 
 from __future__ import annotations
