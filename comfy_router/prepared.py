@@ -15,7 +15,8 @@ compiled with the call's values, prepared for the database by their fields as Dj
 
 Parameters are given by name with the model's field they are compared with or written to; the
 builder receives one stand-in per parameter and must use each exactly as a value (in a filter,
-or in `Update`'s changes), never inside a list (`__in`) or a computed expression.
+or in `Update`'s changes), never inside a list (`__in`) or a computed expression. `Insert`
+writes a whole row the same way.
 """
 
 from __future__ import annotations

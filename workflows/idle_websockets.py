@@ -66,6 +66,8 @@ class IdleWebsockets:
                     pass
         except (TimeoutError, ComfyUIError):
             pass
+        except Exception:  # whatever the node sent, this websocket is done with
+            logger.debug("Idle websocket of node %s failed", node_id, exc_info=True)
         # Not taken in time, or closed by the node: let it go.
         if self._waiting.get(node_id, (None,))[0] is websocket:
             del self._waiting[node_id]
