@@ -61,3 +61,17 @@ def test_a_websocket_left_waiting_longer_than_the_limit_is_closed(
     second = cluster.submit(comfyui_body(tiny_graph(seed=8)))
     assert cluster.wait_for(second)["status"] == "done"
     assert len(fake.log.websockets) == 2  # a new one for the task after
+
+
+def test_a_node_restarted_while_its_websocket_waits_gets_a_new_one_for_its_next_task(
+    cluster: Cluster,
+) -> None:
+    fake = cluster.nodes[0]
+    first = cluster.submit(comfyui_body(tiny_graph(seed=7)))
+    assert cluster.wait_for(first)["status"] == "done"
+    fake.restart()  # the waiting websocket goes with the old process
+    cluster.wait_for_node(fake.url, "idle")
+    second = cluster.submit(comfyui_body(tiny_graph(seed=8)))
+    task = cluster.wait_for(second)
+    assert task["status"] == "done" and len(task["outputs"]) == 1
+    assert len(fake.log.websockets) >= 2
