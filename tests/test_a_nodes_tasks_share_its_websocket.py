@@ -5,8 +5,11 @@ its client id, each task still gets its own outputs; past that wait the websocke
 from __future__ import annotations
 
 import base64
+import sqlite3
 import time
 from collections.abc import Callable
+
+from tests.fake_comfyui import FakeComfyUIThread
 
 from tests.support.cluster import Cluster, comfyui_body, tiny_graph
 
@@ -75,3 +78,21 @@ def test_a_node_restarted_while_its_websocket_waits_gets_a_new_one_for_its_next_
     task = cluster.wait_for(second)
     assert task["status"] == "done" and len(task["outputs"]) == 1
     assert len(fake.log.websockets) >= 2
+
+
+def test_a_node_moved_to_another_url_while_its_websocket_waits_is_reached_at_the_new_one(
+    cluster: Cluster,
+) -> None:
+    old = cluster.nodes[0]
+    first = cluster.submit(comfyui_body(tiny_graph(seed=7)))
+    assert cluster.wait_for(first)["status"] == "done"
+    with FakeComfyUIThread(cluster.router.root_dir) as new:
+        # As an operator editing the node in the admin: same node, another address.
+        with sqlite3.connect(cluster.router.data_dir / "router.sqlite3", timeout=30) as database:
+            database.execute("UPDATE nodes_node SET url = ? WHERE url = ?", (new.url, old.url))
+        second = cluster.submit(comfyui_body(tiny_graph(seed=8)))
+        task = cluster.wait_for(second)
+        assert task["status"] == "done" and task["node"] == new.url
+        [prompt] = new.log.prompts
+        assert [websocket.client_id for websocket in new.log.websockets] == [prompt.client_id]
+    assert len(old.log.prompts) == 1

@@ -145,7 +145,8 @@ async def dispatch_once(*, sweep: bool = True) -> None:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
     for task, owner in decided.assigned:
         if idle is not None:
-            kept = await idle.take(task.node_id, task.client_id)
+            assert task.node is not None
+            kept = await idle.take(task.node.pk, task.node.url, task.client_id)
             start_here(task, owner, fresh=True, websocket=kept)
         else:  # for whichever executor gets the message; this process's need not read again
             hand_overs.put(task, owner)

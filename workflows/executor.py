@@ -278,15 +278,17 @@ class TaskRun:
         if assigned is None:  # someone else ended it: the node may be theirs now
             return
         for task, owner in assigned:
-            if websocket is not None and task.node_id == self.node.pk:
+            node = task.node
+            assert node is not None
+            if websocket is not None and node.pk == self.node.pk and node.url == self.node.url:
                 self.websocket = None  # the next run's now
                 start_here(task, owner, fresh=True, websocket=websocket)
             else:
-                kept = await idle.take(task.node_id, task.client_id)
+                kept = await idle.take(node.pk, node.url, task.client_id)
                 start_here(task, owner, fresh=True, websocket=kept)
         if self.websocket is not None and websocket is not None:
-            self.websocket = None
-            idle.keep(self.node.pk, websocket)  # for the node's next task, if one comes soon
+            self.websocket = None  # for the node's next task, if one comes soon
+            idle.keep(self.node.pk, self.node.url, websocket)
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""

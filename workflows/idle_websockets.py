@@ -27,31 +27,34 @@ class IdleWebsockets:
     """The idle websockets of this process's event loop, one per node at most."""
 
     def __init__(self) -> None:
-        self._waiting: dict[int, tuple[EventStream, asyncio.Task[None]]] = {}
+        # node → (its URL then, the websocket, the reader that waits on it)
+        self._waiting: dict[int, tuple[str, EventStream, asyncio.Task[None]]] = {}
 
     def client_ids(self) -> dict[int, str]:
         """Node → client id of its idle websocket: a task given the node takes that client id."""
-        return {node_id: websocket.client_id for node_id, (websocket, _) in self._waiting.items()}
+        return {node_id: entry[1].client_id for node_id, entry in self._waiting.items()}
 
-    def keep(self, node_id: int, websocket: EventStream) -> None:
+    def keep(self, node_id: int, url: str, websocket: EventStream) -> None:
+        """Keeps the websocket a run opened to the node at `url`."""
         limit = settings.ROUTER.websocket_idle
         if limit <= 0 or not websocket.open:
             spawn(websocket.close(), name=f"close-websocket-{node_id}")
             return
         previous = self._waiting.pop(node_id, None)
         if previous is not None:
-            previous[1].cancel()
-            spawn(previous[0].close(), name=f"close-websocket-{node_id}")
+            previous[2].cancel()
+            spawn(previous[1].close(), name=f"close-websocket-{node_id}")
         reader = spawn(self._wait(node_id, websocket, limit), name=f"idle-websocket-{node_id}")
-        self._waiting[node_id] = (websocket, reader)
+        self._waiting[node_id] = (url, websocket, reader)
 
-    async def take(self, node_id: int, client_id: str) -> EventStream | None:
-        """The node's idle websocket under `client_id`, still open; None otherwise."""
+    async def take(self, node_id: int, url: str, client_id: str) -> EventStream | None:
+        """The node's idle websocket under `client_id`, still open, if the node is still at
+        `url` (an operator may have moved it); None otherwise."""
         waiting = self._waiting.get(node_id)
-        if waiting is None or waiting[0].client_id != client_id:
+        if waiting is None or waiting[0] != url or waiting[1].client_id != client_id:
             return None
         del self._waiting[node_id]
-        websocket, reader = waiting
+        _, websocket, reader = waiting
         reader.cancel()  # a receive cancelled loses no message (websockets' recv)
         await asyncio.gather(reader, return_exceptions=True)
         if not websocket.open:
@@ -69,7 +72,8 @@ class IdleWebsockets:
         except Exception:  # whatever the node sent, this websocket is done with
             logger.debug("Idle websocket of node %s failed", node_id, exc_info=True)
         # Not taken in time, or closed by the node: let it go.
-        if self._waiting.get(node_id, (None,))[0] is websocket:
+        waiting = self._waiting.get(node_id)
+        if waiting is not None and waiting[1] is websocket:
             del self._waiting[node_id]
         await websocket.close()
 
