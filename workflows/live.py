@@ -56,11 +56,6 @@ def final_event(task: Task) -> dict[str, Any]:
     return {"type": "finished", "status": task.status, "task": detail}
 
 
-async def publish_final(task: Task) -> None:
-    event = await database_sync_to_async(final_event)(task)
-    await publish(task.id, event)
-
-
 def publish_final_sync(task: Task) -> None:
     async_to_sync(publish)(task.id, final_event(task))
 
