@@ -84,7 +84,9 @@ def start_here(
 
 def executors_are_here() -> bool:
     """With the in-memory channel layer the only executor is this process's: the dispatcher
-    starts runs itself rather than through a message to itself."""
+    starts runs itself rather than through a message to itself, and a message is delivered
+    once. Through Redis one can come twice: channels-redis puts back what a receiver took but
+    was cancelled before acknowledging."""
     return settings.ROUTER.channel_layer_url.startswith("memory")
 
 
@@ -103,7 +105,7 @@ async def execute_task(
     as the dispatcher of this process read it, with the lease `from_owner` (see `start_here`)."""
     if handed is None and from_owner:
         handed = hand_overs.take(task_id, from_owner)
-    if handed is not None and not messages_may_repeat():
+    if handed is not None and executors_are_here():
         task, owner = handed, from_owner  # no second copy can come: the lease is ours
     else:
         started = await database_sync_to_async(run_start)(
@@ -146,12 +148,6 @@ def run_start(
         task_id=task_id, status=Task.Status.RUNNING, expired_only=True, from_owner=from_owner
     )
     return None if owner is None else (task, owner)
-
-
-def messages_may_repeat() -> bool:
-    """The in-memory channel layer delivers a message once. Through Redis one can come twice:
-    channels-redis puts back what a receiver took but was cancelled before acknowledging."""
-    return not settings.ROUTER.channel_layer_url.startswith("memory")
 
 
 class HandOvers:
@@ -240,7 +236,6 @@ class TaskRun:
         # The node took the prompt to its end over this websocket: it is ready for another one.
         reusable = (
             decided is follow
-            and status in (Task.Status.DONE, Task.Status.ERROR)
             and self.tracker.state in ("success", "error")
             and self.interrupt_reason is None
             and executors_are_here()
