@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable
 
 from channels.layers import get_channel_layer
 from channels.worker import Worker
@@ -36,23 +35,6 @@ def spawn(coroutine: Awaitable[None], name: str | None = None) -> asyncio.Task[N
     _tracked.add(task)
     task.add_done_callback(_tracked.discard)
     return task
-
-
-T = TypeVar("T")
-
-
-def loop_local(factory: Callable[[], T]) -> Callable[[], T]:
-    """A getter of one `factory()` per running event loop (a test may run several in turn)."""
-    made: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
-
-    def get() -> T:
-        loop = asyncio.get_running_loop()
-        found = made.get(loop)
-        if found is None:
-            found = made[loop] = factory()
-        return found
-
-    return get
 
 
 def registered_services() -> list[str]:

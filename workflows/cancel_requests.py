@@ -14,7 +14,8 @@ import uuid
 
 from channels.db import database_sync_to_async
 
-from comfy_router.background import loop_local, spawn
+from comfy_router.background import spawn
+from comfy_router.loop_local import loop_local
 from comfy_router.prepared import Select
 from workflows.models import Task
 

@@ -8,10 +8,8 @@ details follow ComfyUI v0.8.0 as recorded in `../shared/comfyui/traces`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +21,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from comfy_router.loop_local import loop_local
 from workflows import limits
 
 from workflows.comfyui_events import (
@@ -447,12 +446,10 @@ class NodeClients:
 
     def __init__(self, max_clients: int = 1000) -> None:
         self.max_clients = max_clients
-        self._by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, OrderedDict[tuple[str, str], ComfyUIClient]
-        ] = weakref.WeakKeyDictionary()
+        self._clients = loop_local(OrderedDict[tuple[str, str], ComfyUIClient])
 
     def get(self, url: str, token: str | None = None) -> ComfyUIClient:
-        clients = self._by_loop.setdefault(asyncio.get_running_loop(), OrderedDict())
+        clients = self._clients()
         key = (url, token or "")
         client = clients.get(key)
         if client is None:

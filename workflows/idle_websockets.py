@@ -17,7 +17,8 @@ import logging
 
 from django.conf import settings
 
-from comfy_router.background import loop_local, spawn
+from comfy_router.background import spawn
+from comfy_router.loop_local import loop_local
 from workflows.comfyui_client import ComfyUIError, EventStream
 
 logger = logging.getLogger(__name__)
