@@ -196,14 +196,11 @@ def ready_tasks(limit: int) -> list[ReadyTask]:
     size = 1 << max(limit - 1, 1).bit_length()
     read = _READY_READS.get(size)
     if read is None:
-        read = _READY_READS.setdefault(
-            size,
-            Select(
-                Task,
-                lambda: Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
-                .order_by("created_at")
-                .values_list("pk", "main_model", "loras", "attempts", "created_at")[:size],
-            ),
+        read = _READY_READS[size] = Select(
+            Task,
+            lambda: Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
+            .order_by("created_at")
+            .values_list("pk", "main_model", "loras", "attempts", "created_at")[:size],
         )
     return [ReadyTask(*row) for row in read()[:limit]]
 
