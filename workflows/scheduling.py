@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -22,6 +23,9 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from django.conf import settings
+
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from comfy_router.prepared import Select
 from nodes.models import Node
@@ -168,11 +172,14 @@ class NodeState:
 
 
 # A dispatch pass runs these two reads every time: they are prepared (see comfy_router.prepared).
+# The LoRAs come as JSON text, decoded for idle nodes only: most of the pool is busy.
 _POOL = Select(
     Node,
     lambda: Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
     .order_by("idle_since", "pk")
-    .values_list("pk", "status", "claimed", "last_model", "last_loras"),
+    .values_list(
+        "pk", "status", "claimed", "last_model", Cast("last_loras", output_field=TextField())
+    ),
 )
 _READY_READS: dict[int, Select] = {}
 
@@ -186,7 +193,7 @@ def pool_state() -> tuple[list[NodeState], list[str]]:
         if status == Node.Status.BUSY:
             busy_models.append(last_model)
         elif not claimed:
-            idle.append(NodeState(pk, last_model, last_loras))
+            idle.append(NodeState(pk, last_model, json.loads(last_loras) if last_loras else []))
     return idle, busy_models
 
 
