@@ -22,14 +22,14 @@ def safe_file_name(name: str) -> str:
     return base[:120] or "output"
 
 
-def _describe(index: int, filename: str, stored: Path) -> dict[str, Any]:
+def _describe(index: int, filename: str, stored: Path, size: int) -> dict[str, Any]:
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return {
         "index": index,
         "filename": filename,
         "stored_name": stored.name,
         "content_type": content_type,
-        "size": stored.stat().st_size,
+        "size": size,
     }
 
 
@@ -43,7 +43,7 @@ def store_websocket_images(task_id: uuid.UUID, images: list[WebsocketImage]) -> 
         temp = path.with_name(path.name + ".part")
         temp.write_bytes(image.data)
         os.replace(temp, path)
-        stored.append(_describe(index, filename, path))
+        stored.append(_describe(index, filename, path, len(image.data)))
     return stored
 
 
@@ -51,6 +51,8 @@ async def fetch_saved_files(
     client: ComfyUIClient, task_id: uuid.UUID, files: list[OutputFile], first_index: int
 ) -> list[dict[str, Any]]:
     """Downloads files the graph saved on the node (images, gifs, videos, audio) through /view."""
+    if not files:
+        return []
     folder = outputs_dir(task_id)
     folder.mkdir(parents=True, exist_ok=True)
     stored = []
@@ -58,6 +60,6 @@ async def fetch_saved_files(
         index = first_index + offset
         filename = safe_file_name(output.filename)
         path = folder / f"{index:03d}-{filename}"
-        await client.download_view(output.filename, output.subfolder, output.type, path)
-        stored.append(_describe(index, filename, path))
+        size = await client.download_view(output.filename, output.subfolder, output.type, path)
+        stored.append(_describe(index, filename, path, size))
     return stored
