@@ -42,6 +42,9 @@ class FakeComfyUI(StaticRoutes):
             (self.root_dir / sub).mkdir(parents=True, exist_ok=True)
         self.port = port
         self.log = log or FakeLog()
+        # Parsed before serving: fakes started together would otherwise each parse it on their
+        # first prompt (the cache fills once a parse ends), taking turns on one GIL.
+        schema.object_info()
         # Knobs.
         self.step_delay = 0.0  # seconds per sampler step
         self.node_delay = 0.0  # seconds per executed node
