@@ -33,18 +33,40 @@ class Setup:
     nodes: list[FakeComfyUIThread] = field(default_factory=list)
 
     def add_nodes(self, count: int, **knobs: Any) -> list[FakeComfyUIThread]:
-        """Starts `count` fakes and registers them at once (each POST checks its node)."""
+        """Starts `count` fakes and registers them at once (each POST checks its node): all the
+        POSTs leave together, over one client made beforehand (making a client per thread loads
+        the CA bundle each time, which spread the registrations over most of a second)."""
         fakes = [FakeComfyUIThread(self.router.root_dir, **knobs) for _ in range(count)]
         self.nodes.extend(fakes)
+        limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+        with self.router.client(limits=limits) as client:
 
-        def register(fake: FakeComfyUIThread) -> None:
-            with self.router.client() as client:
+            def register(fake: FakeComfyUIThread) -> None:
                 response = client.post("/cluster/nodes", json={"url": fake.url})
                 assert response.status_code in (200, 201), response.text
 
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(register, fakes))
+            with ThreadPoolExecutor(count) as pool:
+                list(pool.map(register, fakes))
         return fakes
+
+    def set_all_nodes_enabled(self, enabled: bool) -> None:
+        """Enables or disables every node at once, as an operator does in the admin (the
+        changelist's bulk action over all nodes, in one request)."""
+        changelist = "/admin/nodes/node/"
+        with self.router.client() as client:
+            assert client.get(changelist).status_code == 200  # sets the CSRF cookie
+            response = client.post(
+                changelist,
+                data={
+                    "action": "enable_nodes" if enabled else "disable_nodes",
+                    "select_across": "1",
+                    "index": "0",
+                    "_selected_action": "0",
+                    "csrfmiddlewaretoken": client.cookies["csrftoken"],
+                },
+                headers={"Referer": self.router.url + changelist},
+            )
+            assert response.status_code == 302, response.text
 
     def wait_idle(self, count: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
