@@ -135,6 +135,12 @@ async def execute_task(
         )
 
 
+def _retrieve(part: asyncio.Task[Any]) -> None:
+    """Takes a cancelled part's outcome, so asyncio never reports it as never retrieved."""
+    if not part.cancelled():
+        part.exception()
+
+
 def run_start(
     *, task_id: uuid.UUID, from_owner: str | None, handed: Task | None = None
 ) -> tuple[Task, str] | None:
@@ -225,9 +231,11 @@ class TaskRun:
         try:
             await asyncio.wait({follow, control}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # The part that did not decide is cancelled, not waited for: the task's ending
+            # needs nothing from it, and each wait is another turn of a busy event loop.
             for part in (follow, control):
                 part.cancel()
-            await asyncio.gather(follow, control, return_exceptions=True)
+                part.add_done_callback(_retrieve)
         decided = follow if follow.done() and not follow.cancelled() else control
         try:
             status, error = decided.result()
