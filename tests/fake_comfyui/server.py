@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import tempfile
 import time
 import uuid
@@ -33,7 +34,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class FakeComfyUI(StaticRoutes):
     def __init__(
-        self, root_dir: str | Path | None = None, *, port: int = 0, log: FakeLog | None = None
+        self,
+        root_dir: str | Path | None = None,
+        *,
+        port: int = 0,
+        log: FakeLog | None = None,
+        ssl_context: ssl.SSLContext | None = None,  # serves https with it
     ) -> None:
         self.root_dir = (
             Path(root_dir) if root_dir else Path(tempfile.mkdtemp(prefix="fake-comfyui-"))
@@ -41,6 +47,7 @@ class FakeComfyUI(StaticRoutes):
         for sub in ROOT_SUBDIRS:
             (self.root_dir / sub).mkdir(parents=True, exist_ok=True)
         self.port = port
+        self.ssl_context = ssl_context
         self.log = log or FakeLog()
         # Parsed before serving: fakes started together would otherwise each parse it on their
         # first prompt (the cache fills once a parse ends), taking turns on one GIL.
@@ -69,7 +76,7 @@ class FakeComfyUI(StaticRoutes):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -82,7 +89,9 @@ class FakeComfyUI(StaticRoutes):
             app, shutdown_timeout=0.2, handler_cancellation=True, access_log=None
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, "127.0.0.1", self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         server = getattr(site, "_server", None)
         if self.port == 0 and server is not None:
