@@ -276,8 +276,15 @@ def validate_submission(data: Any, *, rng: random.Random | None = None) -> Valid
 
     The returned params are JSON-safe, with defaults filled in and the seed actually used.
     """
-    serializer = WorkflowSubmissionSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
+    # The body's own serializer first: checked through `WorkflowSubmissionSerializer`, it would be
+    # built and run twice per submission. A body it refuses (or with no known type) goes through
+    # the full one, for the errors as that one words them.
+    kind = data.get("type") if isinstance(data, dict) else None
+    family = SUBMISSION_SERIALIZERS.get(kind) if isinstance(kind, str) else None
+    serializer = family(data=data) if family else None
+    if serializer is None or not serializer.is_valid():
+        serializer = WorkflowSubmissionSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
     validated = serializer.validated_data
     params = _plain(validated["params"])
     result = build(validated["type"], params, rng=rng)
