@@ -38,6 +38,8 @@ from comfy_router.routing import websocket_urlpatterns  # noqa: E402
 install_daphne_body_limit(settings.ROUTER.max_request_bytes)
 install_patient_websocket_close()
 
+from comfy_router.heap import freeze_startup_heap  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
         "http": django_application,
@@ -50,3 +52,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything a server process needs is loaded: see comfy_router.heap.
+freeze_startup_heap()

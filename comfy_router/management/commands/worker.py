@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from comfy_router.background import BackgroundServices
+from comfy_router.heap import freeze_startup_heap
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             from django.core.management import call_command
 
             call_command("migrate", interactive=False, verbosity=0)
+        freeze_startup_heap()
         self.stdout.write("Comfy Router worker started")
         self.stdout.flush()
         run_to_end(run_until_signalled())
