@@ -96,6 +96,42 @@ def node_set_enabled(*, node_ids: Iterable[int], enabled: bool) -> int:
     return count
 
 
+# Every check of every node writes these: prepared (see comfy_router.prepared).
+_SEEN = Update(
+    Node,
+    lambda node_id, now, stats, device, vram_total, vram_free, version: (
+        Node.objects.filter(pk=node_id),
+        {
+            "health_failures": 0,
+            "last_check_at": now,
+            "last_seen_at": now,
+            "last_error": "",
+            "system_stats": stats,
+            "device_name": device,
+            "vram_total": vram_total,
+            "vram_free": vram_free,
+            "comfyui_version": version,
+        },
+    ),
+    node_id="pk",
+    now="last_seen_at",
+    stats="system_stats",
+    device="device_name",
+    vram_total="vram_total",
+    vram_free="vram_free",
+    version="comfyui_version",
+)
+_BACK = Update(
+    Node,
+    lambda node_id, now: (
+        Node.objects.filter(pk=node_id, status=Status.OFFLINE, claimed=False),
+        {"status": Status.IDLE, "idle_since": now},
+    ),
+    node_id="pk",
+    now="idle_since",
+)
+
+
 def node_record_probe(*, node_id: int, probe: Probe) -> bool:
     """Stores a health check's result and moves the node's status; True when it turned idle.
 
@@ -108,22 +144,16 @@ def node_record_probe(*, node_id: int, probe: Probe) -> bool:
     rows = Node.objects.filter(pk=node_id)
     with transaction.atomic():
         if probe.ok:
-            rows.update(
-                health_failures=0,
-                last_check_at=now,
-                last_seen_at=now,
-                last_error="",
-                system_stats=probe.stats,
-                device_name=probe.device_name,
+            _SEEN(
+                node_id=node_id,
+                now=now,
+                stats=probe.stats,
+                device=probe.device_name,
                 vram_total=probe.vram_total,
                 vram_free=probe.vram_free,
-                comfyui_version=probe.comfyui_version,
+                version=probe.comfyui_version,
             )
-            return bool(
-                rows.filter(status=Status.OFFLINE, claimed=False).update(
-                    status=Status.IDLE, idle_since=now
-                )
-            )
+            return bool(_BACK(node_id=node_id, now=now))
         rows.update(
             health_failures=F("health_failures") + 1, last_check_at=now, last_error=probe.error
         )
