@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from django.conf import settings
-
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
