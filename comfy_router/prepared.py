@@ -28,7 +28,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import FullResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -66,8 +66,29 @@ class Compiled:
         return params
 
 
+C = TypeVar("C")
+
+
+class PerConnection(Generic[C]):
+    """What `compile(connection)` made, once per database connection (connections belong to
+    threads): compiled on first use on each, then reused."""
+
+    def __init__(self, compile: Callable[[Any], C]) -> None:
+        self._compile = compile
+        self._made: weakref.WeakKeyDictionary[Any, C] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, connection: Any) -> C:
+        found = self._made.get(connection)
+        if found is None:
+            found = self._compile(connection)
+            with self._lock:
+                self._made[connection] = found
+        return found
+
+
 class Prepared:
-    """Compiles on first use on each connection (connections belong to threads), then reuses."""
+    """Compiles on first use on each connection, then reuses (see `PerConnection`)."""
 
     def __init__(
         self, model: type[models.Model], build: Callable[..., Any], /, **fields: str
@@ -79,16 +100,10 @@ class Prepared:
         }
         for field in self.fields.values():
             _stand_in(field)  # fails now, at import, for a field type without stand-ins
-        self._compiled: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
+        self._compiled = PerConnection(self._compile_with_slots)
 
     def compiled(self, connection: Any) -> Compiled:
-        found = self._compiled.get(connection)
-        if found is None:
-            found = self._compile_with_slots(connection)
-            with self._lock:
-                self._compiled[connection] = found
-        return found
+        return self._compiled.get(connection)
 
     def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
         raise NotImplementedError
@@ -197,13 +212,11 @@ class Insert:
             raise TypeError(f"{model.__name__}'s primary key is not set before saving")
         self.model = model
         self.fields = [f for f in model._meta.local_concrete_fields if not f.generated]
-        self._compiled: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self._sql = PerConnection(self._compile)
 
     def __call__(self, obj: models.Model) -> None:
         connection = connections[DEFAULT_DB_ALIAS]
-        sql = self._compiled.get(connection)
-        if sql is None:
-            sql = self._compiled[connection] = self._compile(connection)
+        sql = self._sql.get(connection)
         params = [
             field.get_db_prep_save(field.pre_save(obj, True), connection=connection)
             for field in self.fields
