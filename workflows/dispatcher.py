@@ -31,7 +31,12 @@ from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispat
 from workflows import leases, live, services
 from workflows.assignment import assign_nodes
 from workflows.endings import finalize
-from workflows.executor import EXECUTE_CHANNEL, executors_are_here, hand_overs, start_here
+from workflows.executor import (
+    EXECUTE_CHANNEL,
+    executors_are_here,
+    hand_overs,
+    start_with_idle_websocket,
+)
 from workflows.idle_websockets import idle_websockets
 from workflows.models import Task
 from workflows.services import TaskError
@@ -135,19 +140,18 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> 
 async def dispatch_once(*, sweep: bool = True) -> None:
     layer = get_channel_layer()
     downloads = local_dispatcher.take_downloads()
-    idle = idle_websockets() if executors_are_here() else None
+    here = executors_are_here()
+    keep_clients = idle_websockets().client_ids() if here else {}
     decided = await database_sync_to_async(plan_pass)(
-        sweep=sweep, downloads=downloads, keep_clients=idle.client_ids() if idle else {}
+        sweep=sweep, downloads=downloads, keep_clients=keep_clients
     )
     for task_id, owner in decided.taken_over:
         await send_execute(layer, task_id, owner, fresh=False)
     for task_id, owner in decided.downloads:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
     for task, owner in decided.assigned:
-        if idle is not None:
-            assert task.node is not None
-            kept = await idle.take(task.node.pk, task.node.url, task.client_id)
-            start_here(task, owner, fresh=True, websocket=kept)
+        if here:
+            await start_with_idle_websocket(task, owner)
         else:  # for whichever executor gets the message; this process's need not read again
             hand_overs.put(task, owner)
             await send_execute(layer, task.pk, owner, fresh=True)

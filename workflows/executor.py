@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 EXECUTE_CHANNEL = "comfy-router-execute"
 PREVIEW_METHOD = "auto"
-CONTROL_INTERVAL = 0.5  # how often a run checks cancel requests (see cancel_requests) and its deadline
+CONTROL_INTERVAL = 0.5  # how often a run checks cancel requests and its deadline
 DB_WRITE_INTERVAL = 0.5  # progress and preview are written at most this often
 RECONNECT_ATTEMPTS = 5
 INTERRUPT_GRACE = 15.0  # seconds a node gets to confirm an interrupt before we give up on it
@@ -80,6 +80,15 @@ def start_here(
         execute_task(task.pk, owner, fresh=fresh, handed=task, websocket=websocket),
         name=f"execute-{task.pk}",
     )
+
+
+async def start_with_idle_websocket(task: Task, owner: str) -> None:
+    """`start_here` for a task just given its node, with the websocket the node's last run left
+    waiting (see `workflows.idle_websockets`), if there is one under the task's client id."""
+    node = task.node
+    assert node is not None
+    kept = await idle_websockets().take(node.pk, node.url, task.client_id)
+    start_here(task, owner, fresh=True, websocket=kept)
 
 
 def executors_are_here() -> bool:
@@ -286,11 +295,11 @@ class TaskRun:
             if websocket is not None and node.pk == self.node.pk and node.url == self.node.url:
                 self.websocket = None  # the next run's now
                 start_here(task, owner, fresh=True, websocket=websocket)
+                websocket = None
             else:
-                kept = await idle.take(node.pk, node.url, task.client_id)
-                start_here(task, owner, fresh=True, websocket=kept)
-        if self.websocket is not None and websocket is not None:
-            self.websocket = None  # for the node's next task, if one comes soon
+                await start_with_idle_websocket(task, owner)
+        if websocket is not None:  # no task for the node yet: the websocket waits for one
+            self.websocket = None
             idle.keep(self.node.pk, self.node.url, websocket)
 
     def drop_websocket(self) -> None:
