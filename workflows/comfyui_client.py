@@ -432,11 +432,10 @@ class ComfyUIClient:
 
     async def open_websocket(self, client_id: str, preview_metadata: bool = True) -> EventStream:
         """`websocket` for a connection that outlives a block: the caller closes it."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         try:
             connection = await connect(
                 self.websocket_url(client_id),
-                additional_headers=headers,
+                additional_headers=self._headers,
                 open_timeout=self.timeout,
                 max_size=self.max_message_bytes,
                 proxy=None,
