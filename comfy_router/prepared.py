@@ -17,6 +17,13 @@ Parameters are given by name with the model's field they are compared with or wr
 builder receives one stand-in per parameter and must use each exactly as a value (in a filter,
 or in `Update`'s changes), never inside a list (`__in`) or a computed expression. `Insert`
 writes a whole row the same way.
+
+A prepared statement runs on the driver's cursor, its SQL already in the driver's placeholder
+style: Django's cursor wrapper would convert it again and check the thread on every call, as
+much CPU as SQLite takes to run the statement. Database errors are still Django's, and a
+broken transaction is still refused. While anything watches queries (`DEBUG`,
+`CaptureQueriesContext`, `connection.execute_wrapper`), statements go through Django's cursor,
+so they are seen like any other.
 """
 
 from __future__ import annotations
@@ -46,9 +53,55 @@ class Slot:
     nullable: bool  # False for a value compared in WHERE: SQL's `= NULL` matches nothing
 
 
+@dataclass(frozen=True)
+class SQL:
+    """A statement as the ORM compiled it (`%s` placeholders), and as the driver takes it."""
+
+    orm: str
+    driver: str
+
+    @classmethod
+    def for_connection(cls, connection: Any, sql: str) -> SQL:
+        if connection.vendor != "sqlite":
+            return cls(sql, sql)  # PostgreSQL's drivers take Django's style as it is
+        with connection.cursor() as cursor:
+            return cls(sql, cursor.cursor.convert_query(sql))
+
+
+def run(connection: Any, sql: SQL, params: Sequence[Any], result: Callable[[Any], R]) -> R:
+    """Runs a prepared statement and returns `result(cursor)`; see the module's docstring."""
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.orm, params)
+            return result(cursor)
+    connection.validate_no_broken_transaction()
+    if connection.connection is None:
+        connection.ensure_connection()
+    with connection.wrap_database_errors:
+        # SQLite's own cursor, not Django's subclass that converts placeholders on every call;
+        # other backends' cursors as Django makes them (PostgreSQL's set the time zone).
+        if connection.vendor == "sqlite":
+            cursor = connection.connection.cursor()
+        else:
+            cursor = connection.create_cursor()
+        try:
+            cursor.execute(sql.driver, params)
+            return result(cursor)
+        finally:
+            cursor.close()
+
+
+def _fetchall(cursor: Any) -> list[tuple[Any, ...]]:
+    return cursor.fetchall()
+
+
+def _rowcount(cursor: Any) -> int:
+    return cursor.rowcount
+
+
 @dataclass
 class Compiled:
-    sql: str
+    sql: SQL
     params: list[Any]
     slots: list[Slot]
     convert: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
@@ -67,6 +120,7 @@ class Compiled:
 
 
 C = TypeVar("C")
+R = TypeVar("R")
 
 
 class PerConnection(Generic[C]):
@@ -139,9 +193,7 @@ class Select(Prepared):
     def __call__(self, **values: Any) -> list[tuple[Any, ...]]:
         connection = connections[DEFAULT_DB_ALIAS]
         compiled = self.compiled(connection)
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params_for(values))
-            rows = cursor.fetchall()
+        rows = run(connection, compiled.sql, compiled.params_for(values), _fetchall)
         return compiled.convert(rows) if compiled.convert else rows
 
     def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
@@ -156,7 +208,9 @@ class Select(Prepared):
         def convert(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in compiler.apply_converters(rows, converters)]
 
-        return Compiled(sql, list(params), [], convert if converters else None)
+        return Compiled(
+            SQL.for_connection(connection, sql), list(params), [], convert if converters else None
+        )
 
 
 class Count(Prepared):
@@ -165,14 +219,14 @@ class Count(Prepared):
     def __call__(self, **values: Any) -> int:
         connection = connections[DEFAULT_DB_ALIAS]
         compiled = self.compiled(connection)
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params_for(values))
-            return int(cursor.fetchone()[0])
+        rows = run(connection, compiled.sql, compiled.params_for(values), _fetchall)
+        return int(rows[0][0])
 
     def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
         query = self.build(**values).order_by().values_list("pk").query
         inner, params = query.get_compiler(connection=connection).as_sql()
-        return Compiled(f"SELECT COUNT(*) FROM ({inner}) counted", list(params), [])
+        sql = SQL.for_connection(connection, f"SELECT COUNT(*) FROM ({inner}) counted")
+        return Compiled(sql, list(params), [])
 
 
 class Update(Prepared):
@@ -183,9 +237,7 @@ class Update(Prepared):
         connection = connections[DEFAULT_DB_ALIAS]
         compiled = self.compiled(connection)
         with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS):
-            with connection.cursor() as cursor:
-                cursor.execute(compiled.sql, compiled.params_for(values))
-                return cursor.rowcount
+            return run(connection, compiled.sql, compiled.params_for(values), _rowcount)
 
     def _compile(self, connection: Any, values: dict[str, Any]) -> Compiled:
         queryset, changes = self.build(**values)
@@ -199,7 +251,8 @@ class Update(Prepared):
             compared = compiler.compile(query.where)[1]  # the WHERE's, after the SET's
         except FullResultSet:
             compared = []
-        return Compiled(sql, list(params), [], written=len(params) - len(compared))
+        written = len(params) - len(compared)
+        return Compiled(SQL.for_connection(connection, sql), list(params), [], written=written)
 
 
 class Insert:
@@ -222,18 +275,17 @@ class Insert:
             for field in self.fields
         ]
         with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS):
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            run(connection, sql, params, _rowcount)
         obj._state.adding = False
         obj._state.db = DEFAULT_DB_ALIAS
 
-    def _compile(self, connection: Any) -> str:
+    def _compile(self, connection: Any) -> SQL:
         query = InsertQuery(self.model)
         query.insert_values(self.fields, [self.model()])
         [(sql, params)] = query.get_compiler(connection=connection).as_sql()
         if len(params) != len(self.fields) or sql.count("%s") != len(self.fields):
             raise TypeError(f"{self.model.__name__}'s INSERT has placeholders Insert cannot fill")
-        return sql
+        return SQL.for_connection(connection, sql)
 
 
 def model_order(model: type[models.Model], names: Sequence[str]) -> tuple[str, ...]:
