@@ -12,6 +12,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Model, QuerySet
 
+from comfy_router.prepared import Count
 from nodes.models import Node
 
 UNFINISHED_TASK_STATUSES = ("pending", "downloading", "running")
@@ -19,6 +20,17 @@ UNFINISHED_TASK_STATUSES = ("pending", "downloading", "running")
 
 def node_list() -> QuerySet[Node]:
     return Node.objects.all()
+
+
+# Every submission asks this: prepared (see comfy_router.prepared).
+_IDLE = Count(
+    Node, lambda: Node.objects.filter(enabled=True, status=Node.Status.IDLE, claimed=False)
+)
+
+
+def node_any_idle() -> bool:
+    """Whether some enabled node is idle and unclaimed: could take a task now."""
+    return _IDLE() > 0
 
 
 def nodes_to_check() -> list[Node]:

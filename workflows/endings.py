@@ -117,7 +117,9 @@ async def finalize(
         assign_next=assign_next,
         keep_clients=keep_clients,
     )
-    if ending.assigned is None:
+    if ending.assigned is None or all(next_.node_id != ran_on for next_, _ in ending.assigned):
+        # The node may be idle now: a submission does not nudge while none is (see
+        # `services.task_announce`), so the dispatcher must hear of it from here.
         await dispatch_wakeup()
     finished = ending.task
     if finished is None or ending.final_event is None:

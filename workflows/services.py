@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from comfy_router.counters import counter_add
 from comfy_router.prepared import Count, Insert, Update
+from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.services import cache_release_task
 from downloads.storage import write_inline_file
+from nodes.selectors import node_any_idle
 from workflows import metrics
 from workflows.models import Task
 from workflows.params import ValidatedSubmission
@@ -91,6 +93,19 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
         )
         _INSERT(task)
     return task
+
+
+def task_announce(task: Task) -> None:
+    """Nudges the dispatcher about a task just submitted, if a pass has something to do for it:
+    files to fetch, or an idle node to give it. While every node is busy there is nothing to do,
+    and a pass per submission would cost more than the submission: the next node let go takes
+    the oldest ready task in the transaction that ends its run (see `workflows.endings`), and a
+    run that leaves its node idle nudges the dispatcher. Asked after the task's commit, so a
+    node let go meanwhile is seen idle here, or its ending (or that nudge's pass) sees the task."""
+    if not task.files_ready:
+        dispatch_wakeup_sync(downloads=True)
+    elif node_any_idle():
+        dispatch_wakeup_sync()
 
 
 def task_request_cancel(*, task_id: uuid.UUID) -> Task:

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from comfy_router.wakeups import dispatch_wakeup_sync
 from workflows import limits, selectors, services
 from workflows.models import Task
 from workflows.params import WorkflowSubmissionSerializer, validate_submission
@@ -69,7 +68,7 @@ class WorkflowListCreateView(APIView):
             task = services.task_submit(submission=submission)
         except services.QueueFull as full:
             raise QueueFullError(str(full)) from None
-        dispatch_wakeup_sync(downloads=not task.files_ready)
+        services.task_announce(task)
         return Response(
             {"id": str(task.id)},
             status=status.HTTP_202_ACCEPTED,

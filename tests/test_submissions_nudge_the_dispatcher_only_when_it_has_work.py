@@ -1,0 +1,108 @@
+"""A submission nudges the dispatcher only when a pass has something to do for it: an idle node
+to give it, or files to fetch. While every node is busy, the node let go next takes the task in
+the ending of its run; a run that ends and leaves its node idle nudges the dispatcher itself."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+from nodes.models import Node
+from tests.support.cluster import comfyui_body, tiny_graph
+from workflows import endings, services
+from workflows.assignment import assign_nodes
+from workflows.endings import finalize
+from workflows.models import Task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def nudges(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(services, "dispatch_wakeup_sync", lambda **kw: sent.append(kw))
+
+    async def recorded(**kw: Any) -> None:
+        sent.append(kw)
+
+    monkeypatch.setattr(endings, "dispatch_wakeup", recorded)
+    return sent
+
+
+def submit(body: dict[str, Any]) -> str:
+    client = Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"admin:admin").decode())
+    response = client.post("/workflow", body, content_type="application/json")
+    assert response.status_code == 202, response.content
+    return response.json()["id"]
+
+
+def a_node(port: int, **fields: Any) -> Node:
+    defaults: dict[str, Any] = {"status": Node.Status.IDLE, "enabled": True}
+    return Node.objects.create(url=f"http://127.0.0.1:{port}", **{**defaults, **fields})
+
+
+def test_a_submission_while_every_node_is_busy_makes_no_nudge(nudges: list[Any]) -> None:
+    a_node(9001, status=Node.Status.BUSY, claimed=True)
+    a_node(9002, status=Node.Status.IDLE, claimed=True)  # claimed: another task holds it
+    a_node(9003, status=Node.Status.IDLE, enabled=False)
+    a_node(9004, status=Node.Status.OFFLINE)
+    submit(comfyui_body(tiny_graph(1)))
+    assert nudges == []
+
+
+def test_a_submission_with_an_idle_node_nudges_the_dispatcher(nudges: list[Any]) -> None:
+    a_node(9001, status=Node.Status.BUSY, claimed=True)
+    a_node(9002)
+    submit(comfyui_body(tiny_graph(1)))
+    assert nudges == [{}]
+
+
+def test_a_submission_with_files_to_fetch_nudges_for_downloads_even_with_no_idle_node(
+    nudges: list[Any],
+) -> None:
+    a_node(9001, status=Node.Status.BUSY, claimed=True)
+    checkpoint = {"type": "custom", "name": "https://example.com/models/tiny.safetensors"}
+    submit({"type": "SD15", "params": {"checkpoint": checkpoint, "prompt": "a cat"}})
+    assert nudges == [{"downloads": True}]
+
+
+def run_and_end_first_task(node: Node) -> list[tuple[Task, str]] | None:
+    [(task, owner)] = assign_nodes()
+    assert task.node_id == node.pk
+    return async_to_sync(finalize)(
+        task.pk,
+        Task.Status.DONE,
+        outputs=[],
+        ran_on=node.pk,
+        task=task,
+        owner=owner,
+        assign_next=True,
+    )
+
+
+def test_a_run_that_ends_with_no_task_for_its_node_nudges_the_dispatcher(
+    nudges: list[Any],
+) -> None:
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    nudges.clear()
+    assert run_and_end_first_task(node) == []
+    assert nudges == [{}]
+    assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
+
+
+def test_a_run_whose_node_takes_the_next_task_at_its_end_makes_no_nudge(
+    nudges: list[Any],
+) -> None:
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
+    nudges.clear()
+    assigned = run_and_end_first_task(node)
+    assert assigned is not None and [task.pk for task, _ in assigned] == [waiting]
+    assert nudges == []
