@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,12 +281,17 @@ def validate_submission(data: Any, *, rng: random.Random | None = None) -> Valid
     # built and run twice per submission. A body it refuses (or with no known type) goes through
     # the full one, for the errors as that one words them.
     kind = data.get("type") if isinstance(data, dict) else None
-    family = SUBMISSION_SERIALIZERS.get(kind) if isinstance(kind, str) else None
-    serializer = family(data=data) if family else None
-    if serializer is None or not serializer.is_valid():
+    family = family_serializers.get(kind) if isinstance(kind, str) else None
+    validated = None
+    if family is not None:
+        try:
+            validated = family.run_validation(data)
+        except serializers.ValidationError:
+            pass
+    if validated is None:
         serializer = WorkflowSubmissionSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-    validated = serializer.validated_data
+        validated = serializer.validated_data
     params = _plain(validated["params"])
     result = build(validated["type"], params, rng=rng)
     if validated["type"] != "ComfyUI":
@@ -297,6 +303,27 @@ def validate_submission(data: Any, *, rng: random.Random | None = None) -> Valid
         webhook_url=webhook["url"] if webhook else None,
         build=result,
     )
+
+
+class FamilySerializers(threading.local):
+    """One serializer of each workflow type per thread, used again for every submission.
+
+    Building a serializer deep-copies its declared fields, nested ones too: for an SD15 body that
+    was most of its validation (0.6 of 1 ms). `run_validation` keeps nothing of a call on the
+    serializer (unlike `is_valid`, which keeps the data and the result), so one instance serves
+    any number of bodies; a thread of its own each, as DRF's fields are not made for sharing."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, serializers.Serializer] = {}
+
+    def get(self, kind: str) -> serializers.Serializer | None:
+        found = self.made.get(kind)
+        if found is None and kind in SUBMISSION_SERIALIZERS:
+            found = self.made[kind] = SUBMISSION_SERIALIZERS[kind]()
+        return found
+
+
+family_serializers = FamilySerializers()
 
 
 def _plain(value: Any) -> Any:
