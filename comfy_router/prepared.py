@@ -267,13 +267,20 @@ class Insert:
         self.fields = [f for f in model._meta.local_concrete_fields if not f.generated]
         self._sql = PerConnection(self._compile)
 
-    def __call__(self, obj: models.Model) -> None:
+    def row(self, obj: models.Model) -> list[Any]:
+        """`obj`'s values as the INSERT writes them, `pre_save` done (so `auto_now_add` is now):
+        made before a transaction, they leave it only the write to do."""
         connection = connections[DEFAULT_DB_ALIAS]
-        sql = self._sql.get(connection)
-        params = [
+        return [
             field.get_db_prep_save(field.pre_save(obj, True), connection=connection)
             for field in self.fields
         ]
+
+    def __call__(self, obj: models.Model, row: list[Any] | None = None) -> None:
+        """Writes `obj`: the `row` made for it by `row(obj)` on this thread, or made now."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        sql = self._sql.get(connection)
+        params = self.row(obj) if row is None else row
         with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS):
             run(connection, sql, params, _rowcount)
         obj._state.adding = False

@@ -159,6 +159,18 @@ def test_a_prepared_insert_writes_the_row_as_save_would() -> None:
     assert Task.objects.get(pk=inserted.pk).created_at == inserted.created_at
 
 
+def test_a_prepared_insert_writes_the_row_made_before_it_as_it_was_then() -> None:
+    task = Task(type="ComfyUI", params={}, graph={}, client_id="c" * 32, prompt_id="p")
+    insert = Insert(Task)
+    row = insert.row(task)
+    made_at = task.created_at
+    assert made_at is not None
+    task.prompt_id = "changed after the row was made"
+    insert(task, row)
+    stored = Task.objects.get(pk=task.pk)
+    assert stored.prompt_id == "p" and stored.created_at == made_at
+
+
 def test_insert_refuses_a_model_whose_key_the_database_assigns() -> None:
     with pytest.raises(TypeError, match="primary key"):
         Insert(Node)

@@ -72,26 +72,29 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
     for inline in build.inline_files:  # base64 images go to input/ now; the task keeps no copy
         write_inline_file(settings.ROUTER.root_dir, inline.folder, inline.name, inline.data)
     limit = settings.ROUTER.pending_limit
+    task = Task(
+        type=submission.type,
+        params=_params_to_store(submission.params),
+        graph=build.graph,
+        sampler_node=build.sampler_node or "",
+        output_node=build.output_node or "",
+        files=[{"url": f.url, "folder": f.folder, "name": f.name} for f in build.files],
+        files_ready=not build.files,
+        main_model=build.main_model or "",
+        loras=list(build.loras),
+        seed="" if build.seed is None else str(build.seed),
+        client_id=uuid.uuid4().hex,
+        prompt_id=str(uuid.uuid4()),
+        webhook_url=submission.webhook_url or "",
+    )
+    # Made before the transaction: submissions take turns on the database's write lock, and
+    # hold it only for the count and the write.
+    row = _INSERT.row(task)
     with transaction.atomic():
         _lock_submissions()
         if _WAITING() >= limit:
             raise QueueFull(limit)
-        task = Task(
-            type=submission.type,
-            params=_params_to_store(submission.params),
-            graph=build.graph,
-            sampler_node=build.sampler_node or "",
-            output_node=build.output_node or "",
-            files=[{"url": f.url, "folder": f.folder, "name": f.name} for f in build.files],
-            files_ready=not build.files,
-            main_model=build.main_model or "",
-            loras=list(build.loras),
-            seed="" if build.seed is None else str(build.seed),
-            client_id=uuid.uuid4().hex,
-            prompt_id=str(uuid.uuid4()),
-            webhook_url=submission.webhook_url or "",
-        )
-        _INSERT(task)
+        _INSERT(task, row)
     return task
 
 
