@@ -75,8 +75,8 @@ def run(connection: Any, sql: SQL, params: Sequence[Any], result: Callable[[Any]
             cursor.execute(sql.orm, params)
             return result(cursor)
     connection.validate_no_broken_transaction()
-    if connection.connection is None:
-        connection.ensure_connection()
+    connection.close_if_health_check_failed()  # as Django's cursor() does first (PostgreSQL)
+    connection.ensure_connection()
     with connection.wrap_database_errors:
         # SQLite's own cursor, not Django's subclass that converts placeholders on every call;
         # other backends' cursors as Django makes them (PostgreSQL's set the time zone).
