@@ -46,10 +46,10 @@ def main() -> None:
             for seed in range(args.tasks):
                 response = http.post("/workflow", json=comfyui_body(tiny_graph(seed)))
                 assert response.status_code == 202, response.text
-            nodes_enabled = time.monotonic()
+            nodes_enabled, cpu_before = time.monotonic(), setup.cpu_seconds()
             setup.set_all_nodes_enabled(True)
             wait_finished(http, args.tasks)
-            all_finished = time.monotonic()
+            all_finished, cpu_used = time.monotonic(), setup.cpu_seconds() - cpu_before
     prompts = [p for fake in fakes for p in fake.log.prompts]
     assert len(prompts) == args.tasks, f"{len(prompts)} prompts ran, not {args.tasks}"
     first = min(p.started for p in prompts if p.started)
@@ -78,6 +78,12 @@ def main() -> None:
                 ["nodes enabled to all tasks finished", all_finished - nodes_enabled, ""],
             ],
         )
+    )
+    # The router's CPU per task (the bench's polling included): on one interpreter, this is
+    # what bounds how many nodes it keeps busy.
+    print(
+        f"router CPU: {cpu_used:.2f} s, {1000 * cpu_used / args.tasks:.1f} ms per task, "
+        f"{cpu_used / (all_finished - nodes_enabled):.0%} of one core"
     )
     print(
         table(

@@ -78,6 +78,13 @@ class Setup:
                 time.sleep(0.05)
         raise RuntimeError(f"fewer than {count} nodes idle after {timeout}s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the router process has used so far, all its threads (user + system)."""
+        assert self.router.process is not None
+        stat = Path(f"/proc/{self.router.process.pid}/stat").read_text()
+        fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_bytes(self) -> tuple[int, int]:
         """The router's resident memory now and at its peak."""
         assert self.router.process is not None
