@@ -179,6 +179,9 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
     return config
 
 
+WAL_WRITER_CHECKPOINT_PAGES = 10_000  # 40 MB of log with 4 KB pages
+
+
 def database_settings(config: RouterConfig) -> dict[str, object]:
     """Django DATABASES['default'] for the configured URL; SQLite gets WAL and IMMEDIATE writes."""
     database = environ.Env.db_url_config(config.database_url)
@@ -189,7 +192,9 @@ def database_settings(config: RouterConfig) -> dict[str, object]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; "
+                # Writers leave checkpoints to comfy_router.sqlite_backend.checkpoints.
+                f"PRAGMA wal_autocheckpoint={WAL_WRITER_CHECKPOINT_PAGES};"
             ),
         }
         database["TEST"] = {"NAME": str(Path(database["NAME"]).with_suffix(".test.sqlite3"))}
