@@ -126,20 +126,27 @@ def task_preview(task: Task) -> dict[str, Any]:
     }
 
 
-def task_summary(task: Task) -> dict[str, Any]:
+# What the list shows of each task, read as plain values: the ORM builds a values query in a
+# fraction of the time a select_related, deferring one takes, and lists are polled.
+SUMMARY_FIELDS = ("id", "type", "status", "progress", "node__url", "created_at", "finished_at")
+
+
+def task_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """One task of the list, from a row of `task_list`."""
     return {
-        "id": str(task.id),
-        "type": task.type,
-        "status": task.status,
-        "progress": round(task.progress, 4),
-        "node": task.node.url if task.node_id and task.node else None,
-        "created_at": task.created_at,
-        "finished_at": task.finished_at,
+        "id": str(row["id"]),
+        "type": row["type"],
+        "status": row["status"],
+        "progress": round(row["progress"], 4),
+        "node": row["node__url"],
+        "created_at": row["created_at"],
+        "finished_at": row["finished_at"],
     }
 
 
-def task_list(*, status: str | None = None) -> QuerySet[Task]:
-    tasks = Task.objects.select_related("node").defer("graph", "params", "preview")
+def task_list(*, status: str | None = None) -> QuerySet[Task, dict[str, Any]]:
+    """The tasks, newest first, as rows of SUMMARY_FIELDS (see `task_summary`)."""
+    tasks = Task.objects.all()
     if status:
         tasks = tasks.filter(status=status)
-    return tasks.order_by("-created_at")
+    return tasks.order_by("-created_at").values(*SUMMARY_FIELDS)
