@@ -126,8 +126,8 @@ def task_preview(task: Task) -> dict[str, Any]:
     }
 
 
-# What the list shows of each task, read as plain values: the ORM builds a values query in a
-# fraction of the time a select_related, deferring one takes, and lists are polled.
+# What the list shows of each task, read as plain values: no model instances, no node row, and
+# a simpler query to build; lists are polled, and this took a page of 100 from 8.7 to 3.5-6.7 ms.
 SUMMARY_FIELDS = ("id", "type", "status", "progress", "node__url", "created_at", "finished_at")
 
 
