@@ -95,6 +95,7 @@ def install_daphne_body_limit(max_bytes: int) -> None:
     factory inside `Server.run`, from this module-level name)."""
     BoundedWebRequest.max_body_bytes = max_bytes
     daphne.server.HTTPFactory = BoundedHTTPFactory  # type: ignore[misc]
-    parse = http._parseContentType
-    if not hasattr(parse, "cache_info"):  # a pure function of the header's bytes
+    # A pure function of the header's bytes; private to Twisted, so left alone if it is gone.
+    parse = getattr(http, "_parseContentType", None)
+    if parse is not None and not hasattr(parse, "cache_info"):
         http._parseContentType = functools.lru_cache(maxsize=64)(parse)
