@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import OperationalError
 from django.test import Client
 
 from nodes.models import Node
@@ -69,6 +70,18 @@ def test_a_submission_with_files_to_fetch_nudges_for_downloads_even_with_no_idle
     checkpoint = {"type": "custom", "name": "https://example.com/models/tiny.safetensors"}
     submit({"type": "SD15", "params": {"checkpoint": checkpoint, "prompt": "a cat"}})
     assert nudges == [{"downloads": True}]
+
+
+def test_a_submission_whose_idle_check_fails_is_stored_and_nudges_anyway(
+    nudges: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> bool:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "node_any_idle", broken)
+    task_id = submit(comfyui_body(tiny_graph(1)))
+    assert Task.objects.filter(pk=task_id, status=Task.Status.PENDING).exists()
+    assert nudges == [{}]
 
 
 def run_and_end_first_task(node: Node) -> list[tuple[Task, str]] | None:

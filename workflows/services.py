@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from comfy_router.counters import counter_add
@@ -107,7 +107,13 @@ def task_announce(task: Task) -> None:
     node let go meanwhile is seen idle here, or its ending (or that nudge's pass) sees the task."""
     if not task.files_ready:
         dispatch_wakeup_sync(downloads=True)
-    elif node_any_idle():
+        return
+    try:
+        idle = node_any_idle()
+    except DatabaseError:  # the task is stored: a pass finds out, rather than a 500 now
+        logger.warning("Could not tell whether a node is idle; nudging anyway", exc_info=True)
+        idle = True
+    if idle:
         dispatch_wakeup_sync()
 
 
