@@ -58,3 +58,7 @@ class Node(models.Model):
 
 # The same, as a filter: `Node.objects.exclude(RUNS_A_TASK)` are the nodes free to delete.
 RUNS_A_TASK = models.Q(claimed=True) | models.Q(status=Node.Status.BUSY)
+
+# The nodes a task can be given now: claiming one is a conditional UPDATE on this, and a
+# submission wakes the dispatcher only when one exists.
+CAN_TAKE_A_TASK = models.Q(status=Node.Status.IDLE, enabled=True, claimed=False)

@@ -13,7 +13,7 @@ from django.apps import apps
 from django.db.models import Model, QuerySet
 
 from comfy_router.prepared import Count
-from nodes.models import Node
+from nodes.models import CAN_TAKE_A_TASK, Node
 
 UNFINISHED_TASK_STATUSES = ("pending", "downloading", "running")
 
@@ -23,13 +23,11 @@ def node_list() -> QuerySet[Node]:
 
 
 # Every submission asks this: prepared (see comfy_router.prepared).
-_IDLE = Count(
-    Node, lambda: Node.objects.filter(enabled=True, status=Node.Status.IDLE, claimed=False)
-)
+_IDLE = Count(Node, lambda: Node.objects.filter(CAN_TAKE_A_TASK))
 
 
 def node_any_idle() -> bool:
-    """Whether some enabled node is idle and unclaimed: could take a task now."""
+    """Whether some node could take a task now (see `CAN_TAKE_A_TASK`)."""
     return _IDLE() > 0
 
 

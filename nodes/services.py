@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from comfy_router.prepared import Update
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
-from nodes.models import RUNS_A_TASK, Node
+from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
 from nodes.probe import Probe, new_client, probe_node, probe_nodes
 
@@ -206,7 +206,7 @@ def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
 _CLAIM = Update(
     Node,
     lambda node_id: (
-        Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False),
+        Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id),
         {"status": Status.BUSY, "claimed": True},
     ),
     node_id="pk",
@@ -214,7 +214,7 @@ _CLAIM = Update(
 _CLAIM_REMEMBERING = Update(
     Node,
     lambda node_id, model, loras: (
-        Node.objects.filter(pk=node_id, status=Status.IDLE, enabled=True, claimed=False),
+        Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id),
         {"status": Status.BUSY, "claimed": True, "last_model": model, "last_loras": loras},
     ),
     node_id="pk",
