@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from comfy_router.background import BackgroundServices
-from comfy_router.heap import freeze_startup_heap
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +39,10 @@ class Command(BaseCommand):
             from django.core.management import call_command
 
             call_command("migrate", interactive=False, verbosity=0)
-        freeze_startup_heap()
+        # The executors run the ASGI application; loading it now, with everything else, freezes
+        # the startup heap once (see comfy_router.asgi and comfy_router.heap).
+        import comfy_router.asgi  # noqa: F401
+
         self.stdout.write("Comfy Router worker started")
         self.stdout.flush()
         run_to_end(run_until_signalled())
