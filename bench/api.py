@@ -101,7 +101,7 @@ def main() -> None:
     cpu = dict.fromkeys(endpoints, 0.0)  # the router's CPU seconds while each endpoint was loaded
     with running("--bare-view", **env) as setup:
         load = Load(setup.router.client, c)
-        for name, request in endpoints.items():  # every path once through before measuring
+        for request in endpoints.values():  # every path once through before measuring
             done = load.run(request, range(warm_up))
             if request is submit:
                 ids += [response.json()["id"] for response in done.responses]

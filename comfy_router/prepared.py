@@ -42,6 +42,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import QuerySet
 from django.db.models.sql.subqueries import InsertQuery, UpdateQuery
 
+C = TypeVar("C")  # what a PerConnection makes
+R = TypeVar("R")  # what a statement's `result` makes of its cursor
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -117,10 +120,6 @@ class Compiled:
             for position in slot.positions:
                 params[position] = prepared
         return params
-
-
-C = TypeVar("C")
-R = TypeVar("R")
 
 
 class PerConnection(Generic[C]):
