@@ -56,7 +56,8 @@ def test_urls_in_core_loader_inputs_become_cached_files_in_their_folders():
     }
     graph["21"] = {"class_type": "LoadImage", "inputs": {"image": image}}
     graph["22"] = {"class_type": "LoadImageMask", "inputs": {"image": {"type": "url", "content": image}, "channel": "red"}}
-    result = submit(graph).build
+    submission = submit(graph)
+    result = submission.build
     assert result.graph["4"]["inputs"]["ckpt_name"] == cache_file_name(checkpoint)
     assert result.graph["20"]["inputs"]["lora_name"] == cache_file_name(lora)
     assert result.graph["21"]["inputs"]["image"] == cache_file_name(image)
@@ -68,7 +69,10 @@ def test_urls_in_core_loader_inputs_become_cached_files_in_their_folders():
     }
     assert result.main_model == cache_file_name(checkpoint)
     assert result.loras == (cache_file_name(lora),)
-    assert graph["4"]["inputs"]["ckpt_name"] == checkpoint  # the posted graph is not changed
+    # Neither the posted graph nor the task's params (what GET shows) are changed.
+    assert graph["4"]["inputs"]["ckpt_name"] == checkpoint
+    assert submission.params["prompt"]["4"]["inputs"]["ckpt_name"] == checkpoint
+    assert submission.params["prompt"]["22"]["inputs"]["image"] == {"type": "url", "content": image}
 
 
 def test_every_clip_input_of_dual_and_triple_loaders_is_fetched():

@@ -182,6 +182,19 @@ def test_a_graph_with_one_node_too_many_is_refused() -> None:
     assert_refused(data, "params.prompt", limits.MAX_GRAPH_NODES)
 
 
+def graph_with_inputs(count: int) -> dict[str, Any]:
+    """An image and a custom node with the rest of `count` inputs, all plain values."""
+    graph = image_graph(2)
+    graph["3"] = {"class_type": "MyNode", "inputs": {f"x{i}": i for i in range(count - 5)}}
+    return graph
+
+
+def test_a_graph_may_have_as_many_inputs_in_all_as_the_limit_and_no_more() -> None:
+    validate_submission(body("ComfyUI", {"prompt": graph_with_inputs(limits.MAX_GRAPH_INPUTS)}))
+    data = body("ComfyUI", {"prompt": graph_with_inputs(limits.MAX_GRAPH_INPUTS + 1)})
+    assert_refused(data, "params.prompt", limits.MAX_GRAPH_INPUTS)
+
+
 def test_preprocessor_params_may_number_the_limit_and_no_more() -> None:
     def with_params(count: int) -> dict[str, Any]:
         params = {f"p{i}": i for i in range(count)}

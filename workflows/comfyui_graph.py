@@ -28,6 +28,8 @@ def api_graph_errors(graph: Any) -> NodeErrors | list[str]:
         return ["The graph has no nodes."]
     if len(graph) > limits.MAX_GRAPH_NODES:
         return [f"The graph has more than {limits.MAX_GRAPH_NODES} nodes."]
+    if _input_count(graph) > limits.MAX_GRAPH_INPUTS:
+        return [f"The graph has more than {limits.MAX_GRAPH_INPUTS} inputs in all."]
     if "nodes" in graph and "links" in graph:
         return ["This is a UI-format workflow; export it with 'Export (API)'."]
     errors: NodeErrors = {}
@@ -46,6 +48,14 @@ def api_graph_errors(graph: Any) -> NodeErrors | list[str]:
     if not has_output and class_types <= info.keys():
         return ["The graph has no output node (SaveImage, SaveImageWebsocket, PreviewImage, …)."]
     return {}
+
+
+def _input_count(graph: dict[str, Any]) -> int:
+    return sum(
+        len(node["inputs"])
+        for node in graph.values()
+        if isinstance(node, dict) and isinstance(node.get("inputs"), dict)
+    )
 
 
 def _node_errors(graph: dict[str, Any], node_id: str, node: Any) -> NodeErrors:

@@ -26,6 +26,9 @@ MAX_PREPROCESSOR_NAME_LENGTH = 200
 MAX_PREPROCESSOR_PARAMS = 50
 
 MAX_GRAPH_NODES = 1000
+# Inputs over all of a graph's nodes: each is checked, so this bounds a submission's work (large
+# real graphs have a few thousand).
+MAX_GRAPH_INPUTS = 20_000
 
 # What a node may send back; past these it is misbehaving and the task ends with an error.
 MAX_NODE_ANSWER_BYTES = 64 * 1024 * 1024  # one JSON answer (/prompt, /history/{id}, /queue)
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_BATCH_SIZE",
     "MAX_CONTROLNETS",
     "MAX_FILE_NAME_LENGTH",
+    "MAX_GRAPH_INPUTS",
     "MAX_GRAPH_NODES",
     "MAX_INLINE_IMAGE_BYTES",
     "MAX_INLINE_IMAGE_PIXELS",

@@ -7,7 +7,6 @@ become files in `input/`. Everything else is passed through untouched.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from workflows.builders.base import BuildResult, FileCollector
@@ -18,8 +17,13 @@ _SEED_INPUTS = ("seed", "noise_seed")
 
 
 def build_comfyui(params: dict[str, Any]) -> BuildResult:
-    """Rewrite a checked graph (see workflows.comfyui_graph) into one the nodes can run as is."""
-    graph: dict[str, Any] = copy.deepcopy(params["prompt"])
+    """Rewrite a checked graph (see workflows.comfyui_graph) into one the nodes can run as is.
+
+    Only file inputs are rewritten, each replaced whole: a copy of each node and its inputs
+    leaves the submitted graph as it was, with no deep copy of every value in it."""
+    graph: dict[str, Any] = {
+        node_id: {**node, "inputs": dict(node["inputs"])} for node_id, node in params["prompt"].items()
+    }
     files = FileCollector()
     for node in graph.values():
         class_type, inputs = node["class_type"], node["inputs"]
