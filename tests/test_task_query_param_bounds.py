@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.support.cluster import comfyui_body, tiny_graph
 from tests.support.live_router import LiveRouter
 from workflows import limits
 
@@ -74,3 +75,14 @@ def test_an_output_index_beyond_any_integer_is_a_json_404(module_router: LiveRou
         response = client.get(f"/workflow/{uuid.uuid4()}/outputs/{'9' * 400}")
     assert response.status_code == 404
     assert response.json()["message"]
+
+
+def test_the_page_is_cut_by_the_limit_and_offset_as_validated(module_router: LiveRouter) -> None:
+    """`limit=1.0` passes as 1: the page and its next link use 1, not the default size."""
+    with module_router.client() as client:
+        for seed in range(3):
+            response = client.post("/workflow", json=comfyui_body(tiny_graph(seed)))
+            assert response.status_code == 202, response.text
+        page = client.get("/workflow", params={"limit": "1.0", "offset": "1.0"}).json()
+    assert len(page["results"]) == 1
+    assert "limit=1&" in page["next"] + "&" and "offset=2" in page["next"]

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflows import limits, selectors, services
+from workflows import selectors, services
 from workflows.models import Task
 from workflows.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.queries import TaskDetailQuerySerializer, TaskListQuerySerializer
@@ -85,11 +85,23 @@ class WorkflowListCreateView(APIView):
         query = TaskListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data.get("status")
-        paginator = LimitOffsetPagination()
-        paginator.default_limit = limits.DEFAULT_LIST_LIMIT
-        paginator.max_limit = limits.MAX_LIST_LIMIT
+        paginator = CheckedPage(query.validated_data["limit"], query.validated_data["offset"])
         page = paginator.paginate_queryset(selectors.task_list(status=wanted), request, view=self)
         return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
+
+
+class CheckedPage(LimitOffsetPagination):
+    """Pages by the limit and offset as the query's serializer read them, rather than reading
+    the query string again by rules of its own (`limit=10.0` is 10 for both)."""
+
+    def __init__(self, limit: int, offset: int) -> None:
+        self.checked_limit, self.checked_offset = limit, offset
+
+    def get_limit(self, request: Request) -> int:
+        return self.checked_limit
+
+    def get_offset(self, request: Request) -> int:
+        return self.checked_offset
 
 
 class WorkflowDetailView(APIView):
