@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
+from nodes.probe import validate_token
 from nodes.selectors import UNFINISHED_TASK_STATUSES, task_model
 from nodes.services import node_check_many, node_set_enabled
 
@@ -35,6 +36,7 @@ class NodeAdminForm(forms.ModelForm):
     token = forms.CharField(
         required=False,
         max_length=500,
+        validators=[validate_token],
         widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "off"}),
         help_text=Node._meta.get_field("token").help_text,
     )

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from comfy_router.wakeups import dispatch_wakeup
 from nodes.models import Node
-from nodes.probe import new_client, probe_node
+from nodes.probe import Probe, new_client, probe_node
 from nodes.selectors import nodes_to_check
 from nodes.services import node_record_probe
 
@@ -54,10 +54,18 @@ async def run(stop: asyncio.Event) -> None:
 async def _check(client: httpx.AsyncClient, node: Node, timeout: float) -> None:
     try:
         probe = await probe_node(client, url=node.url, token=node.token, timeout=timeout)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        # Counted as a failure, so a node whose check breaks can never pass for a healthy one.
+        logger.exception("Health check of %s failed", node.url)
+        reason = f"the check failed inside the router ({type(error).__name__}); see its log"
+        probe = Probe(ok=False, error=reason)
+    try:
         if await database_sync_to_async(node_record_probe)(node_id=node.pk, probe=probe):
             logger.info("Node %s is back: idle", node.url)
             await dispatch_wakeup()
     except asyncio.CancelledError:
         raise
     except Exception:
-        logger.exception("Health check of %s failed", node.url)
+        logger.exception("Recording the health check of %s failed", node.url)

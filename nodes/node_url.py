@@ -3,6 +3,9 @@
 `HTTP://GPU-1.lan:80/comfy/` and `http://gpu-1.lan/comfy` are the same node, so every entry point
 stores `normalize_node_url(raw)`: lowercase scheme and host, the port only when it is not the
 scheme's default, the path without trailing slashes, and nothing else.
+
+`normalize_host` is also the download URL check's idea of a valid host: a host passes only if
+httpx and the resolver can use it as stored.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+import idna
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LENGTH = 500
 HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+# A name ending in a number is an IPv4 address to browsers and resolvers (`1.2.3`, `0x7f.1`).
+NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
 
 
 class InvalidNodeURL(ValueError):
@@ -39,7 +46,7 @@ def normalize_node_url(raw: str) -> str:
         raise InvalidNodeURL("A node URL takes no query string.")
     if parts.fragment or "#" in text:
         raise InvalidNodeURL("A node URL takes no fragment.")
-    host = _host(parts.hostname or "")
+    host = normalize_host(parts.hostname or "")
     try:
         port = parts.port
     except ValueError:
@@ -56,7 +63,9 @@ def normalize_node_url(raw: str) -> str:
     return url
 
 
-def _host(hostname: str) -> str:
+def normalize_host(hostname: str) -> str:
+    """The host as the URL should carry it: an IPv6 address in brackets, an IPv4 address, or a
+    lowercase ASCII name, non-ASCII labels encoded by IDNA 2008 rules as httpx encodes them."""
     if not hostname:
         raise InvalidNodeURL("The URL has no host.")
     if ":" in hostname:
@@ -64,11 +73,18 @@ def _host(hostname: str) -> str:
             return f"[{ipaddress.IPv6Address(hostname).compressed}]"
         except ValueError:
             raise InvalidNodeURL(f"{hostname!r} is not a valid IPv6 address.") from None
-    try:
-        ascii_host = hostname.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise InvalidNodeURL(f"{hostname!r} is not a valid host name.") from None
-    labels = ascii_host.rstrip(".").split(".")
+    name = hostname.lower().rstrip(".")
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except UnicodeError:  # idna.IDNAError and its kin
+            raise InvalidNodeURL(f"{hostname!r} is not a valid host name.") from None
+    labels = name.split(".")
+    if NUMERIC_LABEL.match(labels[-1]):
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise InvalidNodeURL(f"{hostname!r} is not a valid IPv4 address.") from None
     if not all(HOST_LABEL.match(label) for label in labels):
         raise InvalidNodeURL(f"{hostname!r} is not a valid host name.")
-    return ".".join(labels)
+    return name

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from nodes.models import Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
+from nodes.probe import validate_token
 
 
 class NodeURLField(serializers.CharField):
@@ -30,7 +31,9 @@ class NodeAddSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Sent to the node as `Authorization: Bearer …`; never shown again.",
+        validators=[validate_token],
+        help_text="Sent to the node as `Authorization: Bearer …`; never shown again. Printable "
+        "ASCII without spaces.",
     )
 
 

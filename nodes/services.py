@@ -20,7 +20,7 @@ from comfy_router.prepared import Update
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
 from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
-from nodes.probe import Probe, new_client, probe_node, probe_nodes
+from nodes.probe import Probe, new_client, probe_node, probe_nodes, validate_token
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ class NodeBusy(RuntimeError):
 
 def node_upsert(*, url: str, name: str = "", token: str = "") -> tuple[Node, Outcome]:
     """Registers `url` (normalised), or sets the given name / token on the node already there.
-    Empty name or token leave an existing node's value alone. Does not check the node."""
+    Empty name or token leave an existing node's value alone. Does not check the node.
+
+    A URL or token the entry points should have refused raises (InvalidNodeURL, ValidationError)
+    before anything is written: a row is only ever saved with values the checks can send."""
     normalized = normalize_node_url(url)
+    validate_token(token)
     with transaction.atomic():
         node, created = Node.objects.get_or_create(
             url=normalized, defaults={"name": name, "token": token, "status": Status.OFFLINE}
