@@ -178,8 +178,8 @@ def _open(client: httpx.Client, url: str, options: FetchOptions) -> httpx.Respon
     """Sends GET, following up to MAX_REDIRECTS redirects, checking every hop's URL first."""
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        check_url(current, block_private_networks=options.block_private_networks)
         try:
+            check_url(current, block_private_networks=options.block_private_networks)
             request = client.build_request("GET", current, headers={"Accept-Encoding": "identity"})
             response = client.send(request, stream=True)
         except httpx.TimeoutException:
@@ -187,7 +187,7 @@ def _open(client: httpx.Client, url: str, options: FetchOptions) -> httpx.Respon
             raise TransientDownloadError(url, cause) from None
         except httpx.TransportError as exc:
             raise TransientDownloadError(url, f"cannot reach {current}: {_describe(exc)}") from None
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: the resolver's IDNA codec
             raise DownloadError(url, f"invalid URL {current}: {exc}") from None
         if response.is_redirect and "location" in response.headers:
             response.close()

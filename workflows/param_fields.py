@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from nodes.node_url import normalize_host
 from workflows import limits
 from workflows.builders.images import InvalidImage, decode_base64_image, strip_base64
 from workflows.builders.stages import RESIZE_CROP_AND_RESIZE, RESIZE_MODES, preprocessor_ports
@@ -32,7 +33,9 @@ def url_error(value: Any) -> str | None:
         return "Enter a valid URL."
     if parts.scheme.lower() not in limits.URL_SCHEMES:
         return "Only http and https URLs can be fetched."
-    if not parts.hostname:
+    try:
+        normalize_host(parts.hostname or "")
+    except ValueError:  # no host, or one httpx or the resolver would refuse
         return "Enter a valid URL."
     return None
 
