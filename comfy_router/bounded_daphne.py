@@ -1,15 +1,16 @@
-"""Daphne's HTTP connections with the request body bound of comfy_router.limits, and without
-two costs Twisted adds to every request.
+"""Daphne's HTTP connections with the request body bound of comfy_router.limits, HEAD answers
+that are headers only, and without two costs Twisted adds to every request.
 
 Twisted reads a whole body (spooling it to disk past 100 KB) before Daphne hands the request to
 Django, so the bound has to act here to keep a huge upload off the disk: a Content-Length over
 the limit is refused as soon as the headers arrive, a chunked body as soon as it passes it.
 
 The costs, on the event loop that also runs the tasks: Twisted formats an access log line per
-request for a log Daphne sends nowhere (Daphne logs requests itself), and parses a POST's
-Content-Type with the `email` package (to find form bodies, which Daphne does not use), each
-about a tenth of a millisecond. The log line is not written; the parse is remembered for the
-few Content-Types clients send.
+request for a log Daphne sends nowhere (Daphne logs requests itself), and parses a POST's form
+body (url-encoded or multipart, with the `email` package) into `request.args`, which Daphne does
+not use. The log line is not written, and the form parse is off: the body reaches Django as it
+was sent, and a malformed multipart body gets the API's JSON answer, not Twisted's empty 400.
+(So the memo of Twisted's Content-Type parser in install_daphne_body_limit is no longer reached.)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class BoundedWebRequest(WebRequest):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.body_refused = False
         self.body_received = 0
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.max_body_bytes:
@@ -64,6 +65,14 @@ class BoundedWebRequest(WebRequest):  # type: ignore[misc]
         if self.body_refused:
             return None
         return super().process()
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        # Daphne writes each body chunk with the unbound `http.Request.write`, which passes over
+        # the no-op `write` Twisted puts on a HEAD request after its first chunk: the second
+        # chunk on (past 64 KiB) would reach the client and garble the connection's next answer.
+        if self.method == b"HEAD" and message.get("type") == "http.response.body":
+            message = {**message, "body": b""}
+        super().handle_reply(message)
 
     def refuse_body(self) -> None:
         self.body_refused = True
