@@ -9,10 +9,22 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from comfy_router import metrics, views
 
+# The docs answer GET and HEAD only: DRF's OPTIONS answer would go through the Swagger view's
+# HTML renderer, which has no template for it (a 500).
+DOC_METHODS = ["get", "head"]
+
 urlpatterns = [
     path("health_check", views.health_check, name="health-check"),
-    path("doc", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="doc"),
-    path("doc/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path(
+        "doc",
+        SpectacularSwaggerView.as_view(url_name="openapi-schema", http_method_names=DOC_METHODS),
+        name="doc",
+    ),
+    path(
+        "doc/openapi.json",
+        SpectacularJSONAPIView.as_view(http_method_names=DOC_METHODS),
+        name="openapi-schema",
+    ),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
