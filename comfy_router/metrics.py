@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text format, read from the database on every scrape.
+"""GET (or HEAD) /metrics: Prometheus text format, read from the database on every scrape.
 
 Gauges come from aggregate queries over the current rows; counters and histograms from the
 persistent series in comfy_router.counters, so every process reports the same numbers and a
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -131,7 +132,9 @@ def registry() -> CollectorRegistry:
 _registry: CollectorRegistry | None = None
 
 
-@require_GET
+# Basic auth guards it, not a session; a CSRF check would turn other methods' 405 into a 403.
+@csrf_exempt
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     global _registry
     if _registry is None:
