@@ -92,6 +92,7 @@ def test_file_dash_reads_stdin_too(monkeypatch: pytest.MonkeyPatch) -> None:
         ("http://gpu-1:8188\nftp://gpu-2\nhttp://gpu-3:8188\n", "line 2: Scheme 'ftp'"),
         ('[{"url": "http://gpu-1:8188"}, {"url": "gpu-2"}]', "item 2: 'gpu-2' has no scheme"),
         ('[{"url": "http://gpu-1:8188", "tokn": "x"}]', "item 1: unknown key(s) tokn"),
+        ('[{"url": "http://gpu-1:8188", "token": "t\u00f6k"}]', "item 1: A token takes printable ASCII"),
         ('[{"url": "http://gpu-1:8188"},', "not valid JSON"),
         ('{"url": "http://gpu-1:8188"}\n', "line 1"),
     ],

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from nodes.models import Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
+from nodes.probe import validate_token
 from nodes.services import Outcome, node_check_many, node_upsert
 
 STDIN = "-"
@@ -88,12 +90,17 @@ class Command(BaseCommand):
     def _collect(
         self, raw: Any, extra: dict[str, str], origin: str, entries: list[Entry], errors: list[str]
     ) -> None:
+        token = extra.get("token", "")
         try:
             url = normalize_node_url(raw if isinstance(raw, str) else "")
+            validate_token(token)
         except InvalidNodeURL as error:
             errors.append(f"{origin}: {error}")
             return
-        entries.append(Entry(url, extra.get("name", ""), extra.get("token", ""), origin))
+        except ValidationError as error:
+            errors.append(f"{origin}: {' '.join(error.messages)}")
+            return
+        entries.append(Entry(url, extra.get("name", ""), token, origin))
 
     def _report(
         self, results: list[tuple[Entry, Node | None, Outcome | str]], statuses: dict[int, str]
