@@ -37,7 +37,7 @@ def test_a_wrong_method_is_a_json_405(live_router: LiveRouter) -> None:
     with live_router.client() as client:
         assert_error_shape(client.delete("/doc/openapi.json"), 405)
         body = assert_error_shape(client.post("/health_check"), 405)
-    assert body["detail"] == {"allowed": ["GET"]}
+    assert body["detail"] == {"allowed": ["GET", "HEAD"]}
 
 
 def test_missing_credentials_are_a_json_401(live_router: LiveRouter) -> None:
