@@ -10,12 +10,10 @@ request for a log Daphne sends nowhere (Daphne logs requests itself), and parses
 body (url-encoded or multipart, with the `email` package) into `request.args`, which Daphne does
 not use. The log line is not written, and the form parse is off: the body reaches Django as it
 was sent, and a malformed multipart body gets the API's JSON answer, not Twisted's empty 400.
-(So the memo of Twisted's Content-Type parser in install_daphne_body_limit is no longer reached.)
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from typing import Any
@@ -23,7 +21,6 @@ from typing import Any
 import daphne.server
 from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.internet import reactor
-from twisted.web import http
 
 from comfy_router.limits import too_large_body
 
@@ -104,7 +101,3 @@ def install_daphne_body_limit(max_bytes: int) -> None:
     factory inside `Server.run`, from this module-level name)."""
     BoundedWebRequest.max_body_bytes = max_bytes
     daphne.server.HTTPFactory = BoundedHTTPFactory  # type: ignore[misc]
-    # A pure function of the header's bytes; private to Twisted, so left alone if it is gone.
-    parse = getattr(http, "_parseContentType", None)
-    if parse is not None and not hasattr(parse, "cache_info"):
-        http._parseContentType = functools.lru_cache(maxsize=64)(parse)
