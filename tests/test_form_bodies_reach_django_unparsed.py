@@ -18,7 +18,7 @@ def test_a_malformed_multipart_post_to_a_public_path_is_a_json_405(
 ) -> None:
     response = httpx.post(module_router.url + "/health_check", **MALFORMED_MULTIPART)
     assert response.status_code == 405
-    assert response.json()["detail"] == {"allowed": ["GET"]}
+    assert response.json()["detail"] == {"allowed": ["GET", "HEAD"]}
 
 
 def test_a_malformed_multipart_post_to_the_api_is_a_json_415(module_router: LiveRouter) -> None:
