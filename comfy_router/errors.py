@@ -79,6 +79,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         data = response.data
         message = str(data.get("detail", exc)) if isinstance(data, dict) else str(exc)
         extra = getattr(exc, "extra_detail", None)
+        if extra is None and isinstance(exc, exceptions.ParseError):
+            extra = {"body": [message]}  # the field is the whole body, as for a too-large one
         response.data = error_body(message, extra)
     return response
 
