@@ -61,7 +61,8 @@ def publish_final_sync(task: Task) -> None:
 
 
 class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
-    """Sends the task's current state on connect, then every event until the final one.
+    """Sends the task's current state on connect, then every event until the final one; ignores
+    whatever the client sends.
 
     Pushed events are best effort (a worker may die between ending a task and announcing it), so
     the consumer also reads the task every FINAL_CHECK_INTERVAL seconds and sends the final event
@@ -126,8 +127,11 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """Clients only listen; anything they send is ignored."""
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        """Clients only listen; anything they send is ignored, unread (decoding it as JSON, as
+        the base class does, failed on other text and on binary frames and closed the socket)."""
 
     async def task_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
