@@ -14,7 +14,8 @@ CHECKPOINT = b'{"type": "build_in", "name": "v1-5.safetensors"}'
 
 
 def sd15(extra: bytes) -> bytes:
-    return b'{"type": "SD15", "params": {"checkpoint": ' + CHECKPOINT + b', "prompt": "x"' + extra + b"}}"
+    params = b'{"checkpoint": ' + CHECKPOINT + b', "prompt": "x"' + extra + b"}"
+    return b'{"type": "SD15", "params": ' + params + b"}"
 
 
 def graph(nodes: bytes) -> bytes:
