@@ -81,6 +81,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         extra = getattr(exc, "extra_detail", None)
         if extra is None and isinstance(exc, exceptions.ParseError):
             extra = {"body": [message]}  # the field is the whole body, as for a too-large one
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            # Worded as for the views outside DRF (see JsonErrorMiddleware), so a client reads
+            # one shape of 405 from every route.
+            request, view = context["request"], context["view"]
+            message = f"Method {request.method} not allowed on {request.path}."
+            extra = {"allowed": list(view.allowed_methods)}
         response.data = error_body(message, extra)
     return response
 
