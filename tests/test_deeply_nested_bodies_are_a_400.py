@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comfy_router.parsers import MAX_JSON_DEPTH, StrictJSONParser, nested_deeper_than
-from tests.support.raw_json import assert_body_error, post_raw
+from tests.support.raw_json import assert_body_error, graph_body_with_input, post_raw
 
 pytestmark = pytest.mark.django_db
 
@@ -21,14 +21,6 @@ pytestmark = pytest.mark.django_db
 def nested(depth: int, inner: bytes = b"1") -> bytes:
     return b'{"a": ' * depth + inner + b"}" * depth
 
-
-def graph_input(value: bytes) -> bytes:
-    return (
-        b'{"type": "ComfyUI", "params": {"prompt": {'
-        b'"1": {"class_type": "MyNode", "inputs": {"x": ' + value + b"}}, "
-        b'"2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "a"}}'
-        b"}}}"
-    )
 
 
 @pytest.mark.parametrize("path", ["/workflow", "/cluster/nodes", "/cluster/nodes/delete"])
@@ -42,11 +34,11 @@ def test_params_nested_5000_deep_are_a_400() -> None:
 
 
 def test_a_graph_input_nested_within_the_stack_but_past_the_limit_is_a_400() -> None:
-    assert_body_error(post_raw("/workflow", graph_input(nested(500))), "nested")
+    assert_body_error(post_raw("/workflow", graph_body_with_input(nested(500))), "nested")
 
 
 def test_a_graph_input_nested_deep_but_within_the_limit_is_taken() -> None:
-    response = post_raw("/workflow", graph_input(nested(MAX_JSON_DEPTH - 6)))
+    response = post_raw("/workflow", graph_body_with_input(nested(MAX_JSON_DEPTH - 6)))
     assert response.status_code == 202, response.content
 
 

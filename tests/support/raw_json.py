@@ -18,6 +18,16 @@ def post_raw(path: str, body: bytes, charset: str = "utf-8") -> Any:
     )
 
 
+def graph_body_with_input(value: bytes) -> bytes:
+    """A `ComfyUI` submission whose custom node has one input, `value` as raw JSON."""
+    return (
+        b'{"type": "ComfyUI", "params": {"prompt": {'
+        b'"1": {"class_type": "MyNode", "inputs": {"x": ' + value + b"}}, "
+        b'"2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "a"}}'
+        b"}}}"
+    )
+
+
 def assert_body_error(response: Any, *words: str) -> str:
     """A 400 in the API's shape, its message under `detail.body`; returns the message."""
     assert response.status_code == 400, response.content
