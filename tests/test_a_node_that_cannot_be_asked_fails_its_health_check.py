@@ -5,7 +5,6 @@ offline and stays there, instead of raising on every interval while it still tak
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,23 +12,18 @@ from nodes import health
 from nodes.models import Node
 from nodes.probe import new_client, probe_node
 from tests.fake_comfyui import FakeComfyUIThread
-from tests.support.nodes import DEATH_BOUND, health_settings, node_state, running_monitor, wait_for_status
+from tests.support.nodes import (  # noqa: F401 (fake and small_timings are fixtures)
+    DEATH_BOUND,
+    fake,
+    node_state,
+    running_monitor,
+    small_timings,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BAD_TOKENS = ["tök", "a\nb", "a\x00b"]
 UNUSABLE_URLS = ["http://999.999.999.999", "http://ex\N{GRINNING FACE}.com"]
-
-
-@pytest.fixture(autouse=True)
-def small_timings() -> Iterator[None]:
-    with health_settings():
-        yield
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeComfyUIThread]:
-    with FakeComfyUIThread() as server:
-        yield server
 
 
 def health_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -4,7 +4,6 @@ restart and hang."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from channels.db import database_sync_to_async
@@ -16,27 +15,17 @@ from tests.support.nodes import (
     DEATH_BOUND,
     FAILURES,
     INTERVAL,
+    fake,  # noqa: F401 (a fixture)
     health_settings,
     hold,
     node_state,
     running_monitor,
+    small_timings,  # noqa: F401 (an autouse fixture)
     wait_for_status,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SLACK = 1.0  # event loop and SQLite latency on a busy 2-core machine
-
-
-@pytest.fixture(autouse=True)
-def small_timings() -> Iterator[None]:
-    with health_settings():
-        yield
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeComfyUIThread]:
-    with FakeComfyUIThread() as server:
-        yield server
 
 
 def stats_requests(fake: FakeComfyUIThread) -> int:

@@ -1,19 +1,24 @@
-"""Helpers for the node tests: the in-process health monitor with small timings, and waiting."""
+"""Helpers for the node tests: the in-process health monitor with small timings, and waiting.
+
+A module that imports the fixtures `small_timings` (autouse: every test in it runs with the small
+health timings) and `fake` (a fake ComfyUI node) has them as its own."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import override_settings
 
 from nodes import health
 from nodes.models import Node
+from tests.fake_comfyui import FakeComfyUIThread
 
 INTERVAL, TIMEOUT, FAILURES = 0.1, 0.5, 3
 DEATH_BOUND = FAILURES * INTERVAL + TIMEOUT
@@ -29,6 +34,18 @@ def health_settings(
         health_failures=failures,
     )
     return override_settings(ROUTER=router)
+
+
+@pytest.fixture(autouse=True)
+def small_timings() -> Iterator[None]:
+    with health_settings():
+        yield
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeComfyUIThread]:
+    with FakeComfyUIThread() as server:
+        yield server
 
 
 @asynccontextmanager
