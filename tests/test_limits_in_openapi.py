@@ -58,6 +58,7 @@ def test_field_limits_are_in_the_schema(
         ("ImageRequest", "content", limits.MAX_INLINE_IMAGE_BYTES),
         ("ImageRequest", "content", limits.MAX_INLINE_IMAGE_PIXELS),
         ("ComfyUIParamsRequest", "prompt", limits.MAX_GRAPH_NODES),
+        ("ComfyUIParamsRequest", "prompt", limits.MAX_GRAPH_INPUTS),
         ("ModelRefRequest", "name", limits.MAX_FILE_NAME_LENGTH),
         ("ControlNetRequest", "preprocessor_params", limits.MAX_PREPROCESSOR_PARAMS),
     ],

@@ -180,8 +180,9 @@ class ComfyUIParamsSerializer(StrictSerializer):
     """Any API-format graph; http(s) URLs in core loaders' file inputs are fetched first."""
 
     prompt = ApiGraphField(
-        help_text=f"API-format graph of at most {limits.MAX_GRAPH_NODES} nodes; URLs in file "
-        f"inputs at most {limits.MAX_URL_LENGTH} characters."
+        help_text=f"API-format graph of at most {limits.MAX_GRAPH_NODES} nodes and "
+        f"{limits.MAX_GRAPH_INPUTS} inputs in all; URLs in file inputs at most "
+        f"{limits.MAX_URL_LENGTH} characters."
     )
 
 
