@@ -57,6 +57,11 @@ def error_body(message: str, detail: dict[str, Any] | None = None) -> dict[str, 
     return {"message": message, "detail": detail or {}}
 
 
+def method_not_allowed_body(method: str, path: str, allowed: list[str]) -> dict[str, Any]:
+    """The one 405 of every route: DRF's views and Django's alike."""
+    return error_body(f"Method {method} not allowed on {path}.", {"allowed": allowed})
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         from comfy_router.limits import too_large_body
@@ -75,18 +80,17 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         detail = flatten_errors(exc.detail)
         response.data = error_body(_summary(detail), detail)
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        request, view = context["request"], context["view"]
+        response.data = method_not_allowed_body(
+            request.method, request.path, list(view.allowed_methods)
+        )
     else:
         data = response.data
         message = str(data.get("detail", exc)) if isinstance(data, dict) else str(exc)
         extra = getattr(exc, "extra_detail", None)
         if extra is None and isinstance(exc, exceptions.ParseError):
             extra = {"body": [message]}  # the field is the whole body, as for a too-large one
-        if isinstance(exc, exceptions.MethodNotAllowed):
-            # Worded as for the views outside DRF (see JsonErrorMiddleware), so a client reads
-            # one shape of 405 from every route.
-            request, view = context["request"], context["view"]
-            message = f"Method {request.method} not allowed on {request.path}."
-            extra = {"allowed": list(view.allowed_methods)}
         response.data = error_body(message, extra)
     return response
 
@@ -130,9 +134,10 @@ class JsonErrorMiddleware:
         replacement = JsonResponse(
             error_body(f"{response.reason_phrase} ({request.method} {request.path}).")
             if response.status_code != 405
-            else error_body(
-                f"Method {request.method} not allowed on {request.path}.",
-                {"allowed": [m.strip() for m in response.get("Allow", "").split(",") if m]},
+            else method_not_allowed_body(
+                request.method,
+                request.path,
+                [m.strip() for m in response.get("Allow", "").split(",") if m],
             ),
             status=response.status_code,
         )
