@@ -26,6 +26,7 @@ from support import (  # noqa: E402
     table,
     wait_finished,
 )
+
 from tests.fake_comfyui import FakeComfyUIThread  # noqa: E402
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-
 from support import comfyui_body, machine, percentile, running, table, tiny_graph  # noqa: E402
 
 

@@ -125,8 +125,12 @@ def router_seconds(url: str) -> tuple[float, int]:
     deleted afterwards so the next round downloads again."""
     from downloads.models import CacheEntry
     from downloads.naming import cache_file_name
-    from downloads.services import cache_entry_delete, cache_prepare_task, cache_release_task
-    from workflows.builders.base import FileToFetch
+    from downloads.services import (
+        cache_entry_delete,
+        cache_prepare_task,
+        cache_release_task,
+    )
+    from workflows.graphs.builders.base import FileToFetch
 
     task_id = uuid.uuid4()
     file = FileToFetch(url=url, folder="models/checkpoints", name=cache_file_name(url))

@@ -21,9 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from websockets.sync.client import connect  # noqa: E402
-
 from support import comfyui_body, machine, percentile, running, table, tiny_graph  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
 
 AUTH = "Basic " + base64.b64encode(b"admin:admin").decode()
 

@@ -7,7 +7,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from comfy_router import metrics, views
+from comfy_router import views
+from workflows.api import metrics
 
 # The docs answer GET and HEAD only: DRF's OPTIONS answer would go through the Swagger view's
 # HTML renderer, which has no template for it (a 500).

@@ -1,4 +1,4 @@
-"""Helpers for tests that drive a (fake) ComfyUI node through workflows.comfyui_client."""
+"""Helpers for tests that drive a (fake) ComfyUI node through workflows.comfyui.client."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from workflows.comfyui_client import ComfyUIClient, Event, PromptTracker
+from workflows.comfyui.client import ComfyUIClient, Event, PromptTracker
 
 
 async def run_prompt(

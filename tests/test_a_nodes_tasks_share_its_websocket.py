@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from tests.fake_comfyui import FakeComfyUIThread
-
 from tests.support.cluster import Cluster, comfyui_body, tiny_graph
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

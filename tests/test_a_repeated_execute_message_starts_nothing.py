@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from nodes.models import Node
-from workflows.executor import run_start
+from workflows.execution.run import run_start
 from workflows.models import Task
 
 pytestmark = pytest.mark.django_db

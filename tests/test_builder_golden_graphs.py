@@ -26,7 +26,7 @@ from tests.workflow_params import (
     sd15_params,
     sdxl_params,
 )
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 SEED = 1234

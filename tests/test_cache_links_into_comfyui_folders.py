@@ -14,7 +14,7 @@ from downloads.naming import cache_file_name
 from downloads.services import cache_prepare_task
 from tests.support.cache_settings import CacheDirs, cache_dirs  # noqa: F401
 from tests.support.file_server import FileServer, body, file_server  # noqa: F401
-from workflows.builders.base import FileToFetch, InlineFile
+from workflows.graphs.builders.base import FileToFetch, InlineFile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ a cached name without it can never be loaded by a loader node."""
 from __future__ import annotations
 
 from tests.workflow_params import body, custom, sd15_params
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
 
 
 def test_a_custom_safetensors_checkpoint_keeps_its_extension():

@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from workflows import cancel_requests
-from workflows.cancel_requests import CancelRequests
+
+from workflows.execution import cancel_requests
+from workflows.execution.cancel_requests import CancelRequests
 from workflows.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)

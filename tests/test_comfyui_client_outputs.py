@@ -12,7 +12,7 @@ from tests.comfyui_helpers import run_prompt
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_comfyui.fixtures import fake_comfyui  # noqa: F401
 from tests.fake_comfyui.graphs import empty_to_save, empty_to_websocket, sd15_txt2img
-from workflows.comfyui_client import ComfyUIClient, Progress, PromptTracker
+from workflows.comfyui.client import ComfyUIClient, Progress, PromptTracker
 
 pytestmark = pytest.mark.asyncio
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import struct
 
-from workflows.comfyui_client import (
+from workflows.comfyui.client import (
+    Executing,
     ExecutionCached,
     ExecutionError,
     ExecutionInterrupted,
-    Executing,
     FeatureFlags,
     PreviewImage,
     Progress,

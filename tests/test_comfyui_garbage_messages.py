@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from tests.support.garbage_comfyui import JUNK_BINARY, JUNK_TEXT
-from workflows.comfyui_client import ComfyUIClient, NodeProtocolError, PromptTracker, decode_message
+from workflows.comfyui.client import (
+    ComfyUIClient,
+    NodeProtocolError,
+    PromptTracker,
+    decode_message,
+)
 
 GRAPH = {"1": {"class_type": "SaveImage", "inputs": {}}}
 WRONG_SHAPES: list[Any] = [None, 7, "text", [1, 2], {"a": "b"}, {"images": 5}, {"images": "x"}]

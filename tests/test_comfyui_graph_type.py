@@ -12,9 +12,9 @@ from comfy_router.errors import flatten_errors
 from downloads.naming import cache_file_name
 from tests.test_graph_validation import SD15_TXT2IMG
 from tests.workflow_params import png_base64
-from workflows import limits
-from workflows.builders import FileToFetch
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
+from workflows.graphs import limits
+from workflows.graphs.builders import FileToFetch
 
 
 def submit(graph: Any, **params: Any):

@@ -23,7 +23,7 @@ from downloads.services import cache_prepare_task
 from tests.support.cache_settings import CacheDirs, cache_dirs  # noqa: F401
 from tests.support.file_server import FileServer, body, file_server  # noqa: F401
 from tests.support.live_router import PROJECT_DIR
-from workflows.builders.base import FileToFetch
+from workflows.graphs.builders.base import FileToFetch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ SIZE = 2 * 1024 * 1024
 SCRIPT = """
 import asyncio, os, uuid
 from downloads.services import cache_prepare_task
-from workflows.builders.base import FileToFetch
+from workflows.graphs.builders.base import FileToFetch
 file = FileToFetch(url=os.environ["URL"], folder="models/checkpoints", name=os.environ["NAME"])
 asyncio.run(cache_prepare_task(task_id=uuid.uuid4(), files=[file]))
 print("prepared")

@@ -11,7 +11,7 @@ from downloads.models import CacheEntry
 from downloads.naming import cache_file_name
 from tests.support.cache_settings import CacheDirs, cache_dirs  # noqa: F401
 from tests.support.file_server import FileServer, body, file_server  # noqa: F401
-from workflows.builders.base import FileToFetch
+from workflows.graphs.builders.base import FileToFetch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

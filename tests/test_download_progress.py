@@ -13,7 +13,7 @@ from downloads.selectors import task_download_progress
 from downloads.services import cache_prepare_task
 from tests.support.cache_settings import CacheDirs, cache_dirs  # noqa: F401
 from tests.support.file_server import FileServer, file_server  # noqa: F401
-from workflows.builders.base import FileToFetch
+from workflows.graphs.builders.base import FileToFetch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

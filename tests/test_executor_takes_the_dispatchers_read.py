@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from workflows import executor
-from workflows.executor import HandOvers
+from workflows.execution import run as executor
+from workflows.execution.run import HandOvers
 from workflows.models import Task
 
 

@@ -18,7 +18,7 @@ from tests.fake_comfyui.fixtures import (
     install_model,
 )  # noqa: F401
 from tests.fake_comfyui.graphs import empty_to_save, sd15_txt2img
-from workflows.comfyui_client import ComfyUIClient, PromptRejected
+from workflows.comfyui.client import ComfyUIClient, PromptRejected
 
 
 async def test_the_log_counts_prompts_queued_or_running_at_once(fake_comfyui: FakeComfyUI) -> None:

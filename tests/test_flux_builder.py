@@ -2,8 +2,18 @@ from __future__ import annotations
 
 import random
 
-from tests.workflow_params import body, build_in, controlnet, flux_params, image_url, lora, nodes_of, only, png_base64
-from workflows.params import validate_submission
+from tests.workflow_params import (
+    body,
+    build_in,
+    controlnet,
+    flux_params,
+    image_url,
+    lora,
+    nodes_of,
+    only,
+    png_base64,
+)
+from workflows.api.params import validate_submission
 
 
 def submit(**params):

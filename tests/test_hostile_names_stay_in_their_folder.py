@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from downloads.naming import cache_file_name
-from workflows.builders.images import decode_base64_image
-from workflows.comfyui_client import OutputFile
-from workflows.outputs import fetch_saved_files, safe_file_name
-from workflows.services import outputs_dir
+from workflows.comfyui.client import OutputFile
+from workflows.execution.outputs import fetch_saved_files, safe_file_name
+from workflows.graphs.builders.images import decode_base64_image
+from workflows.tasks.services import outputs_dir
 
 HOSTILE_NAMES = [
     "../../../../etc/passwd",

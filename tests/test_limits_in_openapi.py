@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from workflows import limits
+from workflows.graphs import limits
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import uuid
 
 from channels.layers import get_channel_layer
 
-from workflows import live
+from workflows.tasks import live
 
 
 async def received_after_publishing(preview: str) -> list[dict]:

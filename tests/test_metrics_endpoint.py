@@ -20,9 +20,9 @@ from downloads.eviction import evict
 from downloads.models import CacheEntry, CacheUse
 from nodes.models import Node
 from tests.support.cache_settings import CacheDirs, cache_dirs  # noqa: F401
-from workflows import metrics as task_metrics
 from workflows.models import Task
-from workflows.services import task_finish
+from workflows.tasks import metrics as task_metrics
+from workflows.tasks.services import task_finish
 
 pytestmark = pytest.mark.django_db
 

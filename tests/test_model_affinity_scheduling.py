@@ -1,11 +1,11 @@
-"""The pure pairing of ready tasks with idle nodes (workflows.scheduling.plan)."""
+"""The pure pairing of ready tasks with idle nodes (workflows.scheduling.affinity.plan)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workflows.scheduling import HoldBackClock, plan
+from workflows.scheduling.affinity import HoldBackClock, plan
 
 
 @dataclass(frozen=True)

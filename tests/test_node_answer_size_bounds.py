@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.garbage_comfyui import GarbageNode
-from workflows.comfyui_client import ComfyUIClient, NodeProtocolError, WebsocketClosed
+from workflows.comfyui.client import ComfyUIClient, NodeProtocolError, WebsocketClosed
 
 BOUND = 4096
 

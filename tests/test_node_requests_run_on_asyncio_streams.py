@@ -14,8 +14,8 @@ import trustme
 from tests.fake_comfyui import FakeComfyUI
 from tests.fake_comfyui.fixtures import fake_comfyui  # noqa: F401
 from tests.fake_comfyui.graphs import empty_to_save
-from workflows import comfyui_client
-from workflows.comfyui_client import ComfyUIClient, NodeUnreachable
+from workflows.comfyui import client as comfyui_client
+from workflows.comfyui.client import ComfyUIClient, NodeUnreachable
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.object_info import OBJECT_INFO_PATH, object_info
+from workflows.graphs.object_info import OBJECT_INFO_PATH, object_info
 
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "comfyui" / "object_info.json"
 

@@ -20,8 +20,8 @@ from tests.workflow_params import (
     png_base64,
     sd15_params,
 )
-from workflows import limits
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
+from workflows.graphs import limits
 
 
 def field_errors(data: Any) -> dict[str, list[str]]:
@@ -135,13 +135,13 @@ def test_it_reports_every_bad_field_at_once() -> None:
 
 
 def test_a_base64_image_larger_than_the_limit_is_rejected(monkeypatch) -> None:
-    monkeypatch.setattr("workflows.builders.images.MAX_INLINE_IMAGE_BYTES", 1000)
+    monkeypatch.setattr("workflows.graphs.builders.images.MAX_INLINE_IMAGE_BYTES", 1000)
     errors = field_errors(sd15(input_image={"type": "base64", "content": png_base64(600, 600, (1, 2, 3)) * 2}))
     assert "larger than 1000 bytes" in errors["params.input_image.content"][0]
 
 
 def test_an_image_with_too_many_pixels_is_rejected(monkeypatch) -> None:
-    monkeypatch.setattr("workflows.builders.images.MAX_INLINE_IMAGE_PIXELS", 100)
+    monkeypatch.setattr("workflows.graphs.builders.images.MAX_INLINE_IMAGE_PIXELS", 100)
     errors = field_errors(sd15(input_image={"type": "base64", "content": png_base64(11, 10)}))
     assert "more than 100 pixels" in errors["params.input_image.content"][0]
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tests.fake_comfyui.graphs import sd15_txt2img
-from workflows.comfyui_client import (
+from workflows.comfyui.client import (
+    Executed,
+    Executing,
     ExecutionCached,
     ExecutionError,
     ExecutionStart,
     ExecutionSuccess,
-    Executed,
-    Executing,
     NodeProgress,
     PreviewImage,
     Progress,

@@ -15,8 +15,8 @@ from tests.workflow_params import (
     png_base64,
     sd15_params,
 )
-from workflows.builders import FileToFetch
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
+from workflows.graphs.builders import FileToFetch
 
 
 def submit(**params):

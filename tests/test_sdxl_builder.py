@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 
 from tests.workflow_params import body, lora, only, sdxl_params
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
 
 
 def submit(**params):

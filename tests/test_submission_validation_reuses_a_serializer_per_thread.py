@@ -12,8 +12,15 @@ from typing import Any
 from rest_framework import serializers
 
 from tests.support.cluster import comfyui_body, tiny_graph
-from tests.workflow_params import body, build_in, flux_params, lora, sd15_params, sdxl_params
-from workflows.params import family_serializers, validate_submission
+from tests.workflow_params import (
+    body,
+    build_in,
+    flux_params,
+    lora,
+    sd15_params,
+    sdxl_params,
+)
+from workflows.api.params import family_serializers, validate_submission
 
 BODIES: list[Any] = [
     body("SD15", sd15_params()),

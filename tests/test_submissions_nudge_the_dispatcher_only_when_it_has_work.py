@@ -15,10 +15,10 @@ from django.test import Client
 
 from nodes.models import Node
 from tests.support.cluster import comfyui_body, tiny_graph
-from workflows import endings, services
-from workflows.assignment import assign_nodes
-from workflows.endings import finalize
 from workflows.models import Task
+from workflows.scheduling.assignment import assign_nodes
+from workflows.tasks import endings, services
+from workflows.tasks.endings import finalize
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.cluster import comfyui_body, tiny_graph
 from tests.support.live_router import LiveRouter
-from workflows import limits
+from workflows.graphs import limits
 
 
 def refusal(router: LiveRouter, path: str, **params: str) -> dict[str, list[str]]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support.websockets import websocket_to
-from workflows.live import publish
 from workflows.models import Task
+from workflows.tasks.live import publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

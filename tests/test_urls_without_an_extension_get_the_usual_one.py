@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from downloads.naming import cache_file_name, link_name
 from tests.workflow_params import body, custom, image_url, sd15_params
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
 
 CIVITAI = "https://civitai.com/api/download/models/128713?type=Model&format=SafeTensor"
 

@@ -29,7 +29,7 @@ def test_a_worker_runs_the_background_services_and_exits_0_on_sigterm(
     worker = RouterProcess(setup, "worker", 0).start()
     assert worker.stop(signal.SIGTERM) == 0
     log = worker.log()
-    for service in ("nodes.health.run", "workflows.dispatcher.run", "worker(comfy-router-execute)"):
+    for service in ("nodes.health.run", "workflows.dispatch.loop.run", "worker(comfy-router-execute)"):
         assert service in log
     assert "Background services stopped" in log
     assert "Traceback" not in log

@@ -13,9 +13,9 @@ from rest_framework.exceptions import ValidationError
 
 from comfy_router.errors import flatten_errors
 from tests.workflow_params import body, build_in, controlnet, custom, lora, sd15_params
-from workflows import limits
-from workflows.object_info import number_limits
-from workflows.params import validate_submission
+from workflows.api.params import validate_submission
+from workflows.graphs import limits
+from workflows.graphs.object_info import number_limits
 
 URL_PREFIX = "https://models.example/"
 

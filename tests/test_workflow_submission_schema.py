@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import path
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import pytest
-
-from workflows.params import WorkflowSubmissionSchema, WorkflowSubmissionSerializer
+from workflows.api.params import WorkflowSubmissionSchema, WorkflowSubmissionSerializer
 
 
 def submit_view(request_schema):

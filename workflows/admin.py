@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from workflows.models import Task
-from workflows.selectors import output_path
+from workflows.tasks.selectors import output_path
 
 STATUS_COLOURS = {
     Task.Status.PENDING: "#757575",

@@ -6,5 +6,5 @@ from django.apps import AppConfig
 class WorkflowsConfig(AppConfig):
     name = "workflows"
     default_auto_field = "django.db.models.BigAutoField"
-    background_services = ["workflows.dispatcher.run"]
-    worker_channels = {"comfy-router-execute": "workflows.executor.ExecutorConsumer"}
+    background_services = ["workflows.dispatch.loop.run"]
+    worker_channels = {"comfy-router-execute": "workflows.execution.run.ExecutorConsumer"}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows import views
+from workflows.api import views
 
 urlpatterns = [
     path("workflow", views.WorkflowListCreateView.as_view(), name="workflow-list"),

@@ -23,7 +23,7 @@ def first_idle_plan(
     waited: dict[Hashable, float],
     affinity_wait: float,
 ) -> object:
-    from workflows.scheduling import Assignment, Plan
+    from workflows.scheduling.affinity import Assignment, Plan
 
     pairs = zip(tasks, idle_nodes)
     assignments = [
@@ -42,7 +42,7 @@ def main(flags: list[str]) -> None:
 
     django.setup()
     if "--first-idle" in flags:
-        from workflows import scheduling
+        from workflows.scheduling import affinity as scheduling
 
         scheduling.plan = first_idle_plan  # type: ignore[assignment]
     if "--bare-view" in flags:

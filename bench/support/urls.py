@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from comfy_router.urls import handler400, handler403, handler404, handler500, urlpatterns as product
+from comfy_router.urls import handler400, handler403, handler404, handler500
+from comfy_router.urls import urlpatterns as product
 
 
 def bare(request: HttpRequest) -> JsonResponse:

@@ -1,0 +1,180 @@
+"""The task API: one thin view per endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
+from workflows.api.queries import TaskDetailQuerySerializer, TaskListQuerySerializer
+from workflows.api.serializers import (
+    ErrorSerializer,
+    TaskCreatedSerializer,
+    TaskDetailSerializer,
+    TaskPageSerializer,
+    TaskPreviewSerializer,
+)
+from workflows.models import Task
+from workflows.tasks import selectors, services
+
+RETRY_AFTER_SECONDS = 5
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class QueueFullError(exceptions.Throttled):
+    def __init__(self, message: str) -> None:
+        super().__init__(wait=RETRY_AFTER_SECONDS, detail=message)
+
+
+def get_task(task_id: uuid.UUID) -> Task:
+    task = selectors.task_for_detail(task_id)
+    if task is None:
+        raise exceptions.NotFound(f"No task {task_id}.")
+    return task
+
+
+def base_url(request: Request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+class WorkflowListCreateView(APIView):
+    @extend_schema(
+        operation_id="workflow_submit",
+        request=WorkflowSubmissionSerializer,
+        responses={
+            202: TaskCreatedSerializer,
+            400: ErrorSerializer,
+            429: OpenApiResponse(ErrorSerializer, description="PENDING_LIMIT tasks already wait"),
+        },
+        summary="Submit a workflow; answers with the task id at once.",
+    )
+    def post(self, request: Request) -> Response:
+        submission = validate_submission(request.data)
+        try:
+            task = services.task_submit(submission=submission)
+        except services.QueueFull as full:
+            raise QueueFullError(str(full)) from None
+        services.task_announce(task)
+        return Response(
+            {"id": str(task.id)},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/workflow/{task.id}"},
+        )
+
+    @extend_schema(
+        operation_id="workflow_list",
+        parameters=[TaskListQuerySerializer],
+        responses={200: TaskPageSerializer},
+        summary="Recent tasks, newest first.",
+    )
+    def get(self, request: Request) -> Response:
+        query = TaskListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wanted = query.validated_data.get("status")
+        paginator = CheckedPage(query.validated_data["limit"], query.validated_data["offset"])
+        page = paginator.paginate_queryset(selectors.task_list(status=wanted), request, view=self)
+        return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
+
+
+class CheckedPage(LimitOffsetPagination):
+    """Pages by the limit and offset as the query's serializer read them, rather than reading
+    the query string again by rules of its own (`limit=10.0` is 10 for both)."""
+
+    def __init__(self, limit: int, offset: int) -> None:
+        self.checked_limit, self.checked_offset = limit, offset
+
+    def get_limit(self, request: Request) -> int:
+        return self.checked_limit
+
+    def get_offset(self, request: Request) -> int:
+        return self.checked_offset
+
+
+class WorkflowDetailView(APIView):
+    @extend_schema(
+        operation_id="workflow_get",
+        parameters=[TaskDetailQuerySerializer],
+        responses={200: TaskDetailSerializer, 404: ErrorSerializer},
+        summary="A task's status, progress, preview, outputs and error.",
+    )
+    def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        query = TaskDetailQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        task = get_task(task_id)
+        include_data = query.validated_data.get("include") == "data"
+        return Response(
+            selectors.task_detail(task, base_url=base_url(request), include_data=include_data)
+        )
+
+    @extend_schema(
+        operation_id="workflow_cancel",
+        responses={200: TaskDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Cancel: dequeue a waiting task, or interrupt a running one on its node.",
+    )
+    def delete(self, request: Request, task_id: uuid.UUID) -> Response:
+        get_task(task_id)
+        try:
+            task = services.task_request_cancel(task_id=task_id)
+        except services.TaskNotCancellable as finished:
+            raise Conflict(str(finished)) from None
+        if task.status == Task.Status.CANCELLED:
+            from workflows.tasks.live import publish_final_sync
+
+            publish_final_sync(task)
+        return Response(selectors.task_detail(task, base_url=base_url(request)))
+
+
+class WorkflowOutputView(APIView):
+    @extend_schema(
+        operation_id="workflow_output",
+        responses={(200, "*/*"): OpenApiTypes.BINARY, 404: ErrorSerializer},
+        summary="One output file of a finished task.",
+    )
+    def get(self, request: Request, task_id: uuid.UUID, index: int) -> Any:
+        task = get_task(task_id)
+        path = selectors.output_path(task, index)
+        if path is None:
+            raise exceptions.NotFound(f"Task {task_id} has no output {index}.")
+        output = next(o for o in task.outputs if o["index"] == index)
+        return FileResponse(
+            path.open("rb"), content_type=output["content_type"], filename=output["filename"]
+        )
+
+
+class PreviewView(APIView):
+    """Public: ids are random UUIDs, and only status, progress and preview are shown."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="preview_get",
+        auth=[],
+        responses={200: TaskPreviewSerializer, 404: ErrorSerializer},
+        summary="Status, progress and latest preview of a task; no auth, CORS *.",
+    )
+    def get(self, request: Request, task_id: uuid.UUID) -> Response:
+        response = Response(selectors.task_preview(get_task(task_id)))
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "*"
+        return response

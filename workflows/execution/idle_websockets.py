@@ -1,0 +1,82 @@
+"""Websockets kept open between a node's tasks (embedded router).
+
+A run that ends cleanly hands its node's websocket to the node's next task when there is one
+(see `TaskRun.run`); when there is none yet, the websocket waits here, for at most
+`NODE__WEBSOCKET_IDLE` seconds, and the next task given that node takes it instead of
+connecting again. The task is then started under the websocket's client id (see
+`workflows.scheduling.assignment.assign_nodes`), so ComfyUI sends its messages there.
+
+While a websocket waits, what the node sends on it (queue status broadcasts) is read and
+dropped, so the node never waits on us; nothing of a task can come before its prompt is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from django.conf import settings
+
+from comfy_router.background import spawn
+from comfy_router.loop_local import loop_local
+from workflows.comfyui.client import ComfyUIError, EventStream
+
+logger = logging.getLogger(__name__)
+
+
+class IdleWebsockets:
+    """The idle websockets of this process's event loop, one per node at most."""
+
+    def __init__(self) -> None:
+        # node → (its URL then, the websocket, the reader that waits on it)
+        self._waiting: dict[int, tuple[str, EventStream, asyncio.Task[None]]] = {}
+
+    def client_ids(self) -> dict[int, str]:
+        """Node → client id of its idle websocket: a task given the node takes that client id."""
+        return {node_id: entry[1].client_id for node_id, entry in self._waiting.items()}
+
+    def keep(self, node_id: int, url: str, websocket: EventStream) -> None:
+        """Keeps the websocket a run opened to the node at `url`."""
+        limit = settings.ROUTER.websocket_idle
+        if limit <= 0 or not websocket.open:
+            spawn(websocket.close(), name=f"close-websocket-{node_id}")
+            return
+        previous = self._waiting.pop(node_id, None)
+        if previous is not None:
+            previous[2].cancel()
+            spawn(previous[1].close(), name=f"close-websocket-{node_id}")
+        reader = spawn(self._wait(node_id, websocket, limit), name=f"idle-websocket-{node_id}")
+        self._waiting[node_id] = (url, websocket, reader)
+
+    async def take(self, node_id: int, url: str, client_id: str) -> EventStream | None:
+        """The node's idle websocket under `client_id`, still open, if the node is still at
+        `url` (an operator may have moved it); None otherwise."""
+        waiting = self._waiting.get(node_id)
+        if waiting is None or waiting[0] != url or waiting[1].client_id != client_id:
+            return None
+        del self._waiting[node_id]
+        _, websocket, reader = waiting
+        reader.cancel()  # a receive cancelled loses no message (websockets' recv)
+        await asyncio.gather(reader, return_exceptions=True)
+        if not websocket.open:
+            spawn(websocket.close(), name=f"close-websocket-{node_id}")
+            return None
+        return websocket
+
+    async def _wait(self, node_id: int, websocket: EventStream, limit: float) -> None:
+        try:
+            async with asyncio.timeout(limit):
+                async for _ in websocket:
+                    pass
+        except (TimeoutError, ComfyUIError):
+            pass
+        except Exception:  # whatever the node sent, this websocket is done with
+            logger.debug("Idle websocket of node %s failed", node_id, exc_info=True)
+        # Not taken in time, or closed by the node: let it go.
+        waiting = self._waiting.get(node_id)
+        if waiting is not None and waiting[1] is websocket:
+            del self._waiting[node_id]
+        await websocket.close()
+
+
+idle_websockets = loop_local(IdleWebsockets)  # this event loop's idle websockets

@@ -1,0 +1,56 @@
+"""Live updates: runs publish task events to a channel-layer group per task, which the task
+websocket (`workflows.api.consumers`) relays to clients, whichever process they are connected to.
+
+Events sent to clients (JSON): `{"type": "status", "status", "node"}`, `{"type": "progress",
+"progress"}`, `{"type": "preview", "preview": <data URL>}`, and one final
+`{"type": "finished", "status", "task": <the task as GET /workflow/{id} shows it>}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+
+from workflows.models import Task
+
+logger = logging.getLogger(__name__)
+
+
+# ComfyUI's previews are at most 512 px (tens of KB); a node that sends a far bigger one would put
+# megabytes through Redis per step for every watcher. Such a preview is stored (GET shows it) but
+# not broadcast.
+MAX_LIVE_PREVIEW_CHARS = 1024 * 1024
+
+
+def group_name(task_id: uuid.UUID | str) -> str:
+    return f"task-{uuid.UUID(str(task_id)).hex}"
+
+
+async def publish(task_id: uuid.UUID | str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if event.get("type") == "preview" and len(event.get("preview", "")) > MAX_LIVE_PREVIEW_CHARS:
+        logger.debug("Task %s: preview too large to broadcast", task_id)
+        return
+    try:
+        await layer.group_send(group_name(task_id), {"type": "task.event", "event": event})
+    except Exception:  # live updates are best effort; the task itself must go on
+        logger.warning("Could not publish %s for task %s", event.get("type"), task_id, exc_info=True)
+
+
+def final_event(task: Task) -> dict[str, Any]:
+    from workflows.tasks.selectors import task_detail
+
+    detail = json.loads(json.dumps(task_detail(task), cls=DjangoJSONEncoder))
+    return {"type": "finished", "status": task.status, "task": detail}
+
+
+def publish_final_sync(task: Task) -> None:
+    async_to_sync(publish)(task.id, final_event(task))

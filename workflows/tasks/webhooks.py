@@ -1,0 +1,68 @@
+"""Delivers a finished task's JSON to the webhook given at submission, signed and retried."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+
+import httpx
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from comfy_router.background import spawn
+from downloads.errors import UnsafeURLError
+from downloads.policy import check_url
+from workflows.models import Task
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Comfy-Router-Signature"
+ATTEMPTS = 4  # the first try and 3 retries
+BACKOFF = 1.0
+TIMEOUT = 10.0
+
+
+def signature(body: bytes) -> str:
+    key = settings.ROUTER.webhook_secret.encode()
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def webhook_body(task: Task) -> bytes:
+    from workflows.tasks.selectors import task_detail
+
+    return json.dumps(task_detail(task), cls=DjangoJSONEncoder).encode()
+
+
+async def deliver(task: Task) -> bool:
+    try:
+        await asyncio.to_thread(
+            check_url, task.webhook_url,
+            block_private_networks=settings.ROUTER.block_private_networks,
+        )
+    except UnsafeURLError as refused:
+        logger.warning("Webhook for task %s not sent: %s", task.id, refused)
+        return False
+    body = await database_sync_to_async(webhook_body)(task)
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)}
+    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+        for attempt in range(ATTEMPTS):
+            try:
+                response = await client.post(task.webhook_url, content=body, headers=headers)
+                if response.status_code < 300:
+                    return True
+                logger.warning("Webhook %s answered %s", task.webhook_url, response.status_code)
+            except httpx.HTTPError as failure:
+                logger.warning("Webhook %s failed: %r", task.webhook_url, failure)
+            if attempt + 1 < ATTEMPTS:
+                await asyncio.sleep(BACKOFF * 2**attempt)
+    logger.error("Webhook %s for task %s given up", task.webhook_url, task.id)
+    return False
+
+
+async def deliver_soon(task: Task) -> None:
+    """Delivers in the background so a slow receiver never holds the node or the next task."""
+    spawn(deliver(task), name=f"webhook-{task.id}")
