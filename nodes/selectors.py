@@ -1,7 +1,8 @@
 """Reads of the node registry, including which task each node is running.
 
-Tasks belong to the `workflows` app (`Task.node`, related name `tasks`); until that model exists
-every node simply has no current task.
+Tasks belong to the `workflows` app, which sits above this one: they are reached through the
+reverse relation of `Task.node` (`Node.tasks`). Until that relation exists every node simply has
+no current task.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
 
-from comfy_router.prepared import Count
 from nodes.models import CAN_TAKE_A_TASK, Node
 
+# workflows.models.Task.UNFINISHED, which this app cannot import.
 UNFINISHED_TASK_STATUSES = ("pending", "downloading", "running")
 
 
@@ -22,13 +23,9 @@ def node_list() -> QuerySet[Node]:
     return Node.objects.all()
 
 
-# Every submission asks this: prepared (see comfy_router.prepared).
-_IDLE = Count(Node, lambda: Node.objects.filter(CAN_TAKE_A_TASK))
-
-
 def node_any_idle() -> bool:
     """Whether some node could take a task now (see `CAN_TAKE_A_TASK`)."""
-    return _IDLE() > 0
+    return Node.objects.filter(CAN_TAKE_A_TASK).exists()
 
 
 def nodes_to_check() -> list[Node]:
@@ -36,12 +33,11 @@ def nodes_to_check() -> list[Node]:
 
 
 def task_model() -> type[Model] | None:
+    """The model on the other side of `Node.tasks`, or None while no app defines it."""
     try:
-        model = apps.get_model("workflows", "Task")
-    except LookupError:
+        return Node._meta.get_field("tasks").related_model
+    except FieldDoesNotExist:
         return None
-    field_names = {field.name for field in model._meta.get_fields()}
-    return model if {"node", "status"} <= field_names else None
 
 
 def node_current_tasks(node_ids: Iterable[int]) -> dict[int, Any]:
@@ -50,11 +46,7 @@ def node_current_tasks(node_ids: Iterable[int]) -> dict[int, Any]:
     ids = list(node_ids)
     if model is None or not ids:
         return {}
-    rows = (
-        model._default_manager.filter(node_id__in=ids, status__in=UNFINISHED_TASK_STATUSES)
-        .values_list("node_id", "pk")
-    )
-    current: dict[int, Any] = {}
-    for node_id, task_id in rows:
-        current[node_id] = task_id
-    return current
+    rows = model._default_manager.filter(
+        node_id__in=ids, status__in=UNFINISHED_TASK_STATUSES
+    ).values_list("node_id", "pk")
+    return dict(rows)

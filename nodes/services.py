@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from comfy_router.prepared import Update
 from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
 from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
@@ -100,42 +99,6 @@ def node_set_enabled(*, node_ids: Iterable[int], enabled: bool) -> int:
     return count
 
 
-# Every check of every node writes these: prepared (see comfy_router.prepared).
-_SEEN = Update(
-    Node,
-    lambda node_id, now, stats, device, vram_total, vram_free, version: (
-        Node.objects.filter(pk=node_id),
-        {
-            "health_failures": 0,
-            "last_check_at": now,
-            "last_seen_at": now,
-            "last_error": "",
-            "system_stats": stats,
-            "device_name": device,
-            "vram_total": vram_total,
-            "vram_free": vram_free,
-            "comfyui_version": version,
-        },
-    ),
-    node_id="pk",
-    now="last_seen_at",
-    stats="system_stats",
-    device="device_name",
-    vram_total="vram_total",
-    vram_free="vram_free",
-    version="comfyui_version",
-)
-_BACK = Update(
-    Node,
-    lambda node_id, now: (
-        Node.objects.filter(pk=node_id, status=Status.OFFLINE, claimed=False),
-        {"status": Status.IDLE, "idle_since": now},
-    ),
-    node_id="pk",
-    now="idle_since",
-)
-
-
 def node_record_probe(*, node_id: int, probe: Probe) -> bool:
     """Stores a health check's result and moves the node's status; True when it turned idle.
 
@@ -148,16 +111,19 @@ def node_record_probe(*, node_id: int, probe: Probe) -> bool:
     rows = Node.objects.filter(pk=node_id)
     with transaction.atomic():
         if probe.ok:
-            _SEEN(
-                node_id=node_id,
-                now=now,
-                stats=probe.stats,
-                device=probe.device_name,
+            rows.update(
+                health_failures=0,
+                last_check_at=now,
+                last_seen_at=now,
+                last_error="",
+                system_stats=probe.stats,
+                device_name=probe.device_name,
                 vram_total=probe.vram_total,
                 vram_free=probe.vram_free,
-                version=probe.comfyui_version,
+                comfyui_version=probe.comfyui_version,
             )
-            return bool(_BACK(node_id=node_id, now=now))
+            back = rows.filter(status=Status.OFFLINE, claimed=False)
+            return bool(back.update(status=Status.IDLE, idle_since=now))
         rows.update(
             health_failures=F("health_failures") + 1, last_check_at=now, last_error=probe.error
         )
@@ -205,61 +171,15 @@ def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
     return {node.pk: probe for node, probe in zip(nodes, probes)}
 
 
-# Claim and release run once per task each: their statements are prepared (see
-# comfy_router.prepared). The `_REMEMBERING` variants also record what the task runs.
-_CLAIM = Update(
-    Node,
-    lambda node_id: (
-        Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id),
-        {"status": Status.BUSY, "claimed": True},
-    ),
-    node_id="pk",
-)
-_CLAIM_REMEMBERING = Update(
-    Node,
-    lambda node_id, model, loras: (
-        Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id),
-        {"status": Status.BUSY, "claimed": True, "last_model": model, "last_loras": loras},
-    ),
-    node_id="pk",
-    model="last_model",
-    loras="last_loras",
-)
-_RELEASE = Update(
-    Node,
-    lambda node_id, now: (
-        Node.objects.filter(pk=node_id, status=Status.BUSY),
-        {"status": Status.IDLE, "claimed": False, "idle_since": now},
-    ),
-    node_id="pk",
-    now="idle_since",
-)
-_RELEASE_REMEMBERING = Update(
-    Node,
-    lambda node_id, now, model, loras: (
-        Node.objects.filter(pk=node_id, status=Status.BUSY),
-        {
-            "status": Status.IDLE,
-            "claimed": False,
-            "idle_since": now,
-            "last_model": model,
-            "last_loras": loras,
-        },
-    ),
-    node_id="pk",
-    now="idle_since",
-    model="last_model",
-    loras="last_loras",
-)
-
-
 def node_claim(*, node_id: int, model: str = "", loras: Sequence[str] = ()) -> bool:
     """`idle → busy` for an enabled node; False when someone else got it first (or it is gone,
     disabled or offline). The node holds the task's main model and LoRAs from now on, as far as
     model affinity is concerned."""
-    if model:
-        return bool(_CLAIM_REMEMBERING(node_id=node_id, model=model, loras=list(loras)))
-    return bool(_CLAIM(node_id=node_id))
+    remember = {"last_model": model, "last_loras": list(loras)} if model else {}
+    claimed = Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id).update(
+        status=Status.BUSY, claimed=True, **remember
+    )
+    return bool(claimed)
 
 
 def node_release(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
@@ -284,13 +204,10 @@ async def anode_release(
 def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
     """Ends the claim: `busy → idle`, remembering what ran for model affinity. A node that went
     offline during the task stays offline; the health monitor brings it back."""
-    now = timezone.now()
-    if ran_model:
-        freed = _RELEASE_REMEMBERING(
-            node_id=node_id, now=now, model=ran_model, loras=list(ran_loras)
-        )
-    else:
-        freed = _RELEASE(node_id=node_id, now=now)
+    remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
+    node = Node.objects.filter(pk=node_id)
+    freed = node.filter(status=Status.BUSY).update(
+        status=Status.IDLE, claimed=False, idle_since=timezone.now(), **remember
+    )
     if not freed:
-        remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
-        Node.objects.filter(pk=node_id).update(claimed=False, **remember)
+        node.update(claimed=False, **remember)
