@@ -2,7 +2,9 @@
 and a restart or the task history limit loses nothing.
 
 Increments are gathered in memory and written together at most once a second (and before every
-read), so counting never costs a task its own database round trip."""
+read), so counting never costs a task its own database round trip. A count added inside a
+transaction belongs to its commit (a rolled-back task ending counts nothing), and the writes
+happen only outside any caller's transaction, whose rollback would otherwise take them along."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from django.db import transaction
 from django.db.models import F
 
 from comfy_router.models import MetricCounter
-from comfy_router.prepared import Update
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     "task_wait_seconds": (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, math.inf),
@@ -53,7 +54,11 @@ def histogram_series(name: str, value: float) -> Series:
 
 
 def series_add(series: Series) -> None:
-    """Adds to the pending increments; writes them when the last write is a second old."""
+    """Adds to the pending increments, inside a transaction once it commits; writes them when the
+    last write is a second old."""
+    if not transaction.get_autocommit():
+        transaction.on_commit(lambda: series_add(series))
+        return
     with _pending_lock:
         for key, amount in series.items():
             _pending[key] = _pending.get(key, 0.0) + amount
@@ -64,19 +69,22 @@ def series_add(series: Series) -> None:
 
 def flush(*, quiet: bool = False) -> None:
     """Writes the pending increments (called by series_add, before reads, once a second by the
-    background loop, and at exit)."""
+    background loop, and at exit). Inside a caller's transaction it writes nothing: the next
+    flush outside one does."""
     global _last_flush
-    with _pending_lock:
-        series = dict(_pending)
-        _pending.clear()
-        _last_flush = time.monotonic()
-    if not series:
-        return
+    series: Series = {}
     try:
-        _write(series)
+        if _pending and not transaction.get_autocommit():
+            return
+        with _pending_lock:
+            series = dict(_pending)
+            _pending.clear()
+            _last_flush = time.monotonic()
+        if series:
+            _write(series)
     except Exception:
         if not quiet:
-            logger.exception("Could not write %d metric series; they are dropped", len(series))
+            logger.exception("Could not write the metrics: %d series dropped", len(series))
 
 
 async def run(stop: Any) -> None:
@@ -97,25 +105,16 @@ async def run(stop: Any) -> None:
 atexit.register(flush, quiet=True)
 
 
-_ADD = Update(
-    MetricCounter,
-    lambda name, labels, amount: (
-        MetricCounter.objects.filter(name=name, labels=labels),
-        {"value": F("value") + amount},
-    ),
-    name="name",
-    labels="labels",
-    amount="value",
-)  # a flush runs it once per series: prepared (see comfy_router.prepared)
-
-
 def _write(series: Series) -> None:
-    """One commit for every series; the rare first increment of a series creates its row."""
-    with transaction.atomic():
+    """One commit of its own for every series; the rare first increment of a series creates its
+    row."""
+    with transaction.atomic(durable=True):
         missing = {
             key: amount
             for key, amount in series.items()
-            if not _ADD(name=key[0], labels=key[1], amount=amount)
+            if not MetricCounter.objects.filter(name=key[0], labels=key[1]).update(
+                value=F("value") + amount
+            )
         }
         if missing:
             MetricCounter.objects.bulk_create(
