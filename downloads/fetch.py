@@ -35,6 +35,7 @@ MAKE_ROOM_TIMEOUT = 300.0
 # Transfers get their own threads, so many of them never starve the loop's default executor;
 # a transfer beyond these waits for a free thread.
 _TRANSFERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="download")
+SSL_CONTEXT = httpx.create_ssl_context()
 
 BeforeBody = Callable[[int | None], Awaitable[None]]
 
@@ -142,8 +143,9 @@ def _transfer(
 ) -> int:
     transfer.bytes_done = 0
     timeout = httpx.Timeout(options.timeout)
+    transport = DownloadTransport(SSL_CONTEXT)
     with httpx.Client(
-        timeout=timeout, follow_redirects=False, trust_env=False, transport=DownloadTransport()
+        timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
     ) as client:
         response = _open(client, url, options)
         try:

@@ -1,14 +1,15 @@
-"""An httpx transport for big downloads: it reads the socket 1 MiB at a time instead of httpcore's
-64 KiB, which cuts the per-chunk Python overhead that otherwise keeps a loopback transfer well
-below curl's speed (see bench/download.py).
+"""The httpx transport for downloads. httpx's own transport reads the socket 64 KiB at a time, and
+the Python work per chunk kept a loopback transfer below bench/download.py's goal of 0.8x curl's
+speed; this one reads up to 1 MiB at a time (figures in the README's "Performance").
 
-httpcore lets a network backend be plugged into its connection pool; httpx 0.28 does not expose
-that, so the transport builds its own pool (httpx's HTTPTransport keeps it in `_pool`).
-"""
+Built on public APIs only: httpcore's `ConnectionPool` takes a network backend of one's own (here
+httpcore's `SyncBackend` with wider reads), and `httpx.BaseTransport` is httpx's interface for a
+custom transport. httpcore's errors are raised again as httpx's, as httpx's own transport does, so
+callers see `httpx.ConnectError`, `httpx.ReadTimeout`, ..."""
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import ssl
 import typing
 
@@ -17,19 +18,48 @@ import httpx
 
 READ_BYTES = 1024 * 1024
 
+# httpcore's errors and httpx's names for them; an error is raised as its most specific match.
+ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
 
-class _WideReadStream(httpcore.NetworkStream):
+
+@contextlib.contextmanager
+def httpx_errors() -> typing.Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for kind in type(exc).__mro__:
+            if kind in ERRORS:
+                raise ERRORS[kind](str(exc)) from exc
+        raise
+
+
+class WideReadStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
+        self.stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max(max_bytes, READ_BYTES), timeout)
+        return self.stream.read(max(max_bytes, READ_BYTES), timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, timeout)
+        self.stream.write(buffer, timeout)
 
     def close(self) -> None:
-        self._stream.close()
+        self.stream.close()
 
     def start_tls(
         self,
@@ -37,15 +67,15 @@ class _WideReadStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        return _WideReadStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+        return WideReadStream(self.stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> typing.Any:
-        return self._stream.get_extra_info(info)
+        return self.stream.get_extra_info(info)
 
 
-class _WideReadBackend(httpcore.NetworkBackend):
+class WideReadBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
-        self._backend = httpcore.SyncBackend()
+        self.backend = httpcore.SyncBackend()
 
     def connect_tcp(
         self,
@@ -55,8 +85,8 @@ class _WideReadBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _WideReadStream(stream)
+        stream = self.backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return WideReadStream(stream)
 
     def connect_unix_socket(
         self,
@@ -64,23 +94,57 @@ class _WideReadBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return _WideReadStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+        return WideReadStream(self.backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
+        self.backend.sleep(seconds)
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+class ResponseBody(httpx.SyncByteStream):
+    def __init__(self, response: httpcore.Response) -> None:
+        self.response = response
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        with httpx_errors():
+            yield from self.response.iter_stream()
+
+    def close(self) -> None:
+        with httpx_errors():
+            self.response.close()
 
 
-class DownloadTransport(httpx.HTTPTransport):
-    """One connection at a time, no proxies from the environment, wide socket reads."""
+class DownloadTransport(httpx.BaseTransport):
+    """One connection at a time, no proxies, TLS checked with `ssl_context`, wide socket reads."""
 
-    def __init__(self) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=1,
-            network_backend=_WideReadBackend(),
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        self.pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context, max_connections=1, network_backend=WideReadBackend()
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        url = httpcore.URL(
+            scheme=request.url.raw_scheme,
+            host=request.url.raw_host,
+            port=request.url.port,
+            target=request.url.raw_path,
+        )
+        with httpx_errors():
+            response = self.pool.handle_request(
+                httpcore.Request(
+                    request.method,
+                    url,
+                    headers=request.headers.raw,
+                    content=request.stream,
+                    extensions=request.extensions,
+                )
+            )
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=ResponseBody(response),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self.pool.close()

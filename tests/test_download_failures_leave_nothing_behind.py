@@ -3,6 +3,7 @@ and the cause; transient failures are retried."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import pytest
@@ -66,6 +67,20 @@ async def test_a_stalled_transfer_times_out(
     file = checkpoint(file_server.url("/stall/x.ckpt?size=100000&after=1000"))
 
     with pytest.raises(DownloadError, match="stalled for 0.3s"):
+        await cache_prepare_task(task_id=uuid.uuid4(), files=[file])
+
+    await assert_nothing_left(cache_dirs, file)
+
+
+async def test_a_server_that_refuses_connections_is_retried_then_named_unreachable(
+    cache_dirs: CacheDirs,
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    file = checkpoint(f"http://127.0.0.1:{port}/x.ckpt")
+
+    with pytest.raises(DownloadError, match=r"cannot reach .*\(gave up after 4 attempts\)"):
         await cache_prepare_task(task_id=uuid.uuid4(), files=[file])
 
     await assert_nothing_left(cache_dirs, file)
