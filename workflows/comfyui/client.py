@@ -21,7 +21,6 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from comfy_router.asyncio_transport import AsyncioTransport
 from comfy_router.loop_local import loop_local
 from workflows.comfyui.events import (
     Event,
@@ -221,10 +220,9 @@ class ComfyUIClient:
         self._timeouts = httpx.Timeout(timeout).as_dict()
         # Requests go straight to httpx's transport: a node needs none of what `AsyncClient`
         # adds (cookies, redirects, auth flows, proxies from the environment: nodes are reached
-        # directly), and those layers cost a third of each request's CPU; the transport runs on
-        # asyncio's streams rather than anyio's (see comfy_router.asyncio_transport). A router
-        # sends one POST /prompt per task, so it shows.
-        self._transport = AsyncioTransport(SSL_CONTEXT)
+        # directly), and those layers cost a third of each request's CPU. A router sends one
+        # POST /prompt per task, so it shows.
+        self._transport = httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
 
     async def __aenter__(self) -> ComfyUIClient:
         return self
