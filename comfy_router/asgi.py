@@ -1,8 +1,10 @@
 """ASGI entry point: HTTP goes to Django, websockets to the live-update consumers, and named
 channels to the worker consumers that own ComfyUI sessions (`serve` and `worker` run those).
 
-`daphne comfy_router.asgi:application` serves HTTP and websockets only: no background services
-start here, so any number of API processes can run beside the `worker` processes."""
+`manage.py serve` runs it (and `serve --api-only`, an API process of a scaled-out router, beside
+the `worker` processes): no background services start here. Any ASGI server can serve it too,
+`daphne comfy_router.asgi:application` for one, but without the patches `serve` installs in Daphne
+(comfy_router.server_patches)."""
 
 from __future__ import annotations
 
@@ -25,20 +27,12 @@ from comfy_router.http_handler import get_http_application  # noqa: E402
 django_application = get_http_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from comfy_router.auth import WebsocketBasicAuthMiddleware  # noqa: E402
 from comfy_router.background import registered_worker_channels  # noqa: E402
-from comfy_router.bounded_daphne import install_daphne_body_limit  # noqa: E402
-from comfy_router.daphne_websockets import install_patient_websocket_close  # noqa: E402
-from comfy_router.routing import websocket_urlpatterns  # noqa: E402
-
-# `daphne comfy_router.asgi:application` builds its server after importing this module.
-install_daphne_body_limit(settings.ROUTER.max_request_bytes)
-install_patient_websocket_close()
-
 from comfy_router.heap import freeze_startup_heap  # noqa: E402
+from comfy_router.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -1,11 +1,11 @@
 """The request body bound (`COMFY_ROUTER__MAX_REQUEST_BYTES`): a body past it is a JSON 413.
 
-Two layers enforce it. `comfy_router.bounded_daphne` sits in Daphne's HTTP connections (`serve`
-installs it): it refuses a declared Content-Length over the limit as soon as the headers arrive,
-and a chunked body as soon as it grows past the limit, so an oversized body is never spooled to
-disk. `RequestBodyLimitMiddleware` is the same rule inside
-Django, for any other ASGI server (plain `daphne comfy_router.asgi:application`); and
-comfy_router.errors turns Django's own `RequestDataTooBig` into the same 413.
+Two layers enforce it. `comfy_router.server_patches` sits in Daphne's HTTP connections (`serve`
+installs it, `serve --api-only` too): it refuses a declared Content-Length over the limit as soon
+as the headers arrive, and a chunked body as soon as it grows past the limit, so an oversized
+body is never spooled to disk. `RequestBodyLimitMiddleware` is the same rule inside Django, for
+any other ASGI server (plain `daphne comfy_router.asgi:application`, which has read the whole
+body by then); and comfy_router.errors turns Django's own `RequestDataTooBig` into the same 413.
 """
 
 from __future__ import annotations

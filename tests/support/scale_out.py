@@ -1,5 +1,5 @@
-"""The router as scale-out runs it, for tests: `daphne comfy_router.asgi:application` API processes
-and `manage.py worker` processes sharing one PostgreSQL database, one Redis channel layer and
+"""The router as scale-out runs it, for tests: `manage.py serve --api-only` API processes and
+`manage.py worker` processes sharing one PostgreSQL database, one Redis channel layer and
 one set of directories (data, cache, ComfyUI root), as a shared volume would."""
 
 from __future__ import annotations
@@ -82,8 +82,7 @@ class RouterProcess:
 
     def command(self) -> list[str]:
         if self.kind == "api":
-            return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                    "comfy_router.asgi:application"]
+            return [sys.executable, "manage.py", "serve", "--api-only"]
         return [sys.executable, "manage.py", "worker"]
 
     def start(self, timeout: float = 60.0) -> RouterProcess:

@@ -1,6 +1,6 @@
 """The websocket side of the ASGI application, as comfy_router.asgi builds it, for
-WebsocketCommunicator tests in process (importing comfy_router.asgi itself would patch Daphne and
-freeze the test process's heap)."""
+WebsocketCommunicator tests in process (importing comfy_router.asgi itself would freeze the test
+process's heap)."""
 
 from __future__ import annotations
 

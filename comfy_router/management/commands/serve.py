@@ -1,5 +1,8 @@
 """`python manage.py serve`: the whole router in one process — Daphne on HOST:PORT plus the
-background services on the same event loop. Migrates first; stops cleanly on SIGTERM/SIGINT."""
+background services on the same event loop. Migrates first; stops cleanly on SIGTERM/SIGINT.
+
+`serve --api-only` is one API process of a scaled-out router: Daphne only, beside any number of
+`manage.py worker` processes. Both install comfy_router.server_patches before Daphne starts."""
 
 from __future__ import annotations
 
@@ -14,13 +17,41 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twisted.internet import defer, reactor
 
 from comfy_router.background import BackgroundServices
-from comfy_router.bounded_daphne import install_daphne_body_limit
+from comfy_router.server_patches import PatchNotInstallable, install_server_patches
 
 logger = logging.getLogger(__name__)
+
+# Autobahn aborts a websocket (TCP reset) when the client has not answered the server's close
+# frame within its default one second (WebSocketServerFactory.closeHandshakeTimeout,
+# https://github.com/crossbario/autobahn-python/blob/v26.11.1/autobahn/websocket/protocol.py#L3751),
+# and a reset makes the client's kernel drop what it had not read yet: a busy client could lose
+# the final event of `WS /ws/workflow/{id}`, sent just before the close.
+CLOSE_HANDSHAKE_SECONDS = 15.0
 
 
 def endpoint_description(host: str, port: int) -> str:
     return f"tcp:port={port}:interface={host.replace(':', chr(92) + ':')}"
+
+
+def close_websockets_patiently(server: daphne.server.Server) -> None:
+    """Gives clients CLOSE_HANDSHAKE_SECONDS to answer a close frame, through autobahn's public
+    `setProtocolOptions` on the websocket factory Daphne has just built (it calls this as its
+    `ready_callable`, before it accepts a connection)."""
+    server.ws_factory.setProtocolOptions(closeHandshakeTimeout=CLOSE_HANDSHAKE_SECONDS)
+
+
+def run_background_services_with_the_reactor(application: Any) -> None:
+    services = BackgroundServices(application)
+
+    def start_services() -> None:
+        # Startup triggers fire before the asyncio loop runs: start on its first turn.
+        asyncio.get_event_loop().call_soon(services.start)
+
+    def stop_services() -> defer.Deferred[None]:
+        return defer.Deferred.fromFuture(asyncio.ensure_future(services.stop()))
+
+    reactor.callWhenRunning(start_services)
+    reactor.addSystemEventTrigger("before", "shutdown", stop_services)
 
 
 class Command(BaseCommand):
@@ -28,32 +59,38 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-migrate", action="store_true", help="Skip `migrate` at start.")
+        parser.add_argument(
+            "--api-only",
+            action="store_true",
+            help="Serve HTTP and websockets only, as one API process of a scaled-out router "
+            "beside `worker` processes: no background services, no `migrate`.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = settings.ROUTER
-        if not options["no_migrate"]:
+        try:
+            install_server_patches(max_body_bytes=config.max_request_bytes)
+        except PatchNotInstallable as error:
+            raise CommandError(str(error)) from None
+        if options["api_only"] and not config.scaled_out:
+            raise CommandError(
+                "An API process needs a channel layer shared with the workers: set "
+                "COMFY_ROUTER__CHANNEL_LAYER_URL=redis://… (or run `manage.py serve` alone)"
+            )
+        if not (options["api_only"] or options["no_migrate"]):
             call_command("migrate", interactive=False, verbosity=0)
         from comfy_router.asgi import application
 
-        services = BackgroundServices()
-        install_daphne_body_limit(config.max_request_bytes)
         server = daphne.server.Server(
             application=application,
             endpoints=[endpoint_description(config.host, config.port)],
             signal_handlers=True,
             verbosity=0,
             application_close_timeout=5,
+            ready_callable=lambda: close_websockets_patiently(server),
         )
-
-        def start_services() -> None:
-            # Startup triggers fire before the asyncio loop runs: start on its first turn.
-            asyncio.get_event_loop().call_soon(services.start)
-
-        def stop_services() -> defer.Deferred[None]:
-            return defer.Deferred.fromFuture(asyncio.ensure_future(services.stop()))
-
-        reactor.callWhenRunning(start_services)
-        reactor.addSystemEventTrigger("before", "shutdown", stop_services)
+        if not options["api_only"]:
+            run_background_services_with_the_reactor(application)
         self.stdout.write(f"Comfy Router listening on http://{config.host}:{config.port}")
         self.stdout.flush()
         server.run()
