@@ -9,7 +9,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from comfy_router.sqlite_backend import base
 from nodes.models import Node
@@ -30,13 +32,13 @@ def in_a_thread_of_its_own(work: object) -> None:
 
 def test_a_write_transaction_holds_the_processs_turn_until_it_ends() -> None:
     assert isinstance(connections["default"], base.DatabaseWrapper)
-    assert not base._write_turn.locked()
+    assert not base.write_turn.locked()
     with transaction.atomic():
-        assert base._write_turn.locked()  # other writers of the process wait on it
+        assert base.write_turn.locked()  # other writers of the process wait on it
         with transaction.atomic():  # a savepoint: the same turn
             Node.objects.create(url="http://10.0.0.9:8188")
-        assert base._write_turn.locked()
-    assert not base._write_turn.locked()
+        assert base.write_turn.locked()
+    assert not base.write_turn.locked()
 
 
 def test_concurrent_write_transactions_all_commit_one_at_a_time() -> None:
@@ -95,3 +97,15 @@ def test_a_connection_closed_inside_a_transaction_gives_its_turn_back(
 
     in_a_thread_of_its_own(write)
     assert list(Node.objects.values_list("url", flat=True)) == ["http://10.0.0.3:8188"]
+
+
+def test_the_backend_refuses_a_django_without_a_method_it_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(BaseDatabaseWrapper, "_commit")
+    with pytest.raises(ImproperlyConfigured) as refused:
+        base.check_private_hooks()
+    assert str(refused.value) == (
+        "comfy_router.sqlite_backend cannot take write turns: "
+        "django.db.backends.sqlite3.base.DatabaseWrapper has no _commit (written for Django 5.2.19)"
+    )
