@@ -11,6 +11,11 @@ gets a new thread, hence a new database connection. Here:
   side by side, so one waiting on a node (the admin checking it) holds up no others.
 
 Everything else (reading the body, streaming the response, signals) is Django's own.
+
+`load_middleware` and `get_response_async` (BaseHandler) and `handle` (ASGIHandler) carry no
+underscore but are not documented API: this was written against Django 5.2.19 and is listed in
+README "Patches to dependencies". `ThreadSensitiveContext(executor=...)` is asgiref's documented
+API since 3.13 (pinned at 3.13.0).
 """
 
 from __future__ import annotations
