@@ -9,8 +9,10 @@ supervised: a crash is logged and the loop restarts, so one bug never silences t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from channels.layers import get_channel_layer
 from channels.worker import Worker
@@ -26,12 +28,14 @@ RESTART_DELAY = 1.0
 _tracked: set[asyncio.Task[None]] = set()
 
 
-def spawn(coroutine: Awaitable[None], name: str | None = None) -> asyncio.Task[None]:
+def spawn(coroutine: Coroutine[Any, Any, None], name: str | None = None) -> asyncio.Task[None]:
     """Starts work that outlives the message that asked for it (a task run, a download); it is
-    cancelled, so it can hand its task over, when the process stops."""
-    task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-    if name:
-        task.set_name(name)
+    cancelled, so it can hand its task over, when the process stops.
+
+    It runs in a context of its own, not the caller's: a request's context carries asgiref's
+    executor for that request's thread, which is gone once the request is answered."""
+    loop = asyncio.get_running_loop()
+    task: asyncio.Task[None] = loop.create_task(coroutine, name=name, context=contextvars.Context())
     _tracked.add(task)
     task.add_done_callback(_tracked.discard)
     return task
@@ -55,11 +59,15 @@ def registered_worker_channels() -> dict[str, str]:
 
 
 class BackgroundServices:
+    """The loops, and a Channels worker running `application` for the worker channels."""
+
     def __init__(
         self,
+        application: Any,
         services: list[str] | None = None,
         worker_channels: list[str] | None = None,
     ) -> None:
+        self.application = application
         self.services = registered_services() if services is None else services
         self.worker_channels = (
             list(registered_worker_channels()) if worker_channels is None else worker_channels
@@ -109,10 +117,8 @@ class BackgroundServices:
                     pass
 
     async def _run_worker(self, stop: asyncio.Event) -> None:
-        from comfy_router.asgi import application
-
         worker = Worker(
-            application=application,
+            application=self.application,
             channels=self.worker_channels,
             channel_layer=get_channel_layer(),
         )

@@ -55,6 +55,13 @@ class RouterConfig:
     def is_prod(self) -> bool:
         return self.env == "prod"
 
+    @property
+    def scaled_out(self) -> bool:
+        """Several processes share the work through Redis (API processes and `worker`s); else
+        one `serve` process does everything, with the in-memory channel layer. The one test of
+        which it is: everything that differs between the two asks this."""
+        return not self.channel_layer_url.startswith("memory://")
+
 
 class _Reader:
     def __init__(self, environment: Mapping[str, str]) -> None:
@@ -211,7 +218,7 @@ REDIS_SOCKET_TIMEOUT = 30.0
 
 
 def channel_layer_settings(config: RouterConfig) -> dict[str, object]:
-    if config.channel_layer_url.startswith("memory://"):
+    if not config.scaled_out:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return {
         "default": {

@@ -12,6 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from comfy_router.limits import too_large_body, too_large_response
+
 logger = logging.getLogger(__name__)
 
 
@@ -64,8 +66,6 @@ def method_not_allowed_body(method: str, path: str, allowed: list[str]) -> dict[
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
-        from comfy_router.limits import too_large_body
-
         return Response(too_large_body(settings.ROUTER.max_request_bytes), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -105,8 +105,6 @@ def json_server_error(request: HttpRequest) -> HttpResponse:
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
-        from comfy_router.limits import too_large_response
-
         return too_large_response(settings.ROUTER.max_request_bytes)
     return JsonResponse(error_body("Bad request."), status=400)
 

@@ -8,7 +8,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from comfy_router import views
-from workflows.api import metrics
 
 # The docs answer GET and HEAD only: DRF's OPTIONS answer would go through the Swagger view's
 # HTML renderer, which has no template for it (a 500).
@@ -26,7 +25,6 @@ urlpatterns = [
         SpectacularJSONAPIView.as_view(http_method_names=DOC_METHODS),
         name="openapi-schema",
     ),
-    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("", include("workflows.urls")),

@@ -9,8 +9,6 @@ Every function here is a short transaction: none is held across network I/O.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from comfy_router.counters import counter_add
+from comfy_router.owners import owner_token
 from downloads.models import CacheEntry, CacheLink, CacheUse
 from downloads.naming import cache_file_name, cache_key
 from downloads.storage import temp_path
@@ -48,14 +47,6 @@ class Claim:
     owner: str = ""
     error: str = ""
     bytes_done: int = 0
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
-
-
-def owner_token(owner: str) -> str:
-    return owner.rsplit(":", 1)[-1]
 
 
 def is_stale(entry: CacheEntry) -> bool:

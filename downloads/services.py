@@ -18,6 +18,7 @@ from typing import Awaitable, Callable, Protocol, Sequence
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from comfy_router.owners import new_owner, owner_token
 from downloads import claims
 from downloads.errors import DownloadError
 from downloads.eviction import (
@@ -181,7 +182,7 @@ async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Thro
     cache_file = cache_path(settings.ROUTER.cache_dir, file_name)
     waited_on = ""
     while True:
-        owner = claims.new_owner()
+        owner = new_owner()
         decision = await database_sync_to_async(claims.claim)(
             entry_id=entry_id, owner=owner, cache_file=cache_file, waited_on=waited_on
         )
@@ -201,7 +202,7 @@ async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Thro
 async def _download(entry_id: int, url: str, file_name: str, owner: str, progress: _Throttle) -> bool:
     """Fetches the URL as the entry's owner; False if another downloader took over meanwhile."""
     config = settings.ROUTER
-    temp_file = temp_path(config.cache_dir, file_name, claims.owner_token(owner))
+    temp_file = temp_path(config.cache_dir, file_name, owner_token(owner))
     cache_file = cache_path(config.cache_dir, file_name)
     transfer = Transfer()
     options = FetchOptions(

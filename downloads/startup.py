@@ -16,7 +16,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from downloads.claims import is_stale, owner_token
+from comfy_router.owners import owner_token
+from downloads.claims import is_stale
 from downloads.eviction import EntryPinned, entry_delete, evict
 from downloads.models import AdoptedRecord, CacheEntry, CacheUse
 from downloads.naming import cache_file_name, cache_key

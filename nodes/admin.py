@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -20,7 +20,7 @@ from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
 from nodes.probe import validate_token
-from nodes.selectors import UNFINISHED_TASK_STATUSES, task_model
+from nodes.selectors import task_model, with_current_task
 from nodes.services import node_check_many, node_set_enabled
 
 EDITABLE_FIELDS = ("url", "name", "enabled", "token")
@@ -120,14 +120,7 @@ class NodeAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Node]:
-        queryset = super().get_queryset(request)
-        model = task_model()
-        if model is None:
-            return queryset
-        current = model._default_manager.filter(
-            node=OuterRef("pk"), status__in=UNFINISHED_TASK_STATUSES
-        ).values("pk")[:1]
-        return queryset.annotate(current_task_id=Subquery(current))
+        return with_current_task(super().get_queryset(request))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, node: Node) -> SafeString:

@@ -1,8 +1,9 @@
 """Reads of the node registry, including which task each node is running.
 
 Tasks belong to the `workflows` app, which sits above this one: they are reached through the
-reverse relation of `Task.node` (`Node.tasks`). Until that relation exists every node simply has
-no current task.
+reverse relation of `Task.node` (`Node.tasks`), never imported, and which of them are unfinished
+is the task model's to say (`UNFINISHED`). Until that relation exists every node simply has no
+current task.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model, QuerySet
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 
 from nodes.models import CAN_TAKE_A_TASK, Node
-
-# workflows.models.Task.UNFINISHED, which this app cannot import.
-UNFINISHED_TASK_STATUSES = ("pending", "downloading", "running")
 
 
 def node_list() -> QuerySet[Node]:
@@ -40,13 +38,26 @@ def task_model() -> type[Model] | None:
         return None
 
 
+def unfinished_tasks() -> QuerySet[Any] | None:
+    """The tasks that have not ended yet, of any node; None while no app defines tasks."""
+    model = task_model()
+    if model is None:
+        return None
+    return model._default_manager.filter(status__in=model.UNFINISHED)  # type: ignore[attr-defined]
+
+
 def node_current_tasks(node_ids: Iterable[int]) -> dict[int, Any]:
     """node id → primary key of the unfinished task assigned to it (a claim allows only one)."""
-    model = task_model()
+    tasks = unfinished_tasks()
     ids = list(node_ids)
-    if model is None or not ids:
+    if tasks is None or not ids:
         return {}
-    rows = model._default_manager.filter(
-        node_id__in=ids, status__in=UNFINISHED_TASK_STATUSES
-    ).values_list("node_id", "pk")
-    return dict(rows)
+    return dict(tasks.filter(node_id__in=ids).values_list("node_id", "pk"))
+
+
+def with_current_task(nodes: QuerySet[Node]) -> QuerySet[Node]:
+    """The nodes, each annotated with `current_task_id` (None when it runs no task)."""
+    tasks = unfinished_tasks()
+    if tasks is None:
+        return nodes
+    return nodes.annotate(current_task_id=Subquery(tasks.filter(node=OuterRef("pk")).values("pk")[:1]))

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from nodes.models import Node
-from workflows.execution.run import run_start
+from workflows.execution.start import take_over
 from workflows.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -33,20 +33,13 @@ def running_task(lease_owner: str) -> Task:
 
 def test_the_second_copy_of_an_execute_message_finds_the_lease_taken() -> None:
     task = running_task("dispatcher-run")
-    first = run_start(task_id=task.pk, from_owner="dispatcher-run")
+    first = take_over(task_id=task.pk, from_owner="dispatcher-run")
     assert first is not None
     started, owner = first
     assert started.pk == task.pk and owner != "dispatcher-run"
-    assert run_start(task_id=task.pk, from_owner="dispatcher-run") is None
-
-
-def test_a_task_handed_over_in_process_is_taken_the_same_way() -> None:
-    task = running_task("dispatcher-run")
-    handed = Task.objects.get(pk=task.pk)
-    assert run_start(task_id=task.pk, from_owner="dispatcher-run", handed=handed) is not None
-    assert run_start(task_id=task.pk, from_owner="dispatcher-run", handed=handed) is None
+    assert take_over(task_id=task.pk, from_owner="dispatcher-run") is None
 
 
 def test_a_message_from_an_owner_that_no_longer_holds_the_task_starts_nothing() -> None:
     task = running_task("the-run-that-took-it-over")
-    assert run_start(task_id=task.pk, from_owner="dispatcher-run") is None
+    assert take_over(task_id=task.pk, from_owner="dispatcher-run") is None

@@ -15,7 +15,7 @@ from downloads.naming import cache_file_name
 from workflows.comfyui.client import OutputFile
 from workflows.execution.outputs import fetch_saved_files, safe_file_name
 from workflows.graphs.builders.images import decode_base64_image
-from workflows.tasks.services import outputs_dir
+from workflows.tasks.files import outputs_dir
 
 HOSTILE_NAMES = [
     "../../../../etc/passwd",

@@ -22,9 +22,9 @@ from nodes.models import Node
 from tests.support.cache_settings import CacheDirs, cache_dirs  # noqa: F401
 from workflows.models import Task
 from workflows.tasks import metrics as task_metrics
-from workflows.tasks.services import task_finish
+from workflows.tasks.endings import task_end
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -47,7 +47,13 @@ def authorized() -> Client:
 
 def task(status: str, main_model: str = "", **fields: Any) -> Task:
     return Task.objects.create(
-        type=Task.Type.COMFYUI, params={}, graph={}, status=status, main_model=main_model, **fields
+        type=Task.Type.COMFYUI,
+        params={},
+        graph={},
+        status=status,
+        main_model=main_model,
+        lease_owner="a-run",
+        **fields,
     )
 
 
@@ -84,7 +90,7 @@ def test_it_reports_wait_and_run_histograms_and_model_loads_avoided(authorized: 
     task_metrics.task_started(warm, warm=True)
     task_metrics.task_started(cold, warm=False)
     Task.objects.filter(pk=warm.pk).update(started_at=timezone.now() - timedelta(seconds=3))
-    task_finish(task_id=warm.pk, status=Task.Status.DONE)
+    task_end(task_id=warm.pk, status=Task.Status.DONE, owner="a-run")
     samples = scrape(authorized)
     assert samples[("comfy_router_model_loads_avoided_total", ())] == 1
     assert samples[("comfy_router_model_loads_total", ())] == 1
@@ -101,7 +107,7 @@ def test_it_reports_wait_and_run_histograms_and_model_loads_avoided(authorized: 
 def test_finished_task_counts_survive_the_rows_they_counted(authorized: Client) -> None:
     for _ in range(3):
         finished = task("running")
-        task_finish(task_id=finished.pk, status=Task.Status.ERROR)
+        task_end(task_id=finished.pk, status=Task.Status.ERROR, owner="a-run")
     Task.objects.all().delete()  # as the history limit does
     samples = scrape(authorized)
     assert samples[("comfy_router_tasks", (("status", "error"),))] == 0

@@ -1,6 +1,6 @@
 """A submission nudges the dispatcher only when a pass has something to do for it: an idle node
-to give it, or files to fetch. While every node is busy, the node let go next takes the task in
-the ending of its run; a run that ends and leaves its node idle nudges the dispatcher itself."""
+to give it, or files to fetch. While every node is busy, the end of a run, which lets a node go,
+nudges the dispatcher, whose pass then gives the node the waiting task."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from tests.support.cluster import comfyui_body, tiny_graph
 from workflows.models import Task
 from workflows.scheduling.assignment import assign_nodes
 from workflows.tasks import endings, services
-from workflows.tasks.endings import finalize
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,38 +83,28 @@ def test_a_submission_whose_idle_check_fails_is_stored_and_nudges_anyway(
     assert nudges == [{}]
 
 
-def run_and_end_first_task(node: Node) -> list[tuple[Task, str]] | None:
-    [(task, owner)] = assign_nodes()
+def run_and_end_first_task(node: Node) -> None:
+    [(task, owner)] = assign_nodes(keep_clients={})
     assert task.node_id == node.pk
-    return async_to_sync(finalize)(
-        task.pk,
-        Task.Status.DONE,
-        outputs=[],
-        ran_on=node.pk,
-        task=task,
-        owner=owner,
-        assign_next=True,
+    ended = async_to_sync(endings.finish)(
+        task.pk, Task.Status.DONE, outputs=[], owner=owner, ran_on=node.pk
     )
+    assert ended is not None
 
 
-def test_a_run_that_ends_with_no_task_for_its_node_nudges_the_dispatcher(
-    nudges: list[Any],
-) -> None:
+def test_a_run_that_ends_nudges_the_dispatcher(nudges: list[Any]) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
     nudges.clear()
-    assert run_and_end_first_task(node) == []
+    run_and_end_first_task(node)
     assert nudges == [{}]
     assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
 
 
-def test_a_run_whose_node_takes_the_next_task_at_its_end_makes_no_nudge(
-    nudges: list[Any],
-) -> None:
+def test_the_pass_after_a_runs_end_gives_its_node_the_waiting_task(nudges: list[Any]) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
     waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
-    nudges.clear()
-    assigned = run_and_end_first_task(node)
-    assert assigned is not None and [task.pk for task, _ in assigned] == [waiting]
-    assert nudges == []
+    run_and_end_first_task(node)
+    [(task, _)] = assign_nodes(keep_clients={})
+    assert (task.pk, task.node_id) == (waiting, node.pk)

@@ -1,23 +1,30 @@
 """Tasks in the admin: status, node, duration, and thumbnails of the preview and the outputs.
 
 Output files are served to the admin by an admin view, since the API's own output URLs need
-Basic auth that a logged-in browser session does not send.
+Basic auth that a logged-in browser session does not send. A task that has not finished is
+never deleted, only cancelled (deleting it would leave its node held for nothing); a finished
+one goes with its output files.
 """
 
 from __future__ import annotations
 
 import base64
+import shutil
 import uuid
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from workflows.models import Task
+from workflows.tasks.files import outputs_dir
 from workflows.tasks.selectors import output_path
+from workflows.tasks.services import TaskNotCancellable, task_request_cancel
 
 STATUS_COLOURS = {
     Task.Status.PENDING: "#757575",
@@ -44,6 +51,7 @@ class TaskAdmin(admin.ModelAdmin):
     )
     fields = readonly_fields
     list_per_page = 50
+    actions = ["cancel_tasks"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).defer("graph", "params")
@@ -53,6 +61,45 @@ class TaskAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not obj.is_finished:
+            return False  # cancel it instead
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """What a bulk delete lists and checks: the finished tasks; the others are cancelled."""
+        return super().get_deleted_objects([task for task in objs if task.is_finished], request)
+
+    def delete_model(self, request: HttpRequest, obj: Task) -> None:
+        self.delete_queryset(request, Task.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        """Deletes the finished tasks with their files; unfinished ones are cancelled instead."""
+        unfinished = list(queryset.exclude(status__in=Task.FINISHED).values_list("pk", flat=True))
+        finished = list(queryset.filter(status__in=Task.FINISHED).values_list("pk", flat=True))
+        Task.objects.filter(pk__in=finished, status__in=Task.FINISHED).delete()
+        for task_id in finished:
+            shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
+        if unfinished:
+            self.cancel_tasks(request, Task.objects.filter(pk__in=unfinished))
+
+    @admin.action(description="Cancel selected tasks")
+    def cancel_tasks(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        asked = 0
+        for task_id in queryset.exclude(status__in=Task.FINISHED).values_list("pk", flat=True):
+            try:
+                task_request_cancel(task_id=task_id)
+            except TaskNotCancellable:
+                continue  # it ended meanwhile
+            asked += 1
+        if asked:
+            self.message_user(
+                request,
+                f"{asked} unfinished task(s) cancelled (running ones are interrupted on their "
+                "node); unfinished tasks are cancelled, never deleted.",
+                messages.SUCCESS,
+            )
 
     @admin.display(description="id")
     def short_id(self, task: Task) -> str:
@@ -76,8 +123,6 @@ class TaskAdmin(admin.ModelAdmin):
             return "–"
         end = task.finished_at
         if end is None:
-            from django.utils import timezone
-
             end = timezone.now()
         return f"{(end - task.started_at).total_seconds():.1f} s"
 

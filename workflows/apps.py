@@ -7,4 +7,4 @@ class WorkflowsConfig(AppConfig):
     name = "workflows"
     default_auto_field = "django.db.models.BigAutoField"
     background_services = ["workflows.dispatch.loop.run"]
-    worker_channels = {"comfy-router-execute": "workflows.execution.run.ExecutorConsumer"}
+    worker_channels = {"comfy-router-execute": "workflows.execution.start.ExecutorConsumer"}

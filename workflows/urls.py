@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from workflows.api import views
+from workflows.api import metrics, views
 
 urlpatterns = [
     path("workflow", views.WorkflowListCreateView.as_view(), name="workflow-list"),
@@ -13,4 +13,5 @@ urlpatterns = [
         name="workflow-output",
     ),
     path("preview/<uuid:task_id>", views.PreviewView.as_view(), name="preview"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -28,10 +27,11 @@ from workflows.api.param_fields import (
     url_error,
 )
 from workflows.graphs import limits
-from workflows.graphs.builders import BuildResult, build
+from workflows.graphs.builders import build
 from workflows.graphs.builders.stages import effective_denoise
 from workflows.graphs.comfyui_graph import api_graph_errors
 from workflows.graphs.object_info import combo, number_limits
+from workflows.tasks.services import Submission
 
 FLUX_DEFAULT_STEPS = {"dev": 20, "schnell": 4}
 
@@ -223,14 +223,6 @@ WorkflowSubmissionSchema = PolymorphicProxySerializer(
 )
 
 
-@dataclass(frozen=True)
-class ValidatedSubmission:
-    type: str
-    params: dict[str, Any]
-    webhook_url: str | None
-    build: BuildResult
-
-
 class WorkflowSubmissionSerializer(serializers.Serializer):
     """The whole body; dispatches `params` to the serializer of `type`. Use `validate_submission`."""
 
@@ -273,7 +265,7 @@ def list_errors_as_lists(detail: Any) -> Any:
     return detail
 
 
-def validate_submission(data: Any, *, rng: random.Random | None = None) -> ValidatedSubmission:
+def validate_submission(data: Any, *, rng: random.Random | None = None) -> Submission:
     """Validate a POST /workflow body and build its graph; raises rest_framework ValidationError.
 
     The returned params are JSON-safe, with defaults filled in and the seed actually used.
@@ -298,7 +290,7 @@ def validate_submission(data: Any, *, rng: random.Random | None = None) -> Valid
     if validated["type"] != "ComfyUI":
         params["seed"] = result.seed
     webhook = validated.get("webhook")
-    return ValidatedSubmission(
+    return Submission(
         type=validated["type"],
         params=params,
         webhook_url=webhook["url"] if webhook else None,

@@ -131,10 +131,6 @@ class WorkflowDetailView(APIView):
             task = services.task_request_cancel(task_id=task_id)
         except services.TaskNotCancellable as finished:
             raise Conflict(str(finished)) from None
-        if task.status == Task.Status.CANCELLED:
-            from workflows.tasks.live import publish_final_sync
-
-            publish_final_sync(task)
         return Response(selectors.task_detail(task, base_url=base_url(request)))
 
 

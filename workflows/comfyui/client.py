@@ -43,7 +43,11 @@ from workflows.comfyui.events import (
     decode_message,
 )
 from workflows.comfyui.tracker import OutputFile, Preview, PromptTracker, WebsocketImage
-from workflows.graphs import limits
+
+# What a node may send back; past these it is misbehaving and the task ends with an error.
+MAX_NODE_ANSWER_BYTES = 64 * 1024 * 1024  # one JSON answer (/prompt, /history/{id}, /queue)
+MAX_NODE_OUTPUT_BYTES = 4 * 1024**3  # one output file from /view
+MAX_NODE_MESSAGE_BYTES = 256 * 1024 * 1024  # one websocket message (SaveImageWebsocket images)
 
 __all__ = [
     "ComfyUIClient",
@@ -206,9 +210,9 @@ class ComfyUIClient:
         token: str | None = None,
         timeout: float = 10,
         *,
-        max_answer_bytes: int = limits.MAX_NODE_ANSWER_BYTES,
-        max_view_bytes: int = limits.MAX_NODE_OUTPUT_BYTES,
-        max_message_bytes: int = limits.MAX_NODE_MESSAGE_BYTES,
+        max_answer_bytes: int = MAX_NODE_ANSWER_BYTES,
+        max_view_bytes: int = MAX_NODE_OUTPUT_BYTES,
+        max_message_bytes: int = MAX_NODE_MESSAGE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from workflows.comfyui.classes import SAMPLER_CLASSES, WEBSOCKET_OUTPUT_CLASSES
 from workflows.comfyui.events import (
     Event,
     Executed,
@@ -25,10 +26,6 @@ from workflows.comfyui.events import (
     decode_event,
 )
 
-SAMPLER_CLASSES = frozenset(
-    {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
-)
-WEBSOCKET_OUTPUT_CLASSES = frozenset({"SaveImageWebsocket"})
 OUTPUT_KINDS = ("images", "gifs", "videos", "video", "audio", "files")
 
 

@@ -1,16 +1,15 @@
 """The dispatcher: moves waiting tasks forward, oldest first.
 
-One pass (`dispatch_once`) runs on every wake-up (submit, node idle or added, download
-finished; nudges during a pass make one more pass, not one each) and at least once a second.
-The once-a-second sweep also does what cannot be urgent: tasks whose owner died (lease ran out)
-are taken over, running ones going back to an executor that settles them with the node and
-downloading ones back to the queue; finished tasks beyond HISTORY_LIMIT are deleted. Then:
-1. pending tasks with files to fetch start downloading, before any node is claimed;
-2. ready tasks get idle nodes, paired by `workflows.scheduling.affinity`: the node is claimed with a
-   conditional UPDATE (idle → busy), then the task (pending → running) (`workflows.scheduling.assignment`),
-   and the run starts: here, with the node's idle websocket if it has one, in the embedded
-   router; through an "execute" message to whichever worker takes it when scaled out.
-A run that ends does step 2 itself, in its ending's transaction (see `workflows.tasks.endings`).
+One pass (`dispatch_once`) runs on every wake-up (a submission, a node let go or back, a
+download finished; nudges during a pass make one more pass, not one each) and at least once a
+second. The once-a-second sweep also does what cannot be urgent: tasks whose owner died (lease
+ran out) are taken over, running ones going back to a run that settles them with the node and
+downloading ones back to the queue; nodes held by no unfinished task are let go; finished tasks
+beyond HISTORY_LIMIT are deleted. Then:
+1. pending tasks with files to fetch start downloading (`workflows.dispatch.downloads`), before
+   any node is claimed;
+2. ready tasks get idle nodes (`workflows.scheduling.assignment`), and their runs start
+   (`workflows.execution.start`).
 """
 
 from __future__ import annotations
@@ -24,22 +23,21 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from comfy_router.background import spawn
-from comfy_router.wakeups import DISPATCH_CHANNEL, dispatch_wakeup, local_dispatcher
+from comfy_router.owners import new_owner
+from comfy_router.wakeups import DISPATCH_CHANNEL, local_dispatcher
+from nodes.models import RUNS_A_TASK, Node
+from nodes.services import node_release_claim
+from workflows.dispatch.downloads import prepare
 from workflows.execution.idle_websockets import idle_websockets
-from workflows.execution.run import (
-    EXECUTE_CHANNEL,
-    executors_are_here,
-    hand_overs,
-    start_with_idle_websocket,
-)
+from workflows.execution.start import start_run
 from workflows.models import Task
-from workflows.scheduling.assignment import assign_nodes
-from workflows.tasks import leases, live, services
-from workflows.tasks.endings import finalize
-from workflows.tasks.services import TaskError
+from workflows.scheduling.assignment import assign_nodes, task_to_run
+from workflows.tasks import leases, services
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +48,7 @@ DOWNLOADS_PER_PASS = 50
 async def run(stop: asyncio.Event) -> None:
     """Background service: dispatch on every wake-up and on a 1-second sweep."""
     layer = get_channel_layer()
-    if not settings.ROUTER.channel_layer_url.startswith("redis"):
+    if not settings.ROUTER.scaled_out:
         # Embedded router: no other process can hold a lease, so take every task over now.
         taken = await database_sync_to_async(leases.leases_expire_all)()
         if taken:
@@ -117,9 +115,9 @@ class Waits:
 class Pass:
     """What one dispatch pass decided in the database, for the loop to act on."""
 
-    taken_over: list[tuple[uuid.UUID, str]]  # running tasks whose owner died: (task, new owner)
-    downloads: list[tuple[uuid.UUID, str]]  # pending tasks now downloading: (task, owner)
-    assigned: list[tuple[Task, str]]  # tasks given a node, as read after: (task, owner)
+    taken_over: list[tuple[Task, str]]  # running tasks whose owner died: (task, new lease)
+    downloads: list[tuple[uuid.UUID, str]]  # pending tasks now downloading: (task, lease)
+    assigned: list[tuple[Task, str]]  # tasks given a node: (task, lease)
 
 
 def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> Pass:
@@ -127,9 +125,11 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> 
     only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
     taken_over = []
     if sweep:
-        taken_over = take_over_expired(Task.Status.RUNNING)
+        taken_over = take_over_expired_runs()
         for task_id in requeue_expired_downloads():
             logger.info("Task %s: its downloader died; queued again", task_id)
+        for node_id in release_abandoned_nodes():
+            logger.warning("Node %s was held by no unfinished task; let go", node_id)
         services.task_enforce_history_limit()
     started = start_downloads() if sweep or downloads else []
     if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
@@ -138,44 +138,43 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> 
 
 
 async def dispatch_once(*, sweep: bool = True) -> None:
-    layer = get_channel_layer()
     downloads = local_dispatcher.take_downloads()
-    here = executors_are_here()
-    keep_clients = idle_websockets().client_ids() if here else {}
+    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().client_ids()
     decided = await database_sync_to_async(plan_pass)(
         sweep=sweep, downloads=downloads, keep_clients=keep_clients
     )
-    for task_id, owner in decided.taken_over:
-        await send_execute(layer, task_id, owner, fresh=False)
+    for task, owner in decided.taken_over:
+        await start_run(task, owner, fresh=False)
     for task_id, owner in decided.downloads:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
     for task, owner in decided.assigned:
-        if here:
-            await start_with_idle_websocket(task, owner)
-        else:  # for whichever executor gets the message; this process's need not read again
-            hand_overs.put(task, owner)
-            await send_execute(layer, task.pk, owner, fresh=True)
+        await start_run(task, owner, fresh=True)
 
 
-async def send_execute(layer: Any, task_id: uuid.UUID, owner: str, *, fresh: bool) -> None:
-    """Hands the task, and the lease this dispatcher holds on it, to whichever executor receives
-    the message. `fresh`: nobody sent its prompt yet, so the node need not be asked first."""
-    message = {
-        "type": "task.execute",
-        "task_id": str(task_id),
-        "lease_owner": owner,
-        "fresh": fresh,
-    }
-    await layer.send(EXECUTE_CHANNEL, message)
-
-
-def take_over_expired(status: str) -> list[tuple[uuid.UUID, str]]:
+def take_over_expired_runs() -> list[tuple[Task, str]]:
+    """Running tasks whose run died (lease ran out), each with a new lease, for a new run."""
     taken = []
-    for task_id in leases.expired_task_ids(status):
-        owner = leases.lease_take(task_id=task_id, status=status, expired_only=True)
-        if owner is not None:
-            taken.append((task_id, owner))
+    for task_id in leases.expired_task_ids(Task.Status.RUNNING):
+        owner = leases.lease_take(task_id=task_id, status=Task.Status.RUNNING, expired_only=True)
+        task = task_to_run(task_id) if owner is not None else None
+        if task is not None:
+            taken.append((task, owner))
     return taken
+
+
+def release_abandoned_nodes() -> list[int]:
+    """Lets go of nodes held (busy or claimed) with no unfinished task on them: the task was
+    deleted (the admin, a bulk delete) or moved off the node without a release. The nodes are
+    locked first, then looked at again: a claim commits with the task it was made for."""
+    unfinished = Task.objects.filter(node=OuterRef("pk"), status__in=Task.UNFINISHED)
+    held = Node.objects.filter(RUNS_A_TASK).exclude(Exists(unfinished))
+    released = []
+    with transaction.atomic():
+        for node_id in held.select_for_update().values_list("pk", flat=True):
+            if not Task.objects.filter(node_id=node_id, status__in=Task.UNFINISHED).exists():
+                node_release_claim(node_id=node_id)
+                released.append(node_id)
+    return released
 
 
 def requeue_expired_downloads() -> list[uuid.UUID]:
@@ -194,7 +193,7 @@ def start_downloads() -> list[tuple[uuid.UUID, str]]:
     )
     started = []
     for task_id in waiting.values_list("id", flat=True)[:DOWNLOADS_PER_PASS]:
-        owner = leases.new_owner()
+        owner = new_owner()
         claimed = Task.objects.filter(pk=task_id, status=Task.Status.PENDING).update(
             status=Task.Status.DOWNLOADING,
             lease_owner=owner,
@@ -203,50 +202,3 @@ def start_downloads() -> list[tuple[uuid.UUID, str]]:
         if claimed:
             started.append((task_id, owner))
     return started
-
-
-async def prepare(task_id: uuid.UUID, owner: str) -> None:
-    """Fetches the task's files into the cache; the task then waits for a node. A downloader too
-    slow to renew its lease may find the task queued again and downloading elsewhere: it then
-    leaves the task (and its cache pins) to that run."""
-    from downloads.services import DownloadError, cache_prepare_task
-    from workflows.graphs.builders.base import FileToFetch
-
-    task = await Task.objects.aget(pk=task_id)
-    files = [FileToFetch(**spec) for spec in task.files]
-
-    async def renew() -> None:
-        await database_sync_to_async(leases.lease_renew)(task_id=task_id, owner=owner)
-
-    await live.publish(task_id, {"type": "status", "status": "downloading"})
-    try:
-        await cache_prepare_task(task_id=task_id, files=files, on_progress=renew)
-    except DownloadError as failure:
-        await finalize(
-            task_id,
-            Task.Status.ERROR,
-            TaskError(f"Download failed: {failure}"),
-            from_statuses=(Task.Status.DOWNLOADING,),
-            owner=owner,
-        )
-        return
-    except Exception:
-        logger.exception("Task %s: preparing its files failed", task_id)
-        await finalize(
-            task_id,
-            Task.Status.ERROR,
-            TaskError("Preparing the task's files failed inside the router; see its log."),
-            from_statuses=(Task.Status.DOWNLOADING,),
-            owner=owner,
-        )
-        return
-    ready = await Task.objects.filter(
-        pk=task_id, status=Task.Status.DOWNLOADING, lease_owner=owner
-    ).aupdate(status=Task.Status.PENDING, files_ready=True, lease_owner="", lease_expires_at=None)
-    if ready:
-        await live.publish(task_id, {"type": "status", "status": "pending"})
-        await dispatch_wakeup()
-    elif not await Task.objects.filter(pk=task_id, status__in=Task.UNFINISHED).aexists():
-        from downloads.services import cache_release_task
-
-        await database_sync_to_async(cache_release_task)(task_id=task_id)

@@ -16,17 +16,14 @@ from channels.db import database_sync_to_async
 
 from comfy_router.background import spawn
 from comfy_router.loop_local import loop_local
-from comfy_router.prepared import Select
 from workflows.models import Task
 
 logger = logging.getLogger(__name__)
 
-_CANCEL_REQUESTED = Select(
-    Task,
-    lambda: Task.objects.filter(status=Task.Status.RUNNING, cancel_requested=True).values_list(
-        "pk"
-    ),
-)  # usually no row at all: running tasks someone asked to cancel
+def cancel_requested() -> list[uuid.UUID]:
+    """Running tasks someone asked to cancel: usually none at all."""
+    asked = Task.objects.filter(status=Task.Status.RUNNING, cancel_requested=True)
+    return list(asked.values_list("pk", flat=True))
 
 
 INTERVAL = 0.5  # seconds between looks
@@ -52,11 +49,11 @@ class CancelRequests:
         while self._watched:
             await asyncio.sleep(self.interval)
             try:
-                rows = await database_sync_to_async(_CANCEL_REQUESTED)()
+                asked = await database_sync_to_async(cancel_requested)()
             except Exception:
                 logger.exception("Could not look for cancel requests")
                 continue
-            for (task_id,) in rows:
+            for task_id in asked:
                 event = self._watched.get(task_id)
                 if event is not None:
                     event.set()

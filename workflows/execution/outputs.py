@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.comfyui.client import ComfyUIClient, OutputFile, WebsocketImage
-from workflows.tasks.services import outputs_dir
+from workflows.tasks.files import outputs_dir
 
 EXTENSION_BY_TYPE = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 

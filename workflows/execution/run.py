@@ -1,9 +1,10 @@
 """Runs one task on its node over ComfyUI's protocol, start to definite end.
 
-`ExecutorConsumer` is the Channels worker consumer of EXECUTE_CHANNEL: the dispatcher sends it
-`{"type": "task.execute", "task_id"}` after claiming a node, and it runs `TaskRun` for that task.
-The same run resumes a task whose previous owner died (its prompt already started): it settles
-the prompt from the node's `/history`, or follows it again over a new websocket.
+A run follows its prompt over the node's websocket and watches its lease, its deadline and
+cancel requests beside it; it ends the task through `workflows.tasks.endings`. The same run
+resumes a task whose previous owner died (its prompt already started): it settles the prompt
+from the node's `/history`, or follows it again over a new websocket. Runs are started by
+`workflows.execution.start`.
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import threading
 import time
-import uuid
 from typing import Any
 
-from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
 from comfy_router.background import spawn
 from comfy_router.wakeups import dispatch_wakeup
-from nodes.services import anode_release, node_mark_offline
+from nodes.services import node_mark_offline
+from workflows.comfyui.classes import sends_websocket_images
 from workflows.comfyui.client import (
     ComfyUIError,
     EventStream,
@@ -36,14 +35,11 @@ from workflows.execution.cancel_requests import cancel_requests
 from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.outputs import fetch_saved_files, store_websocket_images
 from workflows.models import Task
-from workflows.scheduling.assignment import task_to_run
 from workflows.tasks import leases, live, services
-from workflows.tasks.endings import finalize
-from workflows.tasks.services import TaskError
+from workflows.tasks.endings import TaskError, finish
 
 logger = logging.getLogger(__name__)
 
-EXECUTE_CHANNEL = "comfy-router-execute"
 PREVIEW_METHOD = "auto"
 CONTROL_INTERVAL = 0.5  # how often a run checks cancel requests and its deadline
 DB_WRITE_INTERVAL = 0.5  # progress and preview are written at most this often
@@ -62,85 +58,27 @@ class RunEnded(Exception):
         self.error = error
 
 
-class ExecutorConsumer(AsyncConsumer):
-    async def task_execute(self, message: dict[str, Any]) -> None:
-        task_id = uuid.UUID(message["task_id"])
-        from_owner = message.get("lease_owner")
-        fresh = bool(message.get("fresh"))
-        spawn(execute_task(task_id, from_owner, fresh=fresh), name=f"execute-{task_id}")
-
-
-def start_here(
+async def run_task(
     task: Task, owner: str, *, fresh: bool, websocket: EventStream | None = None
 ) -> None:
-    """Runs a task just given a node in this process, with the lease taken for it and the row
-    as read then: the embedded router's way (see `executors_are_here`). `websocket`: the open
-    session of the node's previous run, under the task's client id, to go on with."""
-    spawn(
-        execute_task(task.pk, owner, fresh=fresh, handed=task, websocket=websocket),
-        name=f"execute-{task.pk}",
-    )
-
-
-async def start_with_idle_websocket(task: Task, owner: str) -> None:
-    """`start_here` for a task just given its node, with the websocket the node's last run left
-    waiting (see `workflows.execution.idle_websockets`), if there is one under the task's client id."""
-    node = task.node
-    assert node is not None
-    kept = await idle_websockets().take(node.pk, node.url, task.client_id)
-    start_here(task, owner, fresh=True, websocket=kept)
-
-
-def executors_are_here() -> bool:
-    """With the in-memory channel layer the only executor is this process's: the dispatcher
-    starts runs itself rather than through a message to itself, and a message is delivered
-    once. Through Redis one can come twice: channels-redis puts back what a receiver took but
-    was cancelled before acknowledging."""
-    return settings.ROUTER.channel_layer_url.startswith("memory")
-
-
-async def execute_task(
-    task_id: uuid.UUID,
-    from_owner: str | None = None,
-    *,
-    fresh: bool = False,
-    handed: Task | None = None,
-    websocket: EventStream | None = None,
-) -> None:
-    """Runs the task if the lease is handed over from `from_owner` (the dispatcher that sent the
-    message) or ran out: a message that arrives late, after another run took the task over,
-    is dropped rather than starting a second run of the same prompt. `fresh`: the dispatcher
-    just gave the task its node, so no prompt of it can be on the node yet. `handed`: the task
-    as the dispatcher of this process read it, with the lease `from_owner` (see `start_here`)."""
-    if handed is None and from_owner:
-        handed = hand_overs.take(task_id, from_owner)
-    if handed is not None and executors_are_here():
-        task, owner = handed, from_owner  # no second copy can come: the lease is ours
-    else:
-        started = await database_sync_to_async(run_start)(
-            task_id=task_id, from_owner=from_owner, handed=handed
-        )
-        if started is None:
-            if websocket is not None:
-                await websocket.close()
-            return
-        task, owner = started
+    """Runs the task, whose lease `owner` the caller holds, to its end. `fresh`: the task was
+    just given its node, so no prompt of it can be on the node yet. `websocket`: the node's open
+    session under the task's client id, left by the node's previous run, to go on with."""
     try:
         await TaskRun(task, owner, fresh=fresh, websocket=websocket).run()
     except asyncio.CancelledError:
         # The process is shutting down: the prompt goes on on the node, and whoever runs next
         # (this router after a restart, or another worker) takes the task over.
-        await database_sync_to_async(leases.lease_drop)(task_id=task_id, owner=owner)
+        await database_sync_to_async(leases.lease_drop)(task_id=task.pk, owner=owner)
         raise
     except Exception:
-        logger.exception("Task %s failed inside the router", task_id)
-        await finalize(
-            task_id,
+        logger.exception("Task %s failed inside the router", task.pk)
+        await finish(
+            task.pk,
             Task.Status.ERROR,
             TaskError("The router failed while running this task; see its log."),
-            ran_on=task.node_id,
-            task=task,
             owner=owner,
+            ran_on=task.node_id,
         )
 
 
@@ -148,60 +86,6 @@ def _retrieve(part: asyncio.Task[Any]) -> None:
     """Takes a cancelled part's outcome, so asyncio never reports it as never retrieved."""
     if not part.cancelled():
         part.exception()
-
-
-def run_start(
-    *, task_id: uuid.UUID, from_owner: str | None, handed: Task | None = None
-) -> tuple[Task, str] | None:
-    """The running task with its node (read here unless `handed` over), and a lease of our own
-    on it: taken from `from_owner`, who sent the message, or because the lease ran out. None
-    when the task is not ours to run, as for a second copy of a message."""
-    task = handed or task_to_run(task_id)
-    if task is None:
-        return None
-    owner = leases.lease_take(
-        task_id=task_id, status=Task.Status.RUNNING, expired_only=True, from_owner=from_owner
-    )
-    return None if owner is None else (task, owner)
-
-
-class HandOvers:
-    """Tasks the dispatcher of this process just gave a node, as it read them in the same
-    transaction, for the executor here to take instead of reading them again.
-
-    Only while fresh (a third of the lease): a message that took longer to arrive may come after
-    the lease ran out and someone else took the task over, and only the database can tell. An
-    executor in another process (scaled out) reads the database; what nobody takes is dropped."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tasks: dict[tuple[uuid.UUID, str], tuple[Task, float]] = {}
-
-    def put(self, task: Task, owner: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._tasks) >= MAX_HAND_OVERS:
-                fresh_for = self.fresh_for()
-                self._tasks = {k: v for k, v in self._tasks.items() if now - v[1] < fresh_for}
-            self._tasks[(task.pk, owner)] = (task, now)
-
-    def take(self, task_id: uuid.UUID, owner: str) -> Task | None:
-        with self._lock:
-            handed = self._tasks.pop((task_id, owner), None)
-        if handed is None or time.monotonic() - handed[1] >= self.fresh_for():
-            return None
-        return handed[0]
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    @staticmethod
-    def fresh_for() -> float:
-        return settings.ROUTER.task_lease / 3
-
-
-MAX_HAND_OVERS = 1000
-hand_overs = HandOvers()
 
 
 class TaskRun:
@@ -255,7 +139,7 @@ class TaskRun:
             decided is follow
             and self.tracker.state in ("success", "error")
             and self.interrupt_reason is None
-            and executors_are_here()
+            and not settings.ROUTER.scaled_out
         )
         if not reusable:
             self.drop_websocket()
@@ -270,37 +154,20 @@ class TaskRun:
         if status in ("requeue", "lost"):
             return
         ran_on = None if self.node_released else self.node.pk
-        websocket = self.websocket if self.websocket is not None and self.websocket.open else None
-        idle = idle_websockets()
-        keep_clients = idle.client_ids()
-        if websocket is not None:
-            keep_clients[self.node.pk] = websocket.client_id
-        assigned = await finalize(
+        if reusable and ran_on is not None and self.websocket is not None and self.websocket.open:
+            # Kept for the node's next task here (see `workflows.execution.idle_websockets`):
+            # before the ending, whose nudge has the dispatcher give the node that task.
+            websocket, self.websocket = self.websocket, None
+            idle_websockets().keep(self.node.pk, self.node.url, websocket)
+        await finish(
             self.task.id,
             status,
             error,
             outputs,
             progress=self.tracker.progress,
-            ran_on=ran_on,
-            task=self.task,
             owner=self.owner,
-            assign_next=executors_are_here() and ran_on is not None,
-            keep_clients=keep_clients,
+            ran_on=ran_on,
         )
-        if assigned is None:  # someone else ended it: the node may be theirs now
-            return
-        for task, owner in assigned:
-            node = task.node
-            assert node is not None
-            if websocket is not None and node.pk == self.node.pk and node.url == self.node.url:
-                self.websocket = None  # the next run's now
-                start_here(task, owner, fresh=True, websocket=websocket)
-                websocket = None
-            else:
-                await start_with_idle_websocket(task, owner)
-        if websocket is not None:  # no task for the node yet: the websocket waits for one
-            self.websocket = None
-            idle.keep(self.node.pk, self.node.url, websocket)
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""
@@ -519,10 +386,7 @@ class TaskRun:
         stored += await fetch_saved_files(
             self.client, self.task.id, self.tracker.outputs, first_index=len(stored)
         )
-        expects_websocket_images = any(
-            node.get("class_type") == "SaveImageWebsocket" for node in self.task.graph.values()
-        )
-        if expects_websocket_images and not self.tracker.websocket_images:
+        if sends_websocket_images(self.task.graph) and not self.tracker.websocket_images:
             # Settled from /history: the images went over a websocket nobody was listening to.
             # Running the prompt again costs little, ComfyUI having cached all but the last node.
             lost = "The images sent over the node's websocket were lost with the connection."
@@ -532,18 +396,18 @@ class TaskRun:
         return stored
 
     async def requeue(self, reason: str) -> bool:
-        """Gives the task another attempt if it has one left; False otherwise."""
+        """Gives the task another attempt if it has one left, letting go of the node; False
+        otherwise."""
         if self.task.attempts >= settings.ROUTER.task_max_attempts:
             return False
+        held = None if self.node_released else self.node.pk
         if not await database_sync_to_async(services.task_requeue)(
-            task_id=self.task.id, owner=self.owner
+            task_id=self.task.id, owner=self.owner, node_id=held
         ):
             return False
+        self.node_released = True
         logger.info("Task %s queued again: %s", self.task.id, reason)
         await live.publish(self.task.id, {"type": "status", "status": "pending", "node": None})
-        if not self.node_released:
-            await anode_release(node_id=self.node.pk)
-            self.node_released = True
         await dispatch_wakeup()
         return True
 

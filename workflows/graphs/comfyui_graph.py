@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.api.param_fields import looks_like_url, url_error
 from workflows.graphs import limits
 from workflows.graphs.builders.file_inputs import FILE_INPUT_FOLDERS, IMAGE_INPUTS
 from workflows.graphs.builders.images import InvalidImage, decode_base64_image
@@ -20,6 +19,7 @@ from workflows.graphs.object_info import (
     object_info,
     spec_type,
 )
+from workflows.graphs.urls import looks_like_url, url_error
 from workflows.graphs.validation import link_error
 
 NodeErrors = dict[str, Any]

@@ -33,11 +33,6 @@ MAX_GRAPH_NODES = 1000
 # real graphs have a few thousand).
 MAX_GRAPH_INPUTS = 20_000
 
-# What a node may send back; past these it is misbehaving and the task ends with an error.
-MAX_NODE_ANSWER_BYTES = 64 * 1024 * 1024  # one JSON answer (/prompt, /history/{id}, /queue)
-MAX_NODE_OUTPUT_BYTES = 4 * 1024**3  # one output file from /view
-MAX_NODE_MESSAGE_BYTES = 256 * 1024 * 1024  # one websocket message (SaveImageWebsocket images)
-
 # GET /workflow paging.
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 200
@@ -55,9 +50,6 @@ __all__ = [
     "MAX_LIST_LIMIT",
     "MAX_LIST_OFFSET",
     "MAX_LORAS",
-    "MAX_NODE_ANSWER_BYTES",
-    "MAX_NODE_MESSAGE_BYTES",
-    "MAX_NODE_OUTPUT_BYTES",
     "MAX_PIXELS_PER_TASK",
     "MAX_PREPROCESSOR_NAME_LENGTH",
     "MAX_PREPROCESSOR_PARAMS",

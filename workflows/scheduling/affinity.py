@@ -13,22 +13,10 @@
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Generic, Protocol, TypeVar
-
-from django.conf import settings
-from django.db.models import TextField
-from django.db.models.functions import Cast
-
-from comfy_router.prepared import Select
-from nodes.models import Node
-from workflows.models import Task
 
 
 class WaitingTask(Protocol):
@@ -148,92 +136,3 @@ class HoldBackClock:
             self.since.setdefault(pk, now)
 
 
-LOOKAHEAD = 50  # ready tasks looked at beyond one per idle node: some may pass a waiting one
-clock = HoldBackClock()
-
-
-@dataclass(frozen=True)
-class ReadyTask:
-    """What scheduling reads of a task: rows read as plain values cost a fraction of models."""
-
-    pk: uuid.UUID
-    main_model: str
-    loras: list[str]
-    attempts: int
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class NodeState:
-    pk: int
-    last_model: str
-    last_loras: list[str]
-
-
-# A dispatch pass runs these two reads every time: they are prepared (see comfy_router.prepared).
-# The LoRAs come as JSON text, decoded for idle nodes only: most of the pool is busy.
-_POOL = Select(
-    Node,
-    lambda: Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
-    .order_by("idle_since", "pk")
-    .values_list(
-        "pk", "status", "claimed", "last_model", Cast("last_loras", output_field=TextField())
-    ),
-)
-_READY_READS: dict[int, Select] = {}
-
-
-def pool_state() -> tuple[list[NodeState], list[str]]:
-    """The idle nodes (idle longest first) and the main models the busy ones are running (each
-    node holds the model of its current task from its claim on), in one query."""
-    idle: list[NodeState] = []
-    busy_models: list[str] = []
-    for pk, status, claimed, last_model, last_loras in _POOL():
-        if status == Node.Status.BUSY:
-            busy_models.append(last_model)
-        elif not claimed:
-            idle.append(NodeState(pk, last_model, json.loads(last_loras) if last_loras else []))
-    return idle, busy_models
-
-
-def ready_tasks(limit: int) -> list[ReadyTask]:
-    """The `limit` oldest tasks ready to run. The limit is part of the SQL, so reads are
-    prepared for powers of two and cut to size."""
-    size = 1 << max(limit - 1, 1).bit_length()
-    read = _READY_READS.get(size)
-    if read is None:
-        read = _READY_READS[size] = Select(
-            Task,
-            lambda: Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
-            .order_by("created_at")
-            .values_list("pk", "main_model", "loras", "attempts", "created_at")[:size],
-        )
-    return [ReadyTask(*row) for row in read()[:limit]]
-
-
-def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
-    """The pairs for this dispatch pass."""
-    idle, busy_models = pool_state()
-    if not idle:
-        return []
-    affinity_wait = settings.ROUTER.affinity_wait
-    # Usually a pass has a node or two to fill and a short read does; when tasks are held back
-    # for a warm node and nodes are left, later ones may go ahead: then more are read.
-    short, long = 2 * len(idle) + 2, len(idle) + LOOKAHEAD
-    for limit in (short, long) if long > short else (short,):
-        ready = ready_tasks(limit)
-        now = time.monotonic()
-        waited = clock.waited(
-            (task.pk for task in ready),
-            now,
-            all_ready=len(ready) < limit,
-            forget_after=FORGET_AFTER + affinity_wait,
-        )
-        chosen = plan(
-            ready, idle, busy_models=busy_models, waited=waited, affinity_wait=affinity_wait
-        )
-        enough = len(ready) < limit or not chosen.holding_back or len(chosen.assignments) == len(idle)
-        if enough:
-            break
-    clock.hold(chosen.holding_back, now)
-    return chosen.assignments

@@ -4,8 +4,6 @@ the task over. This is what lets a killed worker lose no task."""
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from datetime import timedelta
 
@@ -13,18 +11,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from comfy_router.owners import PROCESS_ID, new_owner
 from workflows.models import Task
-
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def lease_deadline() -> timezone.datetime:
     return timezone.now() + timedelta(seconds=settings.ROUTER.task_lease)
-
-
-def new_owner() -> str:
-    """A lease owner for one run of a task: two runs in one process are still told apart."""
-    return f"{PROCESS_ID}:{uuid.uuid4().hex[:8]}"
 
 
 def lease_take(
@@ -49,7 +41,7 @@ def lease_take(
     return None
 
 
-def lease_renew(*, task_id: uuid.UUID, owner: str = PROCESS_ID) -> bool:
+def lease_renew(*, task_id: uuid.UUID, owner: str) -> bool:
     """False when the lease was lost (another process took the task, or it ended)."""
     return bool(
         Task.objects.filter(pk=task_id, lease_owner=owner, status__in=Task.UNFINISHED).update(
@@ -58,7 +50,7 @@ def lease_renew(*, task_id: uuid.UUID, owner: str = PROCESS_ID) -> bool:
     )
 
 
-def lease_drop(*, task_id: uuid.UUID, owner: str = PROCESS_ID) -> None:
+def lease_drop(*, task_id: uuid.UUID, owner: str) -> None:
     """Lets another process take the task over at once (used when this one shuts down)."""
     Task.objects.filter(pk=task_id, lease_owner=owner).update(
         lease_owner="", lease_expires_at=timezone.now()

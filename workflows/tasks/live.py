@@ -13,11 +13,11 @@ import logging
 import uuid
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
 from workflows.models import Task
+from workflows.tasks.selectors import task_detail
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ async def publish(task_id: uuid.UUID | str, event: dict[str, Any]) -> None:
 
 
 def final_event(task: Task) -> dict[str, Any]:
-    from workflows.tasks.selectors import task_detail
-
+    """The last event of a task that ended, with the task as `GET /workflow/{id}` shows it."""
     detail = json.loads(json.dumps(task_detail(task), cls=DjangoJSONEncoder))
     return {"type": "finished", "status": task.status, "task": detail}
 
-
-def publish_final_sync(task: Task) -> None:
-    async_to_sync(publish)(task.id, final_event(task))

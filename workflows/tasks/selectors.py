@@ -7,26 +7,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 
-from comfy_router.prepared import Count, Select, model_order
-from nodes.models import Node
+from downloads.selectors import task_download_progress
 from workflows.models import Task
-from workflows.tasks.services import outputs_dir
-
-_WAITING_BEFORE = Count(
-    Task,
-    lambda before: Task.objects.filter(status__in=Task.WAITING, created_at__lt=before),
-    before="created_at",
-)
+from workflows.tasks.files import outputs_dir
 
 
 def queue_position(task: Task) -> int | None:
     """1 for the next task to run; None once the task left the queue."""
     if task.status not in Task.WAITING:
         return None
-    return _WAITING_BEFORE(before=task.created_at) + 1
+    ahead = Task.objects.filter(status__in=Task.WAITING, created_at__lt=task.created_at)
+    return ahead.count() + 1
 
 
 def preview_data_url(task: Task) -> str | None:
@@ -64,35 +57,20 @@ def task_outputs(task: Task, *, base_url: str = "", include_data: bool = False) 
 def task_downloads(task: Task) -> list[dict[str, Any]]:
     if task.status != Task.Status.DOWNLOADING:
         return []
-    from downloads.selectors import task_download_progress
-
     return task_download_progress(task_id=task.id)
 
 
-# What the API shows of a task (task_detail, task_preview, outputs): reading only these is
-# markedly cheaper than the whole row (the graph, the lease, the run's bookkeeping).
-DETAIL_FIELDS = model_order(Task, (
+# What the API shows of a task: never its graph, which may be large, nor the run's bookkeeping.
+DETAIL_FIELDS = (
     "id", "type", "status", "progress", "preview", "preview_content_type", "outputs", "error",
-    "node_id", "attempts", "seed", "params", "created_at", "started_at", "finished_at",
-))  # fmt: skip
-_DETAIL = Select(
-    Task,
-    lambda task_id: Task.objects.filter(pk=task_id).values_list(*DETAIL_FIELDS, "node__url"),
-    task_id="pk",
-)
+    "node", "attempts", "seed", "params", "created_at", "started_at", "finished_at", "node__url",
+)  # fmt: skip
 
 
 def task_for_detail(task_id: uuid.UUID) -> Task | None:
-    """The task with the fields the API shows (never its graph, which may be large) and its
-    node's URL; None when there is no such task."""
-    rows = _DETAIL(task_id=task_id)
-    if not rows:
-        return None
-    *values, node_url = rows[0]
-    task = Task.from_db(DEFAULT_DB_ALIAS, DETAIL_FIELDS, values)
-    if task.node_id is not None:
-        task.node = Node.from_db(DEFAULT_DB_ALIAS, ("id", "url"), (task.node_id, node_url))
-    return task
+    """The task with the fields the API shows and its node's URL; None when there is none."""
+    tasks = Task.objects.select_related("node").only(*DETAIL_FIELDS)
+    return tasks.filter(pk=task_id).first()
 
 
 def task_detail(task: Task, *, base_url: str = "", include_data: bool = False) -> dict[str, Any]:

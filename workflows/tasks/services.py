@@ -1,4 +1,5 @@
-"""Writes on tasks: submit, cancel, finish, and the history limit."""
+"""Writes on tasks: submit, cancel, requeue, and the history limit. A task's end is
+`workflows.tasks.endings`."""
 
 from __future__ import annotations
 
@@ -6,22 +7,20 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
 
-from comfy_router.counters import counter_add
-from comfy_router.prepared import Count, Insert, Update
 from comfy_router.wakeups import dispatch_wakeup_sync
-from downloads.services import cache_release_task
 from downloads.storage import write_inline_file
 from nodes.selectors import node_any_idle
-from workflows.api.params import ValidatedSubmission
+from nodes.services import node_release_claim
+from workflows.graphs.builders import BuildResult
 from workflows.models import Task
-from workflows.tasks import metrics
+from workflows.tasks.endings import TaskError, announce_end, task_end
+from workflows.tasks.files import outputs_dir
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +28,14 @@ logger = logging.getLogger(__name__)
 SUBMIT_LOCK_KEY = 0x0C0F_F1E5
 
 
-# Every submission runs these two: prepared (see comfy_router.prepared).
-_WAITING = Count(Task, lambda: Task.objects.filter(status__in=Task.WAITING))
-_INSERT = Insert(Task)
+@dataclass(frozen=True)
+class Submission:
+    """A checked submission: the params as posted (defaults and seed filled in) and its graph."""
+
+    type: str
+    params: dict[str, Any]
+    webhook_url: str | None
+    build: BuildResult
 
 
 class QueueFull(Exception):
@@ -67,7 +71,8 @@ def _params_to_store(params: dict[str, Any]) -> dict[str, Any]:
     return strip(params)
 
 
-def task_submit(*, submission: ValidatedSubmission) -> Task:
+def task_submit(*, submission: Submission) -> Task:
+    """Stores the task (pending), unless PENDING_LIMIT tasks already wait (QueueFull)."""
     build = submission.build
     for inline in build.inline_files:  # base64 images go to input/ now; the task keeps no copy
         write_inline_file(settings.ROUTER.root_dir, inline.folder, inline.name, inline.data)
@@ -87,24 +92,19 @@ def task_submit(*, submission: ValidatedSubmission) -> Task:
         prompt_id=str(uuid.uuid4()),
         webhook_url=submission.webhook_url or "",
     )
-    # Made before the transaction: submissions take turns on the database's write lock, and
-    # hold it only for the count and the write.
-    row = _INSERT.row(task)
     with transaction.atomic():
         _lock_submissions()
-        if _WAITING() >= limit:
+        if Task.objects.filter(status__in=Task.WAITING).count() >= limit:
             raise QueueFull(limit)
-        _INSERT(task, row)
+        task.save(force_insert=True)
     return task
 
 
 def task_announce(task: Task) -> None:
     """Nudges the dispatcher about a task just submitted, if a pass has something to do for it:
-    files to fetch, or an idle node to give it. While every node is busy there is nothing to do,
-    and a pass per submission would cost more than the submission: the next node let go takes
-    the oldest ready task in the transaction that ends its run (see `workflows.tasks.endings`), and a
-    run that leaves its node idle nudges the dispatcher. Asked after the task's commit, so a
-    node let go meanwhile is seen idle here, or its ending (or that nudge's pass) sees the task."""
+    files to fetch, or an idle node to give it. While every node is busy there is nothing to do:
+    the end of a run nudges the dispatcher, whose pass then sees the task. Asked after the task's
+    commit, so a node let go meanwhile is seen idle here, or its ending's pass sees the task."""
     if not task.files_ready:
         dispatch_wakeup_sync(downloads=True)
         return
@@ -118,31 +118,48 @@ def task_announce(task: Task) -> None:
 
 
 def task_request_cancel(*, task_id: uuid.UUID) -> Task:
-    """Cancels a waiting task at once; asks the executor of a running one to interrupt it."""
-    now = timezone.now()
-    dequeued = Task.objects.filter(pk=task_id, status__in=Task.WAITING).update(
+    """Cancels a waiting task at once (its watchers and webhook are told); asks the run of a
+    running one to interrupt it (see `workflows.execution.cancel_requests`)."""
+    cancelled = task_end(
+        task_id=task_id,
         status=Task.Status.CANCELLED,
-        cancel_requested=True,
-        finished_at=now,
-        error={"message": "Cancelled before it ran."},
+        error=TaskError("Cancelled before it ran."),
+        owner=None,
     )
-    if dequeued:
-        counter_add("tasks_finished", labels=f"status={Task.Status.CANCELLED}")
-    else:
-        marked = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
-            cancel_requested=True
-        )
-        if not marked:
-            task = Task.objects.get(pk=task_id)
-            raise TaskNotCancellable(f"The task is already {task.status}.")
-    task = Task.objects.get(pk=task_id)
-    if dequeued and task.files:
-        cache_release_task(task_id=task_id)  # its files may be evicted now
+    if cancelled is not None:
+        async_to_sync(announce_end)(cancelled)
+        return cancelled
+    marked = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
+        cancel_requested=True
+    )
+    task = Task.objects.select_related("node").get(pk=task_id)
+    if not marked:
+        raise TaskNotCancellable(f"The task is already {task.status}.")
     return task
 
 
-def outputs_dir(task_id: uuid.UUID) -> Path:
-    return settings.ROUTER.data_dir / "outputs" / str(task_id)
+def task_requeue(*, task_id: uuid.UUID, owner: str, node_id: int | None) -> bool:
+    """Puts a running task whose prompt never started back in the queue, for another node, and
+    lets go of `node_id` (the node its run held) in the same transaction; False when the lease
+    `owner` no longer holds the task."""
+    with transaction.atomic():
+        requeued = Task.objects.filter(
+            pk=task_id, status=Task.Status.RUNNING, lease_owner=owner
+        ).update(
+            status=Task.Status.PENDING,
+            node=None,
+            prompt_started=False,
+            prompt_id=str(uuid.uuid4()),
+            client_id=uuid.uuid4().hex,
+            progress=0.0,
+            preview=None,
+            started_at=None,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        if requeued and node_id is not None:
+            node_release_claim(node_id=node_id)
+    return bool(requeued)
 
 
 def task_enforce_history_limit() -> int:
@@ -159,127 +176,3 @@ def task_enforce_history_limit() -> int:
     for task_id in old_ids:
         shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
     return len(old_ids)
-
-
-@dataclass(frozen=True)
-class TaskError:
-    message: str
-    node_id: str | None = None
-    node_type: str | None = None
-    exception_type: str | None = None
-    details: Any = None
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "message": self.message,
-            "node_id": self.node_id,
-            "node_type": self.node_type,
-            "exception_type": self.exception_type,
-        }
-        if self.details is not None:
-            data["details"] = self.details
-        return data
-
-
-_FINISH_RUN = Update(
-    Task,
-    lambda task_id, owner, status, finished_at, error, outputs, progress: (
-        Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, lease_owner=owner),
-        {
-            "status": status,
-            "finished_at": finished_at,
-            "lease_owner": "",
-            "lease_expires_at": None,
-            "preview": None,
-            "error": error,
-            "outputs": outputs,
-            "progress": progress,
-        },
-    ),
-    task_id="pk",
-    owner="lease_owner",
-    status="status",
-    finished_at="finished_at",
-    error="error",
-    outputs="outputs",
-    progress="progress",
-)
-
-
-def task_finish(
-    *,
-    task_id: uuid.UUID,
-    status: str,
-    error: TaskError | None = None,
-    outputs: list[dict[str, Any]] | None = None,
-    progress: float | None = None,
-    from_statuses: tuple[str, ...] = (Task.Status.RUNNING,),
-    owner: str | None = None,
-    task: Task | None = None,
-) -> Task | None:
-    """Ends a task once: returns it, or None when it had already left `from_statuses` (or, given
-    `owner`, when that lease holder lost the task to another run). `progress` is the last one
-    seen, for a task that did not end done (done is 1).
-
-    `task`, the task as its owner read it, is brought up to date and returned instead of being
-    read again: while the owner's lease holds, the fields it shows change only here."""
-    changes: dict[str, Any] = {
-        "status": status,
-        "finished_at": timezone.now(),
-        "lease_owner": "",
-        "lease_expires_at": None,
-        "preview": None,
-        "error": error.as_json() if error is not None else None,
-        "outputs": outputs or [],
-    }
-    if status == Task.Status.DONE:
-        changes["progress"] = 1.0
-    elif progress is not None:
-        changes["progress"] = progress
-    if owner is not None and from_statuses == (Task.Status.RUNNING,) and "progress" in changes:
-        # How a run ends, once per task: the statement is prepared (see comfy_router.prepared).
-        ended = _FINISH_RUN(
-            task_id=task_id,
-            owner=owner,
-            status=status,
-            finished_at=changes["finished_at"],
-            error=changes["error"],
-            outputs=changes["outputs"],
-            progress=changes["progress"],
-        )
-    else:
-        tasks = Task.objects.filter(pk=task_id, status__in=from_statuses)
-        if owner is not None:
-            tasks = tasks.filter(lease_owner=owner)
-        ended = tasks.update(**changes)
-    if not ended:
-        return None
-    if task is not None and owner is not None:
-        finished = task
-        for name, value in changes.items():
-            setattr(finished, name, value)
-    else:
-        finished = Task.objects.select_related("node").defer("graph", "preview").get(pk=task_id)
-    metrics.task_finished(finished)
-    return finished
-
-
-def task_requeue(*, task_id: uuid.UUID, owner: str | None = None) -> bool:
-    """Puts a running task whose prompt never started back in the queue, for another node."""
-    tasks = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING)
-    if owner is not None:
-        tasks = tasks.filter(lease_owner=owner)
-    return bool(
-        tasks.update(
-            status=Task.Status.PENDING,
-            node=None,
-            prompt_started=False,
-            prompt_id=str(uuid.uuid4()),
-            client_id=uuid.uuid4().hex,
-            progress=0.0,
-            preview=None,
-            started_at=None,
-            lease_owner="",
-            lease_expires_at=None,
-        )
-    )

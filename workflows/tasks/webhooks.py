@@ -17,6 +17,7 @@ from comfy_router.background import spawn
 from downloads.errors import UnsafeURLError
 from downloads.policy import check_url
 from workflows.models import Task
+from workflows.tasks.selectors import task_detail
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ def signature(body: bytes) -> str:
 
 
 def webhook_body(task: Task) -> bytes:
-    from workflows.tasks.selectors import task_detail
-
     return json.dumps(task_detail(task), cls=DjangoJSONEncoder).encode()
 
 
@@ -63,6 +62,6 @@ async def deliver(task: Task) -> bool:
     return False
 
 
-async def deliver_soon(task: Task) -> None:
+def deliver_soon(task: Task) -> None:
     """Delivers in the background so a slow receiver never holds the node or the next task."""
     spawn(deliver(task), name=f"webhook-{task.id}")

@@ -40,8 +40,8 @@ def close_websockets_patiently(server: daphne.server.Server) -> None:
     server.ws_factory.setProtocolOptions(closeHandshakeTimeout=CLOSE_HANDSHAKE_SECONDS)
 
 
-def run_background_services_with_the_reactor() -> None:
-    services = BackgroundServices()
+def run_background_services_with_the_reactor(application: Any) -> None:
+    services = BackgroundServices(application)
 
     def start_services() -> None:
         # Startup triggers fire before the asyncio loop runs: start on its first turn.
@@ -72,7 +72,7 @@ class Command(BaseCommand):
             install_server_patches(max_body_bytes=config.max_request_bytes)
         except PatchNotInstallable as error:
             raise CommandError(str(error)) from None
-        if options["api_only"] and config.channel_layer_url.startswith("memory://"):
+        if options["api_only"] and not config.scaled_out:
             raise CommandError(
                 "An API process needs a channel layer shared with the workers: set "
                 "COMFY_ROUTER__CHANNEL_LAYER_URL=redis://… (or run `manage.py serve` alone)"
@@ -90,7 +90,7 @@ class Command(BaseCommand):
             ready_callable=lambda: close_websockets_patiently(server),
         )
         if not options["api_only"]:
-            run_background_services_with_the_reactor()
+            run_background_services_with_the_reactor(application)
         self.stdout.write(f"Comfy Router listening on http://{config.host}:{config.port}")
         self.stdout.flush()
         server.run()

@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = settings.ROUTER
-        if config.channel_layer_url.startswith("memory://"):
+        if not config.scaled_out:
             raise CommandError(
                 "A worker needs a channel layer shared with the API processes: set "
                 "COMFY_ROUTER__CHANNEL_LAYER_URL=redis://… (or run `manage.py serve` alone)"
@@ -41,11 +41,11 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         # The executors run the ASGI application; loading it now, with everything else, freezes
         # the startup heap once (see comfy_router.asgi and comfy_router.heap).
-        import comfy_router.asgi  # noqa: F401
+        from comfy_router.asgi import application
 
         self.stdout.write("Comfy Router worker started")
         self.stdout.flush()
-        run_to_end(run_until_signalled())
+        run_to_end(run_until_signalled(application))
         self.stdout.write("Comfy Router worker stopped")
 
 
@@ -79,8 +79,8 @@ def _forget(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-async def run_until_signalled() -> None:
-    services = BackgroundServices()
+async def run_until_signalled(application: Any) -> None:
+    services = BackgroundServices(application)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflows.comfyui.classes import SAMPLER_CLASSES
 from workflows.graphs.builders.base import BuildResult, FileCollector
 from workflows.graphs.builders.file_inputs import (
     FILE_INPUT_FOLDERS,
@@ -17,7 +18,6 @@ from workflows.graphs.builders.file_inputs import (
     MAIN_MODEL_INPUTS,
 )
 
-SAMPLER_CLASSES = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
 _SEED_INPUTS = ("seed", "noise_seed")
 
 

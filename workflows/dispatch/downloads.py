@@ -1,0 +1,51 @@
+"""A task's download step: its URL files fetched into the shared cache (`downloads`) and linked
+into ComfyUI's folders, before the task may have a node. The dispatcher starts one per task
+that has files to fetch, under a lease on the task that the download renews as it goes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from channels.db import database_sync_to_async
+
+from comfy_router.wakeups import dispatch_wakeup
+from downloads.services import DownloadError, cache_prepare_task, cache_release_task
+from workflows.graphs.builders import FileToFetch
+from workflows.models import Task
+from workflows.tasks import leases, live
+from workflows.tasks.endings import TaskError, finish
+
+logger = logging.getLogger(__name__)
+
+
+async def prepare(task_id: uuid.UUID, owner: str) -> None:
+    """Fetches the task's files into the cache; the task then waits for a node. A downloader too
+    slow to renew its lease may find the task queued again and downloading elsewhere: it then
+    leaves the task (and its cache pins) to that run."""
+    task = await Task.objects.aget(pk=task_id)
+    files = [FileToFetch(**spec) for spec in task.files]
+
+    async def renew() -> None:
+        await database_sync_to_async(leases.lease_renew)(task_id=task_id, owner=owner)
+
+    await live.publish(task_id, {"type": "status", "status": "downloading"})
+    try:
+        await cache_prepare_task(task_id=task_id, files=files, on_progress=renew)
+    except DownloadError as failure:
+        await finish(task_id, Task.Status.ERROR, TaskError(f"Download failed: {failure}"), owner=owner)
+        return
+    except Exception:
+        logger.exception("Task %s: preparing its files failed", task_id)
+        failure = TaskError("Preparing the task's files failed inside the router; see its log.")
+        await finish(task_id, Task.Status.ERROR, failure, owner=owner)
+        return
+    ready = await Task.objects.filter(
+        pk=task_id, status=Task.Status.DOWNLOADING, lease_owner=owner
+    ).aupdate(status=Task.Status.PENDING, files_ready=True, lease_owner="", lease_expires_at=None)
+    if ready:
+        await live.publish(task_id, {"type": "status", "status": "pending"})
+        await dispatch_wakeup()
+    elif not await Task.objects.filter(pk=task_id, status__in=Task.UNFINISHED).aexists():
+        # Cancelled meanwhile: its pins were let go at its end, but this download made new ones.
+        await database_sync_to_async(cache_release_task)(task_id=task_id)
