@@ -8,6 +8,7 @@ happen only outside any caller's transaction, whose rollback would otherwise tak
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import math
@@ -15,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import F
 
@@ -41,10 +43,6 @@ _last_flush = 0.0
 
 def counter_add(name: str, amount: float = 1.0, *, labels: str = "") -> None:
     series_add({(name, labels): amount})
-
-
-def histogram_observe(name: str, value: float) -> None:
-    series_add(histogram_series(name, value))
 
 
 def histogram_series(name: str, value: float) -> Series:
@@ -89,10 +87,6 @@ def flush(*, quiet: bool = False) -> None:
 
 async def run(stop: Any) -> None:
     """Background loop: flushes increments gathered by a busy process once a second."""
-    import asyncio
-
-    from channels.db import database_sync_to_async
-
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL)

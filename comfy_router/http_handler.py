@@ -23,6 +23,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponseBase
@@ -73,7 +74,5 @@ class RouterASGIHandler(ASGIHandler):
 
 def get_http_application() -> RouterASGIHandler:
     """Like `django.core.asgi.get_asgi_application`, with the handler above."""
-    import django
-
     django.setup(set_prefix=False)
     return RouterASGIHandler()

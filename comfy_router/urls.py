@@ -28,7 +28,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("", include("workflows.urls")),
-    path("", include("downloads.urls")),
 ]
 
 handler400 = "comfy_router.errors.json_bad_request"

@@ -1,8 +1,8 @@
 """One URL to one local file over HTTP: redirects followed by hand (each hop passes the URL policy),
 transient failures retried with backoff.
 
-The transfer itself runs in a worker thread with a blocking httpx client: per byte it costs about
-a fifth less CPU than the asyncio stack, which is what limits a fast transfer (bench/download.py).
+The transfer itself runs in a worker thread with a blocking httpx client, which does less Python
+work per byte than the asyncio stack, and CPU is what limits a fast transfer.
 The event loop only waits for it. Knows nothing about the database; the caller watches `Transfer`.
 """
 

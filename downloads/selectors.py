@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from downloads.eviction import pinned_bytes, ready_bytes
 from downloads.models import CacheEntry, CacheUse
 
 
@@ -29,10 +28,4 @@ def task_download_progress(*, task_id: uuid.UUID) -> list[dict[str, Any]]:
     return progress
 
 
-def cache_summary() -> dict[str, int]:
-    return {
-        "entries": CacheEntry.objects.count(),
-        "ready_bytes": ready_bytes(),
-        "pinned_bytes": pinned_bytes(),
-    }
 

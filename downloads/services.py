@@ -12,7 +12,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Awaitable, Callable, Protocol, Sequence
 
 from channels.db import database_sync_to_async
@@ -296,7 +295,5 @@ def cache_entry_delete(*, entry_id: int) -> int | None:
     return entry_delete(entry_id=entry_id, only_ready=False)
 
 
-def cache_file_path(*, file_name: str) -> Path:
-    return cache_path(settings.ROUTER.cache_dir, file_name)
 
 

@@ -1,6 +1,6 @@
 """The httpx transport for downloads. httpx's own transport reads the socket 64 KiB at a time, and
-the Python work per chunk kept a loopback transfer below bench/download.py's goal of 0.8x curl's
-speed; this one reads up to 1 MiB at a time (figures in the README's "Performance").
+the Python work per chunk then limits a fast transfer; this one reads up to 1 MiB at a time, so
+there are fewer chunks to handle (figures in the README's "Performance").
 
 Built on public APIs only: httpcore's `ConnectionPool` takes a network backend of one's own (here
 httpcore's `SyncBackend` with wider reads), and `httpx.BaseTransport` is httpx's interface for a

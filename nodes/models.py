@@ -25,7 +25,7 @@ class Node(models.Model):
         blank=True,
         help_text="Sent as `Authorization: Bearer …` and `?token=` to nodes behind an auth proxy.",
     )
-    # Set by node_claim, cleared by node_release: a task holds the node whatever its health says,
+    # Set by node_claim, cleared by node_release_claim: a task holds the node whatever its health says,
     # so a node that went offline mid-task is not revived into a second task.
     claimed = models.BooleanField(default=False, editable=False)
     health_failures = models.PositiveIntegerField(default=0)

@@ -69,8 +69,8 @@ def auth_headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-# Building an SSL context loads the CA bundle: tens of milliseconds of CPU on the event loop, so
-# every check shares this one.
+# Building an SSL context loads the CA bundle, slowly and on the event loop: every check shares
+# this one.
 SSL_CONTEXT = httpx.create_ssl_context()
 
 

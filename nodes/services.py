@@ -1,6 +1,6 @@
 """Writes to the node registry. Every status change is a conditional UPDATE whose row count says
 whether it happened, so the health monitor, the dispatcher and the admin never overwrite each
-other: `idle → busy` only through `node_claim`, `busy → idle` only through `node_release`.
+other: `idle → busy` only through `node_claim`, `busy → idle` only through `node_release_claim`.
 """
 
 from __future__ import annotations
@@ -10,16 +10,15 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from comfy_router.wakeups import dispatch_wakeup, dispatch_wakeup_sync
+from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
-from nodes.probe import Probe, new_client, probe_node, probe_nodes, validate_token
+from nodes.probe import Probe, probe_nodes, validate_token
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def node_record_probe(*, node_id: int, probe: Probe) -> bool:
     """Stores a health check's result and moves the node's status; True when it turned idle.
 
     1. Success: reset failures, store the stats; `offline → idle` unless a task still holds the
-       node (it then turns idle at the first check after `node_release`).
+       node (it then turns idle at the first check after `node_release_claim`).
     2. Failure: count it; at `HEALTH__FAILURES` in a row, `idle | busy → offline`. A busy node is
        never made idle here: only its task's end does that.
     """
@@ -149,16 +148,6 @@ def node_mark_offline(*, node_id: int, reason: str) -> None:
     logger.warning("Node %s is offline: %s", node_id, reason)
 
 
-async def node_check(*, node: Node) -> bool:
-    """One `GET /system_stats` (Bearer token if set), recorded; True when the node answered."""
-    timeout = settings.ROUTER.health_timeout
-    async with new_client(timeout) as client:
-        probe = await probe_node(client, url=node.url, token=node.token, timeout=timeout)
-    if await database_sync_to_async(node_record_probe)(node_id=node.pk, probe=probe):
-        await dispatch_wakeup()
-    return probe.ok
-
-
 def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
     """Checks the nodes at once from sync code (admin, API, import_nodes); no transaction is open
     while the nodes are asked."""
@@ -180,25 +169,6 @@ def node_claim(*, node_id: int, model: str = "", loras: Sequence[str] = ()) -> b
         status=Status.BUSY, claimed=True, **remember
     )
     return bool(claimed)
-
-
-def node_release(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
-    """Ends the claim (see `node_release_claim`) and nudges the dispatcher."""
-    node_release_claim(node_id=node_id, ran_model=ran_model, ran_loras=ran_loras)
-    dispatch_wakeup_sync()
-
-
-async def anode_claim(*, node_id: int) -> bool:
-    return await database_sync_to_async(node_claim)(node_id=node_id)
-
-
-async def anode_release(
-    *, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()
-) -> None:
-    await database_sync_to_async(node_release_claim)(
-        node_id=node_id, ran_model=ran_model, ran_loras=ran_loras
-    )
-    await dispatch_wakeup()
 
 
 def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:

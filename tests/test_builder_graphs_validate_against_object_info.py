@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from downloads.naming import link_name
+from tests.support.graph_validation import validate_graph
 from tests.workflow_params import (
     body,
     build_in,
@@ -23,7 +24,6 @@ from tests.workflow_params import (
 )
 from workflows.api.params import validate_submission
 from workflows.graphs.object_info import combo, object_info
-from workflows.graphs.validation import validate_graph
 
 PARAMS = {"SD15": sd15_params, "SDXL": sdxl_params, "Flux": flux_params}
 SMALL_PNG = png_base64(16, 16, (10, 200, 30))

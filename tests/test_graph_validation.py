@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.graph_validation import validate_graph
 from workflows.graphs.object_info import object_info
-from workflows.graphs.validation import validate_graph
 
 SD15_TXT2IMG = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "any_file.safetensors"}},

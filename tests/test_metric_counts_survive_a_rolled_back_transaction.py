@@ -79,7 +79,7 @@ def test_counts_added_in_a_savepoint_that_rolls_back_are_not_counted(
 def test_counts_added_in_a_committed_transaction_are_counted(flush_when_told: None) -> None:
     before = count(DONE)
     with transaction.atomic():
-        counters.histogram_observe("task_run_seconds", 3.0)
+        counters.series_add(counters.histogram_series("task_run_seconds", 3.0))
         counters.counter_add(DONE[0], labels=DONE[1])
     assert count(DONE) == before + 1
     assert count(("task_run_seconds", "le=5")) >= 1

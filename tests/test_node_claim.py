@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import Counter
 
@@ -12,12 +11,10 @@ from django.db import connection
 from nodes.models import Node
 from nodes.probe import Probe
 from nodes.services import (
-    anode_claim,
-    anode_release,
     node_claim,
     node_mark_offline,
     node_record_probe,
-    node_release,
+    node_release_claim,
 )
 from tests.support.nodes import FAILURES, health_settings
 
@@ -64,14 +61,6 @@ def test_twenty_threads_racing_for_three_nodes_claim_each_node_once() -> None:
     assert {status_of(node) for node in nodes} == {"busy"}
 
 
-async def test_concurrent_async_claims_give_each_node_to_one_task() -> None:
-    nodes = await asyncio.to_thread(make_nodes, 3)
-    results = await asyncio.gather(
-        *(anode_claim(node_id=node.pk) for _ in range(20) for node in nodes)
-    )
-    assert sum(results) == 3
-
-
 def test_a_disabled_busy_or_offline_node_cannot_be_claimed() -> None:
     disabled = make_nodes(1, enabled=False)[0]
     offline = Node.objects.create(url="http://offline:8188", status=Node.Status.OFFLINE)
@@ -84,7 +73,7 @@ def test_release_makes_the_node_idle_again_and_remembers_what_it_ran() -> None:
     node = make_nodes(1)[0]
     before = Node.objects.get(pk=node.pk).idle_since
     assert node_claim(node_id=node.pk)
-    node_release(node_id=node.pk, ran_model="sdxl.safetensors", ran_loras=["a.safetensors"])
+    node_release_claim(node_id=node.pk, ran_model="sdxl.safetensors", ran_loras=["a.safetensors"])
     released = Node.objects.get(pk=node.pk)
     assert (released.status, released.claimed) == ("idle", False)
     assert (released.last_model, released.last_loras) == ("sdxl.safetensors", ["a.safetensors"])
@@ -92,18 +81,10 @@ def test_release_makes_the_node_idle_again_and_remembers_what_it_ran() -> None:
     assert node_claim(node_id=node.pk)
 
 
-async def test_the_async_release_frees_the_node() -> None:
-    node = (await asyncio.to_thread(make_nodes, 1))[0]
-    assert await anode_claim(node_id=node.pk)
-    await anode_release(node_id=node.pk, ran_model="flux.safetensors")
-    released = await Node.objects.aget(pk=node.pk)
-    assert (released.status, released.last_model) == ("idle", "flux.safetensors")
-
-
 def test_a_release_without_a_model_keeps_the_one_the_node_last_ran() -> None:
     node = make_nodes(1, last_model="sd15.safetensors")[0]
     assert node_claim(node_id=node.pk)
-    node_release(node_id=node.pk)
+    node_release_claim(node_id=node.pk)
     assert Node.objects.get(pk=node.pk).last_model == "sd15.safetensors"
 
 
@@ -136,7 +117,7 @@ def test_a_node_offline_during_its_task_is_revived_only_after_its_release() -> N
             node_record_probe(node_id=node.pk, probe=DEAD)
     assert not node_record_probe(node_id=node.pk, probe=ALIVE)
     assert status_of(node) == "offline"
-    node_release(node_id=node.pk)
+    node_release_claim(node_id=node.pk)
     assert status_of(node) == "offline"
     assert node_record_probe(node_id=node.pk, probe=ALIVE)
     assert status_of(node) == "idle"

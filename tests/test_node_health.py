@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from nodes.models import Node
-from nodes.services import node_claim, node_release
+from nodes.services import node_claim, node_release_claim
 from tests.fake_comfyui import FakeComfyUIThread
 from tests.support.nodes import (
     DEATH_BOUND,
@@ -118,7 +118,7 @@ async def test_a_busy_node_is_never_made_idle_by_a_health_check(fake: FakeComfyU
         fake.restart()
         # Back, but its task still holds it: no second task may land on it.
         await hold(fake.url, 5 * INTERVAL, lambda node: node.status == "offline")
-        await database_sync_to_async(node_release)(node_id=node.pk)
+        await database_sync_to_async(node_release_claim)(node_id=node.pk)
         await wait_for_status(fake.url, "idle")
 
 
@@ -130,7 +130,7 @@ async def test_a_node_that_went_offline_during_its_task_stays_offline_when_the_t
     async with running_monitor():
         fake.stop()
         await wait_for_status(fake.url, "offline")
-        await database_sync_to_async(node_release)(node_id=node.pk, ran_model="a.safetensors")
+        await database_sync_to_async(node_release_claim)(node_id=node.pk, ran_model="a.safetensors")
         await hold(fake.url, 4 * INTERVAL, lambda node: node.status == "offline")
     released = await node_state(fake.url)
     assert not released.claimed and released.last_model == "a.safetensors"

@@ -30,17 +30,6 @@ def in_a_thread_of_its_own(work: object) -> None:
         pool.submit(run).result(timeout=20)
 
 
-def test_a_write_transaction_holds_the_processs_turn_until_it_ends() -> None:
-    assert isinstance(connections["default"], base.DatabaseWrapper)
-    assert not base.write_turn.locked()
-    with transaction.atomic():
-        assert base.write_turn.locked()  # other writers of the process wait on it
-        with transaction.atomic():  # a savepoint: the same turn
-            Node.objects.create(url="http://10.0.0.9:8188")
-        assert base.write_turn.locked()
-    assert not base.write_turn.locked()
-
-
 def test_concurrent_write_transactions_all_commit_one_at_a_time() -> None:
     inside, most_inside, lock = 0, 0, threading.Lock()
 

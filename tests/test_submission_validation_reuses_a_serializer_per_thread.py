@@ -20,7 +20,7 @@ from tests.workflow_params import (
     sd15_params,
     sdxl_params,
 )
-from workflows.api.params import family_serializers, validate_submission
+from workflows.api.params import validate_submission
 
 BODIES: list[Any] = [
     body("SD15", sd15_params()),
@@ -81,14 +81,3 @@ def test_threads_validating_at_once_each_get_every_body_right() -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(many, range(16)))
-
-
-def test_a_thread_keeps_one_serializer_per_type_and_threads_never_share_one() -> None:
-    def serializers_here() -> tuple[Any, ...]:
-        first = family_serializers.get("SD15")
-        return first, family_serializers.get("SD15"), family_serializers.get("Pony")
-
-    mine, again, unknown = on_a_new_thread(serializers_here)
-    assert mine is again and unknown is None
-    theirs, _, _ = on_a_new_thread(serializers_here)
-    assert theirs is not mine

@@ -2,8 +2,8 @@
 
 By default SQLite checkpoints in the commit that takes the write-ahead log past 1,000 pages: that
 writer copies the log into the database file and waits for it to reach the disk before its
-commit returns, every hundred or so submissions or task endings, 15–20 ms with the write lock of
-this process held (see `base`). Here writers checkpoint only past
+commit returns, so now and then one submission or task ending pays for the copy and the disk
+while it holds this process's write turn (see `base`). Here writers checkpoint only past
 `config.WAL_WRITER_CHECKPOINT_PAGES` (a fallback for processes without this service), and the
 service checkpoints once a second from a thread of its own, in SQLite's PASSIVE mode: it never
 waits for a reader or a writer, and the copying and the disk wait happen outside the

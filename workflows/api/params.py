@@ -301,8 +301,8 @@ def validate_submission(data: Any, *, rng: random.Random | None = None) -> Submi
 class FamilySerializers(threading.local):
     """One serializer of each workflow type per thread, used again for every submission.
 
-    Building a serializer deep-copies its declared fields, nested ones too: for an SD15 body that
-    was most of its validation (0.6 of 1 ms). `run_validation` keeps nothing of a call on the
+    Building a serializer deep-copies its declared fields, nested ones too, which was most of the
+    cost of validating a body. `run_validation` keeps nothing of a call on the
     serializer (unlike `is_valid`, which keeps the data and the result), so one instance serves
     any number of bodies; a thread of its own each, as DRF's fields are not made for sharing."""
 

@@ -177,8 +177,7 @@ class EventStream:
         return decode_message(message)
 
 
-# Building an SSL context loads the CA bundle: tens of milliseconds of CPU per client, so every
-# task's client shares this one.
+# Building an SSL context loads the CA bundle, which is slow: every task's client shares this one.
 SSL_CONTEXT = httpx.create_ssl_context()
 
 
@@ -224,8 +223,7 @@ class ComfyUIClient:
         self._timeouts = httpx.Timeout(timeout).as_dict()
         # Requests go straight to httpx's transport: a node needs none of what `AsyncClient`
         # adds (cookies, redirects, auth flows, proxies from the environment: nodes are reached
-        # directly), and those layers cost a third of each request's CPU. A router sends one
-        # POST /prompt per task, so it shows.
+        # directly), and those layers add CPU to every request on a task's path.
         self._transport = httpx.AsyncHTTPTransport(verify=SSL_CONTEXT)
 
     async def __aenter__(self) -> ComfyUIClient:
@@ -370,11 +368,6 @@ class ComfyUIClient:
     async def interrupt(self, prompt_id: str | None = None) -> None:
         """Interrupt the running prompt; with prompt_id, only if that one is running."""
         await self._ok("POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else {})
-
-    async def free(self, unload_models: bool = True, free_memory: bool = False) -> None:
-        await self._ok(
-            "POST", "/free", json={"unload_models": unload_models, "free_memory": free_memory}
-        )
 
     async def _ok(self, method: str, path: str, **kwargs: Any) -> None:
         response = await self._request(method, path, **kwargs)

@@ -92,7 +92,6 @@ class PromptTracker:
         }
         self.total_weight = sum(self.weights.values()) or 1.0
         self.progress = 0.0
-        self.started = False
         self.cached: list[str] = []
         self.current_node: str | None = None
         self.latest_preview: Preview | None = None
@@ -123,10 +122,8 @@ class PromptTracker:
         if event.prompt_id is None and not isinstance(event, Executing):
             return False
         if isinstance(event, ExecutionStart):
-            self.started = True
             return False
         if isinstance(event, ExecutionCached):
-            self.started = True
             self.cached = list(event.nodes)
             self._done.update(event.nodes)
             return self._update_progress()
@@ -166,7 +163,6 @@ class PromptTracker:
             return True
         if self.current_node is not None and self.current_node != event.node:
             self._done.add(self.current_node)
-        self.started = True
         self.current_node = event.node
         return self._update_progress()
 
