@@ -9,9 +9,11 @@ The event loop only waits for it. Knows nothing about the database; the caller w
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ BACKOFF_SECONDS = (1.0, 3.0, 9.0)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # How long the worker thread may wait for the event loop to make room in the cache.
 MAKE_ROOM_TIMEOUT = 300.0
+STOP_CHECK_INTERVAL = 0.1  # seconds between two looks at `stop` while waiting on the loop
 # Transfers get their own threads, so many of them never starve the loop's default executor;
 # a transfer beyond these waits for a free thread.
 _TRANSFERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="download")
@@ -101,9 +104,23 @@ async def fetch_once(
     stop = threading.Event()
 
     def make_room(length: int | None) -> None:
-        if before_body is not None:
-            future = asyncio.run_coroutine_threadsafe(before_body(length), loop)
-            future.result(MAKE_ROOM_TIMEOUT)
+        """Runs `before_body` on the loop and waits for it, but not past a stop: a process that
+        shuts down stops its loop, and a thread waiting on it would hold the exit up."""
+        if before_body is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(before_body(length), loop)
+        deadline = time.monotonic() + MAKE_ROOM_TIMEOUT
+        while True:
+            try:
+                future.result(STOP_CHECK_INTERVAL)
+                return
+            except concurrent.futures.TimeoutError:
+                if stop.is_set():
+                    future.cancel()
+                    raise _Stopped() from None
+                if time.monotonic() >= deadline:
+                    future.cancel()
+                    raise
 
     transfer_call = functools.partial(
         _fetch_blocking, url, destination, options, transfer, make_room, stop
