@@ -3,7 +3,17 @@ from __future__ import annotations
 import signal
 import time
 
+from tests.fake_comfyui import FakeComfyUIThread
 from tests.support.cluster import Cluster, comfyui_body, sampler_graph, tiny_graph
+
+
+def wait_until_the_node_has_the_prompt(node: FakeComfyUIThread, timeout: float = 30) -> None:
+    """A task is `running` a moment before its prompt reaches the node: a router killed in that
+    moment never sent it."""
+    deadline = time.monotonic() + timeout
+    while not node.log.prompts:
+        assert time.monotonic() < deadline, "the prompt never reached the node"
+        time.sleep(0.05)
 
 
 def test_a_task_running_when_the_router_stops_ends_done_after_a_restart(cluster: Cluster) -> None:
@@ -28,6 +38,7 @@ def test_a_task_whose_prompt_finished_while_the_router_was_down_is_settled_from_
     node.step_delay = 0.05
     task_id = cluster.submit(comfyui_body(tiny_graph(seed=31, save="SaveImage")))
     cluster.wait_for(task_id, statuses=("running", "done"))
+    wait_until_the_node_has_the_prompt(node)
     cluster.router.stop(signal.SIGKILL)
     while node.log.prompts[0].outcome is None:
         time.sleep(0.05)
@@ -42,8 +53,9 @@ def test_websocket_images_lost_while_the_router_was_down_are_made_again(cluster:
     node = cluster.nodes[0]
     task_id = cluster.submit(comfyui_body(tiny_graph(seed=33)))
     cluster.wait_for(task_id, statuses=("running", "done"))
+    wait_until_the_node_has_the_prompt(node)
     cluster.router.stop(signal.SIGKILL)
-    while not node.log.prompts or node.log.prompts[0].outcome is None:
+    while node.log.prompts[0].outcome is None:
         time.sleep(0.05)
     cluster.router.start()
     task = cluster.wait_for(task_id)

@@ -1,8 +1,8 @@
 """Throwaway PostgreSQL and Redis servers on loopback ports for the scale-out tests.
 
-Session fixtures start them once per test run from the Debian binaries (which
-`scripts/install-system-deps` installs) and stop them at the end; tests skip with the reason when
-a binary is missing.
+Session fixtures start them once per test process (each pytest-xdist worker has its own, on its
+own ports and directories) from the Debian binaries (which `scripts/install-system-deps`
+installs) and stop them at the end; tests skip with the reason when a binary is missing.
 PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user.
 """
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +22,10 @@ import httpx
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CREDENTIALS = ("admin", "admin")
+# One TLS context for every client of a test process: httpx otherwise builds one per client,
+# loading the CA bundle (some 35 ms of CPU), and the suite's polling loops make thousands of
+# clients; on 2 cores shared by parallel test processes that CPU is what the suite waits for.
+TLS = httpx.create_ssl_context()
 
 
 _template: Path | None = None
@@ -40,10 +48,39 @@ def migrated_template() -> Path:
     return _template
 
 
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10000
+_ports: Iterator[int] | None = None
+_ports_lock = threading.Lock()
+
+
+def _own_ports() -> Iterator[int]:
+    """This test process's ports, below the kernel's ephemeral range (where `bind(0)` picks and
+    every outgoing connection takes a port, so a port picked there may be gone before the server
+    binds it): one block per pytest-xdist worker, walked from a random point since another test
+    run may share the machine."""
+    low = int(EPHEMERAL_PORTS.read_text().split()[0]) if EPHEMERAL_PORTS.exists() else 32768
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    size = (low - LOWEST_PORT) // workers
+    if size < 1:  # no room below the ephemeral range: the kernel picks (port 0)
+        return itertools.repeat(0)
+    start, offset = LOWEST_PORT + worker * size, random.randrange(size)
+    return (start + (offset + step) % size for step in itertools.count())
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on now, which no other process of this test run hands out."""
+    global _ports
+    with _ports_lock:
+        _ports = _ports or _own_ports()
+        while True:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", next(_ports)))
+                except OSError:
+                    continue
+                return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -118,7 +155,8 @@ class LiveRouter:
             if self.process.poll() is not None:
                 raise RuntimeError(f"router exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/health_check", timeout=1).status_code == 200:
+                answer = httpx.get(self.url + "/health_check", timeout=1, verify=TLS)
+                if answer.status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -145,4 +183,5 @@ class LiveRouter:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, auth: tuple[str, str] | None = CREDENTIALS, **kwargs: object) -> httpx.Client:
+        kwargs.setdefault("verify", TLS)
         return httpx.Client(base_url=self.url, auth=auth, timeout=10, **kwargs)  # type: ignore[arg-type]

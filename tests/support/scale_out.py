@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.backing_services import PostgresServer, RedisServer, die_with_parent
-from tests.support.live_router import PROJECT_DIR, LiveRouter, free_port
+from tests.support.live_router import PROJECT_DIR, TLS, LiveRouter, free_port
 
 
 @dataclass
@@ -108,7 +108,7 @@ class RouterProcess:
         if self.kind == "worker":
             return "Background services started" in self.log()
         try:
-            return httpx.get(self.url + "/health_check", timeout=1).status_code == 200
+            return httpx.get(self.url + "/health_check", timeout=1, verify=TLS).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -128,4 +128,4 @@ class RouterProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=("admin", "admin"), timeout=30)
+        return httpx.Client(base_url=self.url, auth=("admin", "admin"), timeout=30, verify=TLS)

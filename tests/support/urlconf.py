@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RoutePattern
 
-SAMPLE_BY_CONVERTER = {"uuid": str(uuid.uuid4()), "int": "0", "str": "x", "slug": "x", "path": "x"}
+# Fixed values: the paths become test ids, which every pytest-xdist process must collect alike.
+SAMPLE_BY_CONVERTER = {
+    "uuid": "0b9e4c52-7f3a-4d1e-9a6b-2c8f5e0d1a37",
+    "int": "0",
+    "str": "x",
+    "slug": "x",
+    "path": "x",
+}
 
 
 @dataclass(frozen=True)
