@@ -45,6 +45,7 @@ class RouterConfig:
     health_timeout: float
     health_failures: int
     websocket_idle: float
+    capabilities_interval: float
     # tasks
     task_max_attempts: int
     task_timeout: float
@@ -171,6 +172,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         health_timeout=read.seconds("HEALTH__TIMEOUT", 3.0, minimum=0.05),
         health_failures=read.integer("HEALTH__FAILURES", 3, minimum=1),
         websocket_idle=read.seconds("NODE__WEBSOCKET_IDLE", 30.0, minimum=0.0),
+        capabilities_interval=read.seconds("NODE__CAPABILITIES_INTERVAL", 300.0, minimum=1.0),
         task_max_attempts=read.integer("TASK__MAX_ATTEMPTS", 2, minimum=1),
         task_timeout=read.seconds("TASK__TIMEOUT", 3600.0, minimum=1.0),
         task_lease=read.seconds("TASK__LEASE", 30.0, minimum=1.0),

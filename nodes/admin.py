@@ -7,23 +7,27 @@ edit saves only the fields the form changed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from comfy_router.wakeups import dispatch_wakeup_sync
+from nodes.labels import labels_from_text
 from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
 from nodes.probe import validate_token
 from nodes.selectors import task_model, with_current_task
 from nodes.services import node_check_many, node_set_enabled
 
-EDITABLE_FIELDS = ("url", "name", "enabled", "token")
+EDITABLE_FIELDS = ("url", "name", "enabled", "token", "labels")
 BADGE_COLOURS = {
     Node.Status.IDLE: "#2e7d32",
     Node.Status.BUSY: "#1565c0",
@@ -41,9 +45,25 @@ class NodeAdminForm(forms.ModelForm):
         help_text=Node._meta.get_field("token").help_text,
     )
 
+    labels = forms.CharField(
+        required=False,
+        help_text="Separated by commas or spaces (`gpu-80gb, video`): submissions that ask for "
+        "labels (`node_labels`) go only to nodes with all of them.",
+    )
+
     class Meta:
         model = Node
         fields = list(EDITABLE_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["labels"] = ", ".join(self.instance.labels or [])
+
+    def clean_labels(self) -> list[str]:
+        try:
+            return labels_from_text(self.cleaned_data.get("labels") or "")
+        except DjangoValidationError as error:
+            raise forms.ValidationError(error.messages) from None
 
     def clean_url(self) -> str:
         try:
@@ -64,6 +84,7 @@ class NodeAdmin(admin.ModelAdmin):
         "health_failures",
         "device_name",
         "vram",
+        "labels_shown",
         "current_task",
     )
     list_filter = ("status", "enabled")
@@ -79,6 +100,9 @@ class NodeAdmin(admin.ModelAdmin):
         "vram",
         "comfyui_version",
         "system_stats",
+        "node_class_count",
+        "model_files_shown",
+        "capabilities_at",
         "claimed",
         "current_task",
         "last_model",
@@ -103,6 +127,10 @@ class NodeAdmin(admin.ModelAdmin):
                     "system_stats",
                 )
             },
+        ),
+        (
+            "What it can run",
+            {"fields": ("node_class_count", "model_files_shown", "capabilities_at")},
         ),
         (
             "Scheduling",
@@ -139,6 +167,27 @@ class NodeAdmin(admin.ModelAdmin):
         free = "?" if node.vram_free is None else f"{node.vram_free / GIB:.1f}"
         return f"{free} / {node.vram_total / GIB:.1f} GiB"
 
+    @admin.display(description="labels")
+    def labels_shown(self, node: Node) -> str:
+        return ", ".join(node.labels) or "-"
+
+    @admin.display(description="node classes")
+    def node_class_count(self, node: Node) -> str:
+        return str(len(node.node_classes)) if node.has_reported else "not known yet"
+
+    @admin.display(description="model files")
+    def model_files_shown(self, node: Node) -> str | SafeString:
+        if not node.has_reported:
+            return "not known yet"
+        folders = [(folder, names) for folder, names in sorted(node.model_files.items()) if names]
+        if not folders:
+            return "none"
+        return format_html_join(
+            "",
+            "<div><b>{}</b>: {}</div>",
+            ((folder, ", ".join(names)) for folder, names in folders),
+        )
+
     @admin.display(description="current task")
     def current_task(self, node: Node) -> str | SafeString:
         task_id = getattr(node, "current_task_id", None)
@@ -160,6 +209,9 @@ class NodeAdmin(admin.ModelAdmin):
             self._check(request, [obj], added=True)
             return
         fields = [name for name in form.changed_data if name in EDITABLE_FIELDS]
+        if "labels" in fields:
+            obj.profile_changed_at = timezone.now()
+            fields.append("profile_changed_at")
         if fields:
             obj.save(update_fields=fields)
         if "enabled" in fields and obj.enabled:

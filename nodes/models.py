@@ -37,6 +37,19 @@ class Node(models.Model):
     vram_total = models.BigIntegerField(null=True, blank=True)
     vram_free = models.BigIntegerField(null=True, blank=True)
     comfyui_version = models.CharField(max_length=50, blank=True)
+    # What the node can run, as it last said (`/object_info`, `/models`): its node classes and
+    # its model files by ComfyUI folder. Never reported while `capabilities_at` is None.
+    node_classes = models.JSONField(default=list, blank=True, editable=False)
+    model_files = models.JSONField(default=dict, blank=True, editable=False)
+    capabilities_at = models.DateTimeField(null=True, blank=True, editable=False)
+    labels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Submissions may ask for labels (`node_labels`): only nodes with all of them "
+        "take such a task.",
+    )
+    # When what the node can run (classes, files, labels) last changed: readers keep it cached.
+    profile_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     # The main model and LoRAs of the task it runs or ran last, for model-affinity scheduling.
     last_model = models.CharField(max_length=500, blank=True)
     last_loras = models.JSONField(default=list, blank=True)
@@ -49,6 +62,11 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.url
+
+    @property
+    def has_reported(self) -> bool:
+        """Whether the node has said what it can run."""
+        return self.capabilities_at is not None
 
     @property
     def runs_a_task(self) -> bool:

@@ -8,6 +8,7 @@ current task.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +28,7 @@ def node_any_idle() -> bool:
 
 
 def nodes_to_check() -> list[Node]:
-    return list(Node.objects.filter(enabled=True).only("pk", "url", "token"))
+    return list(Node.objects.filter(enabled=True).only("pk", "url", "token", "status", "capabilities_at"))
 
 
 def task_model() -> type[Model] | None:
@@ -61,3 +62,18 @@ def with_current_task(nodes: QuerySet[Node]) -> QuerySet[Node]:
     if tasks is None:
         return nodes
     return nodes.annotate(current_task_id=Subquery(tasks.filter(node=OuterRef("pk")).values("pk")[:1]))
+
+
+def pool_model_files() -> list[dict[str, Any]]:
+    """Every model file the enabled nodes have said they have, by folder and name, with how many
+    of them have it."""
+    counts: Counter[tuple[str, str]] = Counter()
+    listed = Node.objects.filter(enabled=True, capabilities_at__isnull=False)
+    for files in listed.values_list("model_files", flat=True):
+        counts.update(
+            (folder, name) for folder, names in (files or {}).items() for name in set(names)
+        )
+    return [
+        {"folder": folder, "name": name, "nodes": nodes}
+        for (folder, name), nodes in sorted(counts.items())
+    ]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from nodes.labels import MAX_LABELS, clean_labels
 from nodes.models import Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
 from nodes.probe import validate_token
@@ -23,6 +27,19 @@ class NodeURLField(serializers.CharField):
             raise serializers.ValidationError(str(error)) from None
 
 
+class NodeLabelsField(serializers.ListField):
+    """Node labels by the rule of `nodes.labels`, sorted, each once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(), max_length=MAX_LABELS, **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return clean_labels(super().to_internal_value(data))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
 class NodeAddSerializer(serializers.Serializer):
     url = NodeURLField()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -34,6 +51,11 @@ class NodeAddSerializer(serializers.Serializer):
         validators=[validate_token],
         help_text="Sent to the node as `Authorization: Bearer …`; never shown again. Printable "
         "ASCII without spaces.",
+    )
+    labels = NodeLabelsField(
+        required=False,
+        help_text="Labels submissions may ask for (`node_labels`); given, they replace the "
+        "node's labels.",
     )
 
 
@@ -51,6 +73,12 @@ class NodeSerializer(serializers.ModelSerializer):
     current_task = serializers.SerializerMethodField(
         help_text="Id of the task the node is running, if any."
     )
+    node_classes = serializers.SerializerMethodField(
+        help_text="How many node classes the node has (`/object_info`); null until it says."
+    )
+    model_files = serializers.SerializerMethodField(
+        help_text="Its model files by ComfyUI folder (`/models`); null until it says."
+    )
 
     class Meta:
         model = Node
@@ -65,9 +93,19 @@ class NodeSerializer(serializers.ModelSerializer):
             "vram_total",
             "vram_free",
             "comfyui_version",
+            "labels",
+            "node_classes",
+            "model_files",
+            "capabilities_at",
             "current_task",
         ]
         read_only_fields = fields
+
+    def get_node_classes(self, node: Node) -> int | None:
+        return len(node.node_classes) if node.has_reported else None
+
+    def get_model_files(self, node: Node) -> dict[str, list[str]] | None:
+        return node.model_files if node.has_reported else None
 
     def get_current_task(self, node: Node) -> str | None:
         task_id = self.context.get("current_tasks", {}).get(node.pk)
@@ -81,3 +119,13 @@ class NodeListSerializer(serializers.Serializer):
 class NodeDeletedSerializer(serializers.Serializer):
     url = serializers.CharField()
     deleted = serializers.BooleanField()
+
+
+class ModelFileSerializer(serializers.Serializer):
+    folder = serializers.CharField(help_text="ComfyUI's folder name: checkpoints, loras, vae, …")
+    name = serializers.CharField(help_text="The file name as a graph names it.")
+    nodes = serializers.IntegerField(help_text="How many enabled nodes have it.")
+
+
+class ModelListSerializer(serializers.Serializer):
+    models = ModelFileSerializer(many=True)

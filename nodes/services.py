@@ -16,6 +16,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup_sync
+from nodes.capabilities import CAPABILITIES_TIMEOUT, Capabilities, fetch_many
+from nodes.labels import clean_labels
 from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
 from nodes.probe import Probe, probe_nodes, validate_token
@@ -38,25 +40,37 @@ class NodeBusy(RuntimeError):
         self.url = url
 
 
-def node_upsert(*, url: str, name: str = "", token: str = "") -> tuple[Node, Outcome]:
-    """Registers `url` (normalised), or sets the given name / token on the node already there.
-    Empty name or token leave an existing node's value alone. Does not check the node.
+def node_upsert(
+    *, url: str, name: str = "", token: str = "", labels: Sequence[str] | None = None
+) -> tuple[Node, Outcome]:
+    """Registers `url` (normalised), or sets the given name / token / labels on the node already
+    there. Empty name or token and `labels=None` leave an existing node's value alone. Does not
+    check the node.
 
     A URL or token the entry points should have refused raises (InvalidNodeURL, ValidationError)
     before anything is written: a row is only ever saved with values the checks can send."""
     normalized = normalize_node_url(url)
     validate_token(token)
+    cleaned = None if labels is None else clean_labels(labels)
     with transaction.atomic():
         node, created = Node.objects.get_or_create(
-            url=normalized, defaults={"name": name, "token": token, "status": Status.OFFLINE}
+            url=normalized,
+            defaults={
+                "name": name,
+                "token": token,
+                "labels": cleaned or [],
+                "status": Status.OFFLINE,
+            },
         )
         if created:
             return node, "added"
-        changes = {
+        changes: dict[str, object] = {
             field: value
             for field, value in (("name", name), ("token", token))
             if value and getattr(node, field) != value
         }
+        if cleaned is not None and cleaned != node.labels:
+            changes.update(labels=cleaned, profile_changed_at=timezone.now())
         if not changes:
             return node, "unchanged"
         Node.objects.filter(pk=node.pk).update(**changes)
@@ -65,10 +79,13 @@ def node_upsert(*, url: str, name: str = "", token: str = "") -> tuple[Node, Out
         return node, "updated"
 
 
-def node_add(*, url: str, name: str = "", token: str = "") -> tuple[Node, bool]:
-    """Idempotent registration. A new (or re-tokened) node is checked at once, so it is `idle`
-    if it answers and `offline` if not by the time this returns."""
-    node, outcome = node_upsert(url=url, name=name, token=token)
+def node_add(
+    *, url: str, name: str = "", token: str = "", labels: Sequence[str] | None = None
+) -> tuple[Node, bool]:
+    """Idempotent registration. A new (or changed) node is checked at once, so it is `idle`
+    if it answers and `offline` if not by the time this returns, and what it can run is known
+    if it answered."""
+    node, outcome = node_upsert(url=url, name=name, token=token, labels=labels)
     if outcome != "unchanged":
         node_check_many(nodes=[node])
         node.refresh_from_db()
@@ -135,6 +152,29 @@ def node_record_probe(*, node_id: int, probe: Probe) -> bool:
     return False
 
 
+def node_record_capabilities(*, node_id: int, capabilities: Capabilities) -> bool:
+    """Stores what the node said it can run; True when that changed. A failed answer keeps
+    what it said before (and is logged): a node that cannot say is not a node that has
+    nothing."""
+    if not capabilities.ok:
+        logger.warning("Node %s did not say what it can run: %s", node_id, capabilities.error)
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        before = Node.objects.filter(pk=node_id).values_list("node_classes", "model_files").first()
+        if before is None:
+            return False
+        changed = before != (capabilities.node_classes, capabilities.model_files)
+        extra = {"profile_changed_at": now} if changed else {}
+        Node.objects.filter(pk=node_id).update(
+            node_classes=capabilities.node_classes,
+            model_files=capabilities.model_files,
+            capabilities_at=now,
+            **extra,
+        )
+    return changed
+
+
 def node_mark_offline(*, node_id: int, reason: str) -> None:
     """An executor found the node unreachable before its prompt started: it goes offline at once
     (without waiting for the health monitor's failures) and lets go of the claim; the health
@@ -149,11 +189,17 @@ def node_mark_offline(*, node_id: int, reason: str) -> None:
 
 
 def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
-    """Checks the nodes at once from sync code (admin, API, import_nodes); no transaction is open
-    while the nodes are asked."""
+    """Checks the nodes at once from sync code (admin, API, import_nodes), and asks those that
+    answer what they can run; no transaction is open while the nodes are asked."""
     probes = async_to_sync(probe_nodes)(
         [(node.url, node.token) for node in nodes], settings.ROUTER.health_timeout
     )
+    answered = [node for node, probe in zip(nodes, probes) if probe.ok]
+    learned = async_to_sync(fetch_many)(
+        [(node.url, node.token) for node in answered], CAPABILITIES_TIMEOUT
+    )
+    for node, capabilities in zip(answered, learned):
+        node_record_capabilities(node_id=node.pk, capabilities=capabilities)
     turned_idle = [node_record_probe(node_id=n.pk, probe=p) for n, p in zip(nodes, probes)]
     if any(turned_idle):
         dispatch_wakeup_sync()

@@ -7,4 +7,5 @@ from nodes import views
 urlpatterns: list[URLPattern] = [
     path("cluster/nodes", views.NodeCollectionView.as_view(), name="cluster-nodes"),
     path("cluster/nodes/delete", views.NodeDeleteView.as_view(), name="cluster-nodes-delete"),
+    path("models", views.ModelListView.as_view(), name="models"),
 ]

@@ -8,8 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from nodes.selectors import node_current_tasks, node_list
+from nodes.selectors import node_current_tasks, node_list, pool_model_files
 from nodes.serializers import (
+    ModelListSerializer,
     NodeAddSerializer,
     NodeDeletedSerializer,
     NodeDeleteQuerySerializer,
@@ -99,3 +100,16 @@ class NodeDeleteView(APIView):
         except NodeBusy as error:
             raise _url_error(NodeConflict, error) from None
         return Response(NodeDeletedSerializer({"url": url, "deleted": True}).data)
+
+
+class ModelListView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="The pool's model files",
+        description="Every model file the enabled nodes have said they have (`/models` of each), "
+        "with how many have it: a choice offered from here will run. A file given by URL at "
+        "submission needs no node to have it.",
+        responses={200: ModelListSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ModelListSerializer({"models": pool_model_files()}).data)

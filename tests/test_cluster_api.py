@@ -15,7 +15,8 @@ from tests.support.live_router import LiveRouter, free_port
 
 NODE_FIELDS = {
     "url", "name", "status", "enabled", "health_failures", "last_seen_at", "device_name",
-    "vram_total", "vram_free", "comfyui_version", "current_task",
+    "vram_total", "vram_free", "comfyui_version", "labels", "node_classes", "model_files",
+    "capabilities_at", "current_task",
 }
 
 

@@ -12,8 +12,8 @@ from rest_framework.exceptions import ValidationError
 from comfy_router.errors import flatten_errors
 from tests.test_graph_validation import SD15_TXT2IMG
 from tests.workflow_params import body, custom, sd15_params
-from workflows.graphs.urls import url_error
 from workflows.api.params import validate_submission
+from workflows.graphs.urls import url_error
 
 INVALID_HOSTS = [
     "http://a..b/m.safetensors",

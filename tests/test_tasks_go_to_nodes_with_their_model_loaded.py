@@ -32,14 +32,12 @@ def test_alternating_checkpoints_are_each_loaded_once_on_their_own_node(
 ) -> None:
     # A long affinity wait: a task always waits for the node running its model, so the count of
     # loads does not depend on how fast this machine is.
-    cluster = cluster_factory(
-        nodes=2,
-        knobs={"load_time": 0.3, "step_delay": 0.05},
-        COMFY_ROUTER__SCHEDULER__AFFINITY_WAIT="60",
-    )
+    cluster = cluster_factory(nodes=0, COMFY_ROUTER__SCHEDULER__AFFINITY_WAIT="60")
     folder = cluster.router.root_dir / "models" / "checkpoints"
-    for checkpoint in CHECKPOINTS:
+    for checkpoint in CHECKPOINTS:  # on the nodes before they say what they have
         (folder / checkpoint).write_bytes(b"weights")
+    for _ in range(2):
+        cluster.add_node(load_time=0.3, step_delay=0.05)
     task_ids = [
         cluster.submit(comfyui_body(graph_for(CHECKPOINTS[seed % 2], seed))) for seed in range(8)
     ]

@@ -36,6 +36,11 @@ class Task(models.Model):
     files_ready = models.BooleanField(default=False)
     main_model = models.CharField(max_length=500, blank=True)
     loras = models.JSONField(default=list, blank=True)
+    requirements = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What its node must have: node classes, model files by folder, labels.",
+    )
     # ComfyUI seeds go up to 2**64 - 1, past what a signed 64-bit column holds.
     seed = models.CharField(max_length=20, blank=True)
 

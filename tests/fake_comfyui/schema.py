@@ -297,8 +297,11 @@ class _Validator:
         )
 
 
-def validate_prompt(prompt: Any, root_dir: Path) -> Validation:
-    """Validate an API-format graph the way ComfyUI's `validate_prompt` does."""
+def validate_prompt(
+    prompt: Any, root_dir: Path, missing_classes: frozenset[str] = frozenset()
+) -> Validation:
+    """Validate an API-format graph the way ComfyUI's `validate_prompt` does, on a node that
+    lacks `missing_classes`."""
     if not isinstance(prompt, dict):
         raise BadPromptBody("prompt is not an object")
     outputs: list[str] = []
@@ -318,7 +321,7 @@ def validate_prompt(prompt: Any, root_dir: Path) -> Validation:
                 {},
             )
         class_type = node["class_type"] if isinstance(node, dict) else None
-        if class_type not in object_info():
+        if class_type not in object_info() or class_type in missing_classes:
             return Validation(
                 False,
                 _error(

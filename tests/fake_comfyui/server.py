@@ -65,6 +65,9 @@ class FakeComfyUI(StaticRoutes):
         self.load_time = 0.0  # seconds charged when the loaded checkpoint/unet changes
         self.system_stats_status: int | None = None
         self.required_token: str | None = None  # not ComfyUI: require this bearer/?token=
+        # A node without these node classes (a custom node pack it lacks): gone from
+        # /object_info, and a prompt using one is refused as ComfyUI refuses an unknown class.
+        self.missing_classes: frozenset[str] = frozenset()
         self.number = 0
         self.executor: Executor | None = None
         self._runner: web.AppRunner | None = None
@@ -279,7 +282,7 @@ class FakeComfyUI(StaticRoutes):
             )
         graph = body["prompt"]
         try:
-            validation = schema.validate_prompt(graph, self.root_dir)
+            validation = schema.validate_prompt(graph, self.root_dir, self.missing_classes)
         except schema.BadPromptBody:
             return internal_error()
         extra_data = body.get("extra_data", {})

@@ -75,6 +75,7 @@ class StaticRoutes:
 
     root_dir: Path
     system_stats_status: int | None
+    missing_classes: frozenset[str]
 
     def _static_routes(self, prefix: str) -> list[web.RouteDef]:
         return [
@@ -144,11 +145,14 @@ class StaticRoutes:
         return web.json_response(system_stats_body())
 
     async def object_info(self, request: web.Request) -> web.Response:
-        return web.json_response(schema.object_info())
+        info = schema.object_info()
+        if self.missing_classes:
+            info = {name: spec for name, spec in info.items() if name not in self.missing_classes}
+        return web.json_response(info)
 
     async def object_info_node(self, request: web.Request) -> web.Response:
         name = request.match_info["node_class"]
-        info = schema.object_info().get(name)
+        info = None if name in self.missing_classes else schema.object_info().get(name)
         return web.json_response({name: info} if info is not None else {})
 
     async def features(self, request: web.Request) -> web.Response:

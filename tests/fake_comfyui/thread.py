@@ -24,6 +24,7 @@ KNOBS = frozenset(
         "hang",
         "load_time",
         "system_stats_status",
+        "missing_classes",
         "required_token",
     }
 )

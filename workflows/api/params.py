@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from nodes.serializers import NodeLabelsField
 from workflows.api.param_fields import (
     ControlNetSerializer,
     ImageSerializer,
@@ -31,6 +32,7 @@ from workflows.graphs.builders import build
 from workflows.graphs.builders.stages import effective_denoise
 from workflows.graphs.comfyui_graph import api_graph_errors
 from workflows.graphs.object_info import combo, number_limits
+from workflows.graphs.requirements import graph_needs, task_needs
 from workflows.tasks.services import Submission
 
 FLUX_DEFAULT_STEPS = {"dev": 20, "schnell": 4}
@@ -209,6 +211,10 @@ def _submission_serializer(workflow_type: str) -> type[serializers.Serializer]:
         "type": serializers.ChoiceField(choices=[workflow_type]),
         "params": PARAMS_SERIALIZERS[workflow_type](),
         "webhook": WebhookSerializer(required=False, allow_null=True),
+        "node_labels": NodeLabelsField(
+            required=False,
+            help_text="Only nodes that carry every one of these labels take the task.",
+        ),
     }
     return type(f"{workflow_type}WorkflowSubmissionSerializer", (StrictSerializer,), fields)
 
@@ -290,11 +296,13 @@ def validate_submission(data: Any, *, rng: random.Random | None = None) -> Submi
     if validated["type"] != "ComfyUI":
         params["seed"] = result.seed
     webhook = validated.get("webhook")
+    needs = graph_needs(result.graph, result.files)
     return Submission(
         type=validated["type"],
         params=params,
         webhook_url=webhook["url"] if webhook else None,
         build=result,
+        needs=task_needs(needs, labels=validated.get("node_labels", ())),
     )
 
 

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.api.queries import TaskDetailQuerySerializer, TaskListQuerySerializer
 from workflows.api.serializers import (
@@ -64,6 +65,7 @@ class WorkflowListCreateView(APIView):
     )
     def post(self, request: Request) -> Response:
         submission = validate_submission(request.data)
+        refuse_what_no_node_can_run(submission)
         try:
             task = services.task_submit(submission=submission)
         except services.QueueFull as full:

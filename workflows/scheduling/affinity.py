@@ -1,7 +1,8 @@
 """Model-affinity scheduling: which ready task goes to which idle node.
 
 `plan` is a pure function over plain objects, so every rule is testable without a database:
-1. tasks are taken oldest first (FIFO);
+1. tasks are taken oldest first (FIFO), each only to a node that can run it (`can_run`: its
+   classes, model files and labels); one that no idle node can run waits, and later tasks go;
 2. a task goes to an idle node that last ran its main model (checkpoint or UNet), the one with
    the most of its LoRAs first, then the one idle longest;
 3. with no such node, it waits for one, but only while a busy node runs the same model and for
@@ -14,7 +15,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -61,8 +62,9 @@ def plan(
     busy_models: Iterable[str],
     waited: dict[Hashable, float],
     affinity_wait: float,
+    can_run: Callable[[T, N], bool] = lambda task, node: True,
 ) -> Plan[T, N]:
-    """Pairs ready tasks (oldest first) with idle nodes (idle longest first).
+    """Pairs ready tasks (oldest first) with idle nodes (idle longest first) that can run them.
 
     `busy_models` are the main models of the tasks running now, one per busy node; `waited`
     maps a task's pk to the seconds since it first declined a cold node that plain FIFO would
@@ -76,8 +78,11 @@ def plan(
     for task in tasks:
         if not free:
             break
+        able = [node for node in free if can_run(task, node)]
+        if not able:
+            continue  # it waits for a node that can run it; later tasks may go meanwhile
         model = task.main_model
-        warm = [node for node in free if model and node.last_model == model]
+        warm = [node for node in able if model and node.last_model == model]
         if warm:
             node = max(warm, key=lambda n: (lora_overlap(task, n), -free.index(n)))
         elif model and coming_warm[model] and waited.get(task.pk, 0.0) < affinity_wait:
@@ -86,8 +91,8 @@ def plan(
             passed += 1
             continue
         else:
-            spare = [node for node in free if not wanted[node.last_model]]
-            node = (spare or free)[0]
+            spare = [node for node in able if not wanted[node.last_model]]
+            node = (spare or able)[0]
         free.remove(node)
         if model:
             wanted[model] -= 1

@@ -18,9 +18,11 @@ from django.utils import timezone
 from comfy_router.owners import new_owner
 from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
+from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
 from workflows.scheduling import affinity
 from workflows.scheduling.affinity import Assignment, HoldBackClock
+from workflows.scheduling.capabilities import profiles
 from workflows.tasks import leases, metrics
 
 LOOKAHEAD = 50  # ready tasks looked at beyond one per idle node: some may pass a waiting one
@@ -44,6 +46,7 @@ class ReadyTask:
     loras: list[str]
     attempts: int
     created_at: datetime
+    needs: TaskNeeds
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class NodeState:
     pk: int
     last_model: str
     last_loras: list[str]
+    profile_changed_at: datetime
+    reported: bool
 
 
 def task_to_run(task_id: uuid.UUID) -> Task | None:
@@ -67,21 +72,26 @@ def pool_state() -> tuple[list[NodeState], list[str]]:
     busy_models: list[str] = []
     pool = Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
     rows = pool.order_by("idle_since", "pk").values_list(
-        "pk", "status", "claimed", "last_model", "last_loras"
-    )
-    for pk, status, claimed, last_model, last_loras in rows:
+        "pk", "status", "claimed", "last_model", "last_loras", "profile_changed_at",
+        "capabilities_at",
+    )  # fmt: skip
+    for pk, status, claimed, last_model, last_loras, changed_at, reported_at in rows:
         if status == Node.Status.BUSY:
             busy_models.append(last_model)
         elif not claimed:
-            idle.append(NodeState(pk, last_model, last_loras or []))
+            idle.append(
+                NodeState(pk, last_model, last_loras or [], changed_at, reported_at is not None)
+            )
     return idle, busy_models
 
 
 def ready_tasks(limit: int) -> list[ReadyTask]:
     """The `limit` oldest tasks ready to run."""
     ready = Task.objects.filter(status=Task.Status.PENDING, files_ready=True).order_by("created_at")
-    rows = ready.values_list("pk", "main_model", "loras", "attempts", "created_at")[:limit]
-    return [ReadyTask(*row) for row in rows]
+    rows = ready.values_list(
+        "pk", "main_model", "loras", "attempts", "created_at", "requirements"
+    )[:limit]
+    return [ReadyTask(*row[:5], needs=TaskNeeds.from_json(row[5])) for row in rows]
 
 
 def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
@@ -90,6 +100,11 @@ def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
     if not idle:
         return []
     affinity_wait = settings.ROUTER.affinity_wait
+    pool = profiles.for_nodes((n.pk, n.profile_changed_at, n.reported) for n in idle)
+
+    def can_run(task: ReadyTask, node: NodeState) -> bool:
+        return pool.can_run(node.pk, task.needs)
+
     # Usually a pass has a node or two to fill and a short read does; when tasks are held back
     # for a warm node and nodes are left, later ones may go ahead: then more are read.
     short, long = 2 * len(idle) + 2, len(idle) + LOOKAHEAD
@@ -103,7 +118,12 @@ def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
             forget_after=affinity.FORGET_AFTER + affinity_wait,
         )
         chosen = affinity.plan(
-            ready, idle, busy_models=busy_models, waited=waited, affinity_wait=affinity_wait
+            ready,
+            idle,
+            busy_models=busy_models,
+            waited=waited,
+            affinity_wait=affinity_wait,
+            can_run=can_run,
         )
         enough = len(ready) < limit or not chosen.holding_back or len(chosen.assignments) == len(idle)
         if enough:

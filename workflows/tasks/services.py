@@ -18,6 +18,7 @@ from downloads.storage import write_inline_file
 from nodes.selectors import node_any_idle
 from nodes.services import node_release_claim
 from workflows.graphs.builders import BuildResult
+from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
 from workflows.tasks.endings import TaskError, announce_end, task_end
 from workflows.tasks.files import outputs_dir
@@ -36,6 +37,7 @@ class Submission:
     params: dict[str, Any]
     webhook_url: str | None
     build: BuildResult
+    needs: TaskNeeds = TaskNeeds()
 
 
 class QueueFull(Exception):
@@ -87,6 +89,7 @@ def task_submit(*, submission: Submission) -> Task:
         files_ready=not build.files,
         main_model=build.main_model or "",
         loras=list(build.loras),
+        requirements=submission.needs.as_json(),
         seed="" if build.seed is None else str(build.seed),
         client_id=uuid.uuid4().hex,
         prompt_id=str(uuid.uuid4()),

@@ -2,7 +2,7 @@
 
     import_nodes http://gpu-1:8188 http://gpu-2:8188
     import_nodes --file nodes.txt          # one URL per line; blank lines and # comments skipped
-    import_nodes --file nodes.json         # [{"url": ..., "name": ..., "token": ...}, ...]
+    import_nodes --file nodes.json         # [{"url": ..., "name": ..., "token": ..., "labels": [...]}]
     cat nodes.txt | import_nodes -         # or --file -
 
 Every entry is validated before anything is written: one bad line fails the whole import,
@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from nodes.labels import clean_labels
 from nodes.models import Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
 from nodes.probe import validate_token
@@ -34,6 +35,7 @@ class Entry:
     url: str
     name: str
     token: str
+    labels: list[str] | None  # None: leave a registered node's labels as they are
     origin: str
 
 
@@ -47,7 +49,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="PATH",
-            help="One URL per line, or a JSON list of {url, name, token}; '-' reads stdin.",
+            help="One URL per line, or a JSON list of {url, name, token, labels}; '-' reads stdin.",
         )
         parser.add_argument(
             "--no-check", action="store_true", help="Don't ask new nodes for /system_stats now."
@@ -77,7 +79,9 @@ class Command(BaseCommand):
                     results.append((entry, None, f"duplicate of {seen[entry.url]}"))
                     continue
                 seen[entry.url] = entry.origin
-                node, outcome = node_upsert(url=entry.url, name=entry.name, token=entry.token)
+                node, outcome = node_upsert(
+                    url=entry.url, name=entry.name, token=entry.token, labels=entry.labels
+                )
                 results.append((entry, node, outcome))
         changed = [node for _, node, outcome in results if node and outcome != "unchanged"]
         if changed and not options["no_check"]:
@@ -88,19 +92,22 @@ class Command(BaseCommand):
         self._report(results, statuses)
 
     def _collect(
-        self, raw: Any, extra: dict[str, str], origin: str, entries: list[Entry], errors: list[str]
+        self, raw: Any, extra: dict[str, Any], origin: str, entries: list[Entry], errors: list[str]
     ) -> None:
         token = extra.get("token", "")
+        labels = None
         try:
             url = normalize_node_url(raw if isinstance(raw, str) else "")
             validate_token(token)
+            if "labels" in extra:
+                labels = clean_labels(extra["labels"])
         except InvalidNodeURL as error:
             errors.append(f"{origin}: {error}")
             return
         except ValidationError as error:
             errors.append(f"{origin}: {' '.join(error.messages)}")
             return
-        entries.append(Entry(url, extra.get("name", ""), token, origin))
+        entries.append(Entry(url, extra.get("name", ""), token, labels, origin))
 
     def _report(
         self, results: list[tuple[Entry, Node | None, Outcome | str]], statuses: dict[int, str]
@@ -126,11 +133,11 @@ def _read_text(file_name: str) -> str:
         raise CommandError(f"Nothing imported: cannot read {file_name}: {error}") from None
 
 
-def read_source(text: str, label: str, errors: list[str]) -> list[tuple[Any, dict[str, str], str]]:
-    """(url, {name, token}, origin) per entry of a file; problems go to `errors`."""
+def read_source(text: str, label: str, errors: list[str]) -> list[tuple[Any, dict[str, Any], str]]:
+    """(url, {name, token, labels}, origin) per entry of a file; problems go to `errors`."""
     if text.lstrip().startswith("["):
         return _read_json(text, label, errors)
-    entries: list[tuple[Any, dict[str, str], str]] = []
+    entries: list[tuple[Any, dict[str, Any], str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
@@ -138,16 +145,16 @@ def read_source(text: str, label: str, errors: list[str]) -> list[tuple[Any, dic
     return entries
 
 
-def _read_json(text: str, label: str, errors: list[str]) -> list[tuple[Any, dict[str, str], str]]:
+def _read_json(text: str, label: str, errors: list[str]) -> list[tuple[Any, dict[str, Any], str]]:
     try:
         items = json.loads(text)
     except ValueError as error:
         errors.append(f"{label}: not valid JSON ({error})")
         return []
     if not isinstance(items, list):
-        errors.append(f"{label}: expected a JSON list of {{url, name, token}} objects")
+        errors.append(f"{label}: expected a JSON list of {{url, name, token, labels}} objects")
         return []
-    entries: list[tuple[Any, dict[str, str], str]] = []
+    entries: list[tuple[Any, dict[str, Any], str]] = []
     for number, item in enumerate(items, start=1):
         origin = f"{label} item {number}"
         if isinstance(item, str):
@@ -157,7 +164,7 @@ def _read_json(text: str, label: str, errors: list[str]) -> list[tuple[Any, dict
         if problem:
             errors.append(f"{origin}: {problem}")
             continue
-        extra = {key: item[key] for key in ("name", "token") if key in item}
+        extra = {key: item[key] for key in ("name", "token", "labels") if key in item}
         entries.append((item["url"], extra, origin))
     return entries
 
@@ -165,7 +172,7 @@ def _read_json(text: str, label: str, errors: list[str]) -> list[tuple[Any, dict
 def _json_item_problem(item: Any) -> str:
     if not isinstance(item, dict):
         return "expected an object with a url"
-    unknown = sorted(set(item) - {"url", "name", "token"})
+    unknown = sorted(set(item) - {"url", "name", "token", "labels"})
     if unknown:
         return f"unknown key(s) {', '.join(unknown)}"
     if not isinstance(item.get("url"), str):
@@ -175,4 +182,6 @@ def _json_item_problem(item: Any) -> str:
         value = item.get(key, "")
         if not isinstance(value, str) or len(value) > limit:
             return f"{key} must be a string of at most {limit} characters"
+    if not isinstance(item.get("labels", []), list):
+        return "labels must be a list of strings"
     return ""
