@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 TEST_WORKERS ?= 3
 # e.g. `make requirements PIP_COMPILE_ARGS="--upgrade-package httpx"`
 PIP_COMPILE_ARGS ?=
-PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
-	--no-emit-index-url --no-emit-find-links $(PIP_COMPILE_ARGS)
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make requirements" $(BIN)/pip-compile --quiet \
+	--generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	$(PIP_COMPILE_ARGS)
 
 .PHONY: run test lint requirements install install-dev system-deps migrate bench clean
 
