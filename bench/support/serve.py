@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -22,14 +23,20 @@ def first_idle_plan(
     busy_models: Iterable[str],
     waited: dict[Hashable, float],
     affinity_wait: float,
+    can_run: Callable[[Any, Any], bool] = lambda task, node: True,
 ) -> object:
+    """Each task, oldest first, to the first idle node that can run it: no affinity."""
     from workflows.scheduling.affinity import Assignment, Plan
 
-    pairs = zip(tasks, idle_nodes)
-    assignments = [
-        Assignment(task=t, node=n, warm=bool(t.main_model) and n.last_model == t.main_model)
-        for t, n in pairs  # type: ignore[attr-defined]
-    ]
+    free = list(idle_nodes)
+    assignments = []
+    for task in tasks:
+        node = next((n for n in free if can_run(task, n)), None)
+        if node is None:
+            continue
+        free.remove(node)
+        warm = bool(task.main_model) and node.last_model == task.main_model  # type: ignore[attr-defined]
+        assignments.append(Assignment(task=task, node=node, warm=warm))
     return Plan(assignments, holding_back=[])
 
 
