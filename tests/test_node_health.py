@@ -25,7 +25,7 @@ from tests.support.nodes import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SLACK = 1.0  # event loop and SQLite latency on a busy 2-core machine
+SLACK = 2.0  # event loop and SQLite latency on 2 cores busy with the suite's parallel processes
 
 
 def stats_requests(fake: FakeComfyUIThread) -> int:
