@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 _pending: Series = {}
 _pending_lock = threading.Lock()
 _last_flush = 0.0
+# Set while this process runs the background flush (`run`): the task path then never writes
+# counts itself, which would make the task that happens to pass the second wait for a write.
+_flushing_in_background = False
 
 
 def counter_add(name: str, amount: float = 1.0, *, labels: str = "") -> None:
@@ -52,8 +55,9 @@ def histogram_series(name: str, value: float) -> Series:
 
 
 def series_add(series: Series) -> None:
-    """Adds to the pending increments, inside a transaction once it commits; writes them when the
-    last write is a second old."""
+    """Adds to the pending increments, inside a transaction once it commits; in a process with no
+    background flush (an API process scaled out), writes them when the last write is a second
+    old."""
     if not transaction.get_autocommit():
         transaction.on_commit(lambda: series_add(series))
         return
@@ -61,7 +65,7 @@ def series_add(series: Series) -> None:
         for key, amount in series.items():
             _pending[key] = _pending.get(key, 0.0) + amount
         due = time.monotonic() - _last_flush >= FLUSH_INTERVAL
-    if due:
+    if due and not _flushing_in_background:
         flush()
 
 
@@ -87,12 +91,17 @@ def flush(*, quiet: bool = False) -> None:
 
 async def run(stop: Any) -> None:
     """Background loop: flushes increments gathered by a busy process once a second."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL)
-        except asyncio.TimeoutError:
-            pass
-        await database_sync_to_async(flush)()
+    global _flushing_in_background
+    _flushing_in_background = True
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL)
+            except asyncio.TimeoutError:
+                pass
+            await database_sync_to_async(flush)()
+    finally:
+        _flushing_in_background = False
 
 
 # At exit the database may already be gone; metrics are not worth a traceback then.

@@ -167,6 +167,7 @@ class TaskRun:
             progress=self.tracker.progress,
             owner=self.owner,
             ran_on=ran_on,
+            held=self.task,
         )
 
     def drop_websocket(self) -> None:

@@ -54,13 +54,16 @@ def task_end(
     progress: float | None = None,
     owner: str | None,
     ran_on: int | None = None,
+    held: Task | None = None,
 ) -> Task | None:
     """Ends the task once, in one transaction with the release of `ran_on` (the node the run
     held), and lets go of its cache pins after; returns the task as it ended, or None when it
     was not this caller's to end (already ended, or the lease `owner` was lost to another run).
 
     `owner`: the lease of the run or download ending it; None ends a task only while it waits
-    (pending or downloading). `progress`: the last one seen, for a task that did not end done."""
+    (pending or downloading). `progress`: the last one seen, for a task that did not end done.
+    `held`: the task as the holder of `owner` read it; while the lease holds, what it shows
+    changes only here, so it is brought up to date rather than read again."""
     changes: dict[str, Any] = {
         "status": status,
         "finished_at": timezone.now(),
@@ -82,7 +85,13 @@ def task_end(
     with transaction.atomic():
         if not tasks.update(**changes):
             return None
-        finished = Task.objects.select_related("node").defer("graph", "preview").get(pk=task_id)
+        if held is not None and owner:
+            finished = held
+            for name, value in changes.items():
+                setattr(finished, name, value)
+        else:
+            tasks = Task.objects.select_related("node").defer("graph", "preview")
+            finished = tasks.get(pk=task_id)
         if ran_on is not None:
             node_release_claim(
                 node_id=ran_on, ran_model=finished.main_model, ran_loras=finished.loras
@@ -111,9 +120,10 @@ async def finish(
     progress: float | None = None,
     owner: str | None,
     ran_on: int | None = None,
+    held: Task | None = None,
 ) -> Task | None:
-    """`task_end`, then `announce_end`; a node let go makes the dispatcher look for its next
-    task at once."""
+    """`task_end`, then `announce_end`; a node let go then makes the dispatcher look for its next
+    task (after the announcement, which the client waits for)."""
     finished = await database_sync_to_async(task_end)(
         task_id=task_id,
         status=status,
@@ -122,10 +132,11 @@ async def finish(
         progress=progress,
         owner=owner,
         ran_on=ran_on,
+        held=held,
     )
     if finished is None:
         return None
+    await announce_end(finished)
     if ran_on is not None:
         await dispatch_wakeup()
-    await announce_end(finished)
     return finished
