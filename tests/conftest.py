@@ -66,3 +66,11 @@ def cluster_factory(
 @pytest.fixture
 def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
     return cluster_factory(nodes=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_pool_profile() -> None:
+    """Each test's nodes are its own: the process's copy of the pool's profile starts empty."""
+    from workflows.scheduling.capabilities import profiles
+
+    profiles.forget()

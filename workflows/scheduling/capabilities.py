@@ -82,6 +82,12 @@ class PoolProfiles:
             self._stamp, self._pool, self._checked = stamp, pool, checked
         return pool
 
+    def forget(self) -> None:
+        """Drops the copy: the next call reads the pool (a database emptied under it, as between
+        tests, can look unchanged to the stamp for a while)."""
+        with self._lock:
+            self._stamp, self._pool, self._checked = None, PoolProfile(), -math.inf
+
     def for_nodes(self, stamps: Iterable[tuple[int, datetime, bool]]) -> PoolProfile:
         """The pool's profile, read again only if one of these nodes (pk, `profile_changed_at`,
         has reported) is not as the copy has it."""
