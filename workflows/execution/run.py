@@ -4,7 +4,7 @@ A run follows its prompt over the node's websocket and watches its lease, its de
 cancel requests beside it; it ends the task through `workflows.tasks.endings`. The same run
 resumes a task whose previous owner died (its prompt already started): it settles the prompt
 from the node's `/history`, or follows it again over a new websocket. Runs are started by
-`workflows.execution.start`.
+`workflows.execution.start`, which also ends them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import base64
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -36,7 +37,7 @@ from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.outputs import fetch_saved_files, store_websocket_images
 from workflows.models import Task
 from workflows.tasks import leases, live, services
-from workflows.tasks.endings import TaskError, finish
+from workflows.tasks.endings import TaskError
 
 logger = logging.getLogger(__name__)
 
@@ -58,28 +59,15 @@ class RunEnded(Exception):
         self.error = error
 
 
-async def run_task(
-    task: Task, owner: str, *, fresh: bool, websocket: EventStream | None = None
-) -> None:
-    """Runs the task, whose lease `owner` the caller holds, to its end. `fresh`: the task was
-    just given its node, so no prompt of it can be on the node yet. `websocket`: the node's open
-    session under the task's client id, left by the node's previous run, to go on with."""
-    try:
-        await TaskRun(task, owner, fresh=fresh, websocket=websocket).run()
-    except asyncio.CancelledError:
-        # The process is shutting down: the prompt goes on on the node, and whoever runs next
-        # (this router after a restart, or another worker) takes the task over.
-        await database_sync_to_async(leases.lease_drop)(task_id=task.pk, owner=owner)
-        raise
-    except Exception:
-        logger.exception("Task %s failed inside the router", task.pk)
-        await finish(
-            task.pk,
-            Task.Status.ERROR,
-            TaskError("The router failed while running this task; see its log."),
-            owner=owner,
-            ran_on=task.node_id,
-        )
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended its prompt, for the task's ending (`workflows.execution.start`)."""
+
+    status: str
+    error: TaskError | None = None
+    outputs: list[dict[str, Any]] | None = None
+    progress: float | None = None
+    ran_on: int | None = None  # the node the run still holds, to let go of
 
 
 def _retrieve(part: asyncio.Task[Any]) -> None:
@@ -111,13 +99,15 @@ class TaskRun:
         # open for the next task the node gets here, if any: no new connection per task.
         self.websocket = websocket
 
-    async def run(self) -> None:
+    async def run(self) -> Outcome | None:
+        """Follows the task's prompt to its end; None when the task went back to the queue or to
+        another run (the ending is then theirs)."""
         try:
-            await self._run()
+            return await self._run()
         finally:
-            self.drop_websocket()  # unless handed to the next run
+            self.drop_websocket()  # unless kept for the node's next task
 
-    async def _run(self) -> None:
+    async def _run(self) -> Outcome | None:
         await live.publish(self.task.id, {"type": "status", "status": "running", "node": self.node.url})
         follow = asyncio.create_task(self.follow())
         control = asyncio.create_task(self.control_loop())
@@ -152,23 +142,14 @@ class TaskRun:
             except RunEnded as ended:
                 status, error = ended.status, ended.error
         if status in ("requeue", "lost"):
-            return
+            return None
         ran_on = None if self.node_released else self.node.pk
         if reusable and ran_on is not None and self.websocket is not None and self.websocket.open:
-            # Kept for the node's next task here (see `workflows.execution.idle_websockets`):
-            # before the ending, whose nudge has the dispatcher give the node that task.
+            # Kept for the node's next task here (see `workflows.execution.idle_websockets`),
+            # which the task's ending may give it at once.
             websocket, self.websocket = self.websocket, None
             idle_websockets().keep(self.node.pk, self.node.url, websocket)
-        await finish(
-            self.task.id,
-            status,
-            error,
-            outputs,
-            progress=self.tracker.progress,
-            owner=self.owner,
-            ran_on=ran_on,
-            held=self.task,
-        )
+        return Outcome(status, error, outputs, self.tracker.progress, ran_on)
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""

@@ -1,4 +1,6 @@
-"""The one way a run starts (`start_run`), for a task whose lease the caller holds.
+"""The one way a run starts (`start_run`), for a task whose lease the caller holds: used by the
+dispatcher, and by a run's ending, which gives the node it lets go its next task itself
+(`end_run`) rather than leaving it to a pass of the dispatcher.
 
 In the embedded router the run starts here, on this event loop, with the node's idle websocket
 if its last run left one. Scaled out, it goes to whichever worker takes the channel layer's
@@ -9,6 +11,8 @@ acknowledging) or late (after the lease ran out and another run took the task) s
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -18,11 +22,16 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from comfy_router.background import spawn
+from comfy_router.wakeups import dispatch_wakeup
+from workflows.comfyui.client import EventStream
 from workflows.execution.idle_websockets import idle_websockets
-from workflows.execution.run import run_task
+from workflows.execution.run import Outcome, TaskRun
 from workflows.models import Task
-from workflows.scheduling.assignment import task_to_run
+from workflows.scheduling.assignment import assign_nodes, task_to_run
 from workflows.tasks import leases
+from workflows.tasks.endings import TaskError, announce_end, task_end
+
+logger = logging.getLogger(__name__)
 
 EXECUTE_CHANNEL = "comfy-router-execute"
 
@@ -44,6 +53,58 @@ async def start_run(task: Task, owner: str, *, fresh: bool) -> None:
     assert node is not None
     websocket = await idle_websockets().take(node.pk, node.url, task.client_id) if fresh else None
     spawn(run_task(task, owner, fresh=fresh, websocket=websocket), name=f"execute-{task.pk}")
+
+
+async def run_task(
+    task: Task, owner: str, *, fresh: bool, websocket: EventStream | None = None
+) -> None:
+    """Runs the task, whose lease `owner` the caller holds, to its end. `fresh`: the task was
+    just given its node, so no prompt of it can be on the node yet. `websocket`: the node's open
+    session under the task's client id, left by the node's previous run, to go on with."""
+    try:
+        outcome = await TaskRun(task, owner, fresh=fresh, websocket=websocket).run()
+    except asyncio.CancelledError:
+        # The process is shutting down: the prompt goes on on the node, and whoever runs next
+        # (this router after a restart, or another worker) takes the task over.
+        await database_sync_to_async(leases.lease_drop)(task_id=task.pk, owner=owner)
+        raise
+    except Exception:
+        logger.exception("Task %s failed inside the router", task.pk)
+        failure = TaskError("The router failed while running this task; see its log.")
+        outcome = Outcome(Task.Status.ERROR, failure, ran_on=task.node_id)
+    if outcome is not None:
+        await end_run(task, owner, outcome)
+
+
+async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
+    """Ends the task (`workflows.tasks.endings`), tells its client, then gives ready tasks the
+    node it let go (and any other idle one) and starts their runs, without waiting for a pass of
+    the dispatcher."""
+    finished = await database_sync_to_async(task_end)(
+        task_id=task.pk,
+        status=outcome.status,
+        error=outcome.error,
+        outputs=outcome.outputs,
+        progress=outcome.progress,
+        owner=owner,
+        ran_on=outcome.ran_on,
+        held=task,
+    )
+    if finished is None:
+        return
+    await announce_end(finished)
+    if outcome.ran_on is None:
+        return
+    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().client_ids()
+    try:
+        assigned = await database_sync_to_async(assign_nodes)(keep_clients=keep_clients)
+    except Exception:  # the task has ended; its node is the dispatcher's to fill then
+        logger.exception("Assigning nodes after task %s ended failed", task.pk)
+        assigned = []
+    for next_task, next_owner in assigned:
+        await start_run(next_task, next_owner, fresh=True)
+    if all(next_task.node_id != outcome.ran_on for next_task, _ in assigned):
+        await dispatch_wakeup()  # the node may be idle now: a submission would not nudge
 
 
 def take_over(*, task_id: uuid.UUID, from_owner: str) -> tuple[Task, str] | None:
