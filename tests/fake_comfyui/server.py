@@ -96,9 +96,8 @@ class FakeComfyUI(StaticRoutes):
             self._runner, "127.0.0.1", self.port, reuse_address=True, ssl_context=self.ssl_context
         )
         await site.start()
-        server = getattr(site, "_server", None)
-        if self.port == 0 and server is not None:
-            self.port = server.sockets[0].getsockname()[1]
+        if self.port == 0:  # the port the kernel chose, through aiohttp's public addresses
+            self.port = self._runner.addresses[0][1]
         self._tasks = [
             asyncio.create_task(self.executor.run()),
             asyncio.create_task(self._publish()),
