@@ -18,7 +18,7 @@ from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import authentication, exceptions
 
-PUBLIC_PATHS = re.compile(r"^/(health_check|preview/[^/]+)/?$")
+PUBLIC_PATHS = re.compile(r"^/((health_check|preview/[^/]+)/?)?$")
 ADMIN_PREFIX = "/admin/"
 REALM = 'Basic realm="Comfy Router", charset="UTF-8"'
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,9 @@ class RouterConfig:
     task_timeout: float
     task_lease: float
     affinity_wait: float
+    # One line per `COMFY_ROUTER__*` variable set but not read: most likely a typo (`__PASWORD`),
+    # which would otherwise be ignored without a word. `serve` and `worker` log them at start.
+    unknown_variables: tuple[str, ...] = ()
 
     @property
     def is_prod(self) -> bool:
@@ -67,8 +72,22 @@ class RouterConfig:
 class _Reader:
     def __init__(self, environment: Mapping[str, str]) -> None:
         self.environment = environment
+        self.read: set[str] = set()
+
+    def unknown(self) -> tuple[str, ...]:
+        """A line for each prefixed variable of the environment that no setting read, with the
+        setting it most likely meant."""
+        known = [PREFIX + name for name in sorted(self.read)]
+        lines = []
+        for name in sorted(self.environment):
+            if name.startswith(PREFIX) and name not in known:
+                guess = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {guess[0]}?)" if guess else ""
+                lines.append(f"{name} is not a setting of the router and is ignored{hint}")
+        return tuple(lines)
 
     def _raw(self, name: str) -> str | None:
+        self.read.add(name)
         value = self.environment.get(PREFIX + name)
         return None if value is None else value.strip()
 
@@ -178,6 +197,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         task_lease=read.seconds("TASK__LEASE", 30.0, minimum=1.0),
         affinity_wait=read.seconds("SCHEDULER__AFFINITY_WAIT", 2.0, minimum=0.0),
     )
+    config = dataclasses.replace(config, unknown_variables=read.unknown())
     if config.is_prod and (config.username, config.password) == ("admin", "admin"):
         raise ImproperlyConfigured(
             f"{PREFIX}ENV=prod refuses the default credentials: "
@@ -236,3 +256,4 @@ def channel_layer_settings(config: RouterConfig) -> dict[str, object]:
             },
         }
     }
+

@@ -14,6 +14,7 @@ from comfy_router import views
 DOC_METHODS = ["get", "head"]
 
 urlpatterns = [
+    path("", views.front_door, name="front-door"),
     path("health_check", views.health_check, name="health-check"),
     path(
         "doc",

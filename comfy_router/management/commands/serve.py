@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 CLOSE_HANDSHAKE_SECONDS = 15.0
 
 
+def browsable_host(host: str) -> str:
+    """The host to put in a URL a person clicks: a wildcard address is this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
 def endpoint_description(host: str, port: int) -> str:
     return f"tcp:port={port}:interface={host.replace(':', chr(92) + ':')}"
 
@@ -68,6 +75,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = settings.ROUTER
+        for line in config.unknown_variables:
+            logger.warning(line)
         try:
             install_server_patches(max_body_bytes=config.max_request_bytes)
         except PatchNotInstallable as error:
@@ -92,6 +101,13 @@ class Command(BaseCommand):
         if not options["api_only"]:
             run_background_services_with_the_reactor(application)
         self.stdout.write(f"Comfy Router listening on http://{config.host}:{config.port}")
+        here = f"http://{browsable_host(config.host)}:{config.port}"
+        self.stdout.write(f"  admin: {here}/admin/   API docs: {here}/doc")
+        if (config.username, config.password) == ("admin", "admin"):
+            self.stdout.write(
+                "  WARNING: the default credentials admin/admin are in use: set "
+                "COMFY_ROUTER__USERNAME and COMFY_ROUTER__PASSWORD before anyone else can reach it"
+            )
         self.stdout.flush()
         server.run()
         if not server.listening_addresses:

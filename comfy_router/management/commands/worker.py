@@ -30,6 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = settings.ROUTER
+        for line in config.unknown_variables:
+            logger.warning(line)
         if not config.scaled_out:
             raise CommandError(
                 "A worker needs a channel layer shared with the API processes: set "
