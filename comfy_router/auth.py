@@ -15,6 +15,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import authentication, exceptions
 
@@ -53,14 +54,22 @@ def basic_credentials_valid(header: str | bytes | None) -> bool:
 
 
 def operator_user() -> Any:
-    """The superuser that stands for the configured credentials in the admin."""
+    """The superuser that stands for the configured credentials in the admin. Its password is
+    unusable: the credentials come from the environment, so the admin offers no "Change password"
+    (a form that could only refuse the right password)."""
     user, _ = get_user_model().objects.get_or_create(
         username=settings.ROUTER.username,
-        defaults={"is_staff": True, "is_superuser": True, "is_active": True},
+        defaults={
+            "is_staff": True,
+            "is_superuser": True,
+            "is_active": True,
+            "password": make_password(None),
+        },
     )
-    if not (user.is_staff and user.is_superuser and user.is_active):
+    if not (user.is_staff and user.is_superuser and user.is_active) or user.has_usable_password():
         user.is_staff = user.is_superuser = user.is_active = True
-        user.save(update_fields=["is_staff", "is_superuser", "is_active"])
+        user.set_unusable_password()
+        user.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
     return user
 
 

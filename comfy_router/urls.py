@@ -37,5 +37,6 @@ handler404 = "comfy_router.errors.json_not_found"
 handler500 = "comfy_router.errors.json_server_error"
 
 admin.site.site_header = "Comfy Router"
+admin.site.site_url = "/doc"  # "View site": the API's docs, the router's other face
 admin.site.site_title = "Comfy Router"
 admin.site.index_title = "Nodes, tasks and cache"
