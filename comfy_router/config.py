@@ -12,6 +12,8 @@ from typing import Callable, Mapping, TypeVar
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from comfy_router.sizes import parse_size
+
 PREFIX = "COMFY_ROUTER__"
 GIB = 1024**3
 MIB = 1024**2
@@ -121,6 +123,16 @@ class _Reader:
         bounds = f" from {minimum} to {maximum}" if maximum is not None else f" >= {minimum}"
         return self._parse(name, default, parse, "an integer" + bounds)
 
+    def size(self, name: str, default: int, minimum: int = 0) -> int:
+        def parse(raw: str) -> int:
+            value = parse_size(raw)
+            if value < minimum:
+                raise ValueError(raw)
+            return value
+
+        expected = f"a size such as 64GiB, 500MB or a number of bytes, at least {minimum} bytes"
+        return self._parse(name, default, parse, expected)
+
     def seconds(self, name: str, default: float, minimum: float = 0.0) -> float:
         def parse(raw: str) -> float:
             value = float(raw)
@@ -178,13 +190,13 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         log_level=read.string(
             "LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
-        max_request_bytes=read.integer("MAX_REQUEST_BYTES", 32 * MIB, minimum=1024),
+        max_request_bytes=read.size("MAX_REQUEST_BYTES", 32 * MIB, minimum=1024),
         webhook_secret=read.string("WEBHOOK_SECRET", ""),
         trust_forwarded_proto=read.boolean("TRUST_FORWARDED_PROTO", False),
         cache_dir=read.path("DOWNLOAD__CACHE_DIR", "/tmp/cache"),
         root_dir=read.path("DOWNLOAD__ROOT_DIR", "/tmp/model"),
         record_path=read.path("DOWNLOAD__RECORD_PATH", "/tmp/record.json"),
-        max_cache_bytes=read.integer("DOWNLOAD__MAX_CACHE_BYTES", 64 * GIB, minimum=1),
+        max_cache_bytes=read.size("DOWNLOAD__MAX_CACHE_BYTES", 64 * GIB, minimum=1),
         block_private_networks=read.boolean("DOWNLOAD__BLOCK_PRIVATE_NETWORKS", False),
         download_timeout=read.seconds("DOWNLOAD__TIMEOUT", 60.0, minimum=0.1),
         health_interval=read.seconds("HEALTH__INTERVAL", 2.0, minimum=0.05),

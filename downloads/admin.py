@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.defaultfilters import filesizeformat
 
+from comfy_router.sizes import format_size
 from downloads.models import CacheEntry
 from downloads.services import EntryPinned, cache_entry_delete
 
@@ -44,9 +44,9 @@ class CacheEntryAdmin(admin.ModelAdmin):
     @admin.display(description="size", ordering="size")
     def human_size(self, entry: CacheEntry) -> str:
         if entry.status == CacheEntry.Status.DOWNLOADING:
-            total = filesizeformat(entry.bytes_total) if entry.bytes_total else "?"
-            return f"{filesizeformat(entry.bytes_done)} of {total}"
-        return str(filesizeformat(entry.size))
+            total = format_size(entry.bytes_total) if entry.bytes_total else "?"
+            return f"{format_size(entry.bytes_done)} of {total}"
+        return str(format_size(entry.size))
 
     @admin.display(description="links")
     def linked_as(self, entry: CacheEntry) -> str:

@@ -49,7 +49,7 @@ def test_the_list_shows_url_size_status_links_and_pins(admin_client: Client, cac
 
     assert page.status_code == 200
     text = page.content.decode()
-    for shown in ("https://example.com/style.safetensors", "2.0\xa0KB", "ready", "models/loras/style.safetensors", str(task_id)):
+    for shown in ("https://example.com/style.safetensors", "2.0 KiB", "ready", "models/loras/style.safetensors", str(task_id)):
         assert shown in text
 
 

@@ -46,10 +46,10 @@ def test_it_removes_least_recently_used_entries_down_to_the_given_limit(cache_di
 
     output = prune("--max-bytes", "1500")
 
-    assert "Before: 2.9\xa0KB (3000 bytes)" in output
+    assert "Before: 2.9 KiB (3000 bytes)" in output
     assert "Removed https://example.com/old.bin" in output
     assert "Removed https://example.com/mid.bin" in output
-    assert "After: 1000\xa0bytes\n" in output
+    assert "After: 1000 bytes\n" in output
     assert cache_dirs.files() == ["new.bin"]
     assert not (cache_dirs.root_dir / "models/loras/old.bin").is_symlink()
     assert list(CacheEntry.objects.values_list("file_name", flat=True)) == ["new.bin"]
@@ -63,7 +63,7 @@ def test_it_applies_the_configured_limit_by_default(cache_dirs: CacheDirs, setti
 
     output = prune()
 
-    assert "Limit:  2.0\xa0KB (2000 bytes)" in output
+    assert "Limit:  2.0 KiB (2000 bytes)" in output
     assert cache_dirs.files() == ["mid.bin", "new.bin"]
 
 
@@ -74,7 +74,7 @@ def test_a_dry_run_lists_what_would_go_and_deletes_nothing(cache_dirs: CacheDirs
     output = prune("--max-bytes", "1000", "--dry-run")
 
     assert "Would remove https://example.com/old.bin" in output
-    assert "After (dry run): 1000\xa0bytes" in output
+    assert "After (dry run): 1000 bytes" in output
     assert cache_dirs.files() == ["new.bin", "old.bin"]
     assert CacheEntry.objects.count() == 2
 

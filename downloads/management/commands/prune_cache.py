@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.template.defaultfilters import filesizeformat
 
+from comfy_router.sizes import format_size, parse_size
 from downloads.services import cache_prune
 
 
 def _size(value: int) -> str:
-    human = str(filesizeformat(value))
+    human = format_size(value)
     return human if human.endswith("bytes") else f"{human} ({value} bytes)"
 
 
@@ -23,7 +23,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--max-bytes", type=int, default=None, help="Limit to apply instead of the configured one."
+            "--max-bytes",
+            type=parse_size,
+            default=None,
+            help="Limit to apply instead of the configured one (64GiB, 500MB or bytes).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would go; delete nothing."
