@@ -1,6 +1,6 @@
 """A submission nudges the dispatcher only when a pass has something to do for it: an idle node
 to give it, or files to fetch. While every node is busy, the end of a run, which lets a node go,
-nudges the dispatcher, whose pass then gives the node the waiting task."""
+gives it the waiting task itself; a run that leaves its node idle nudges the dispatcher."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from django.test import Client
 
 from nodes.models import Node
 from tests.support.cluster import comfyui_body, tiny_graph
+from workflows.execution import start
+from workflows.execution.run import Outcome
 from workflows.models import Task
 from workflows.scheduling.assignment import assign_nodes
-from workflows.tasks import endings, services
+from workflows.tasks import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,8 +32,20 @@ def nudges(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     async def recorded(**kw: Any) -> None:
         sent.append(kw)
 
-    monkeypatch.setattr(endings, "dispatch_wakeup", recorded)
+    monkeypatch.setattr(start, "dispatch_wakeup", recorded)
     return sent
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Task, str]]:
+    """The runs a run's ending starts, recorded rather than run (there is no node to run on)."""
+    runs: list[tuple[Task, str]] = []
+
+    async def recorded(task: Task, owner: str, *, fresh: bool) -> None:
+        runs.append((task, owner))
+
+    monkeypatch.setattr(start, "start_run", recorded)
+    return runs
 
 
 def submit(body: dict[str, Any]) -> str:
@@ -86,25 +100,29 @@ def test_a_submission_whose_idle_check_fails_is_stored_and_nudges_anyway(
 def run_and_end_first_task(node: Node) -> None:
     [(task, owner)] = assign_nodes(keep_clients={})
     assert task.node_id == node.pk
-    ended = async_to_sync(endings.finish)(
-        task.pk, Task.Status.DONE, outputs=[], owner=owner, ran_on=node.pk
-    )
-    assert ended is not None
+    async_to_sync(start.end_run)(task, owner, Outcome(Task.Status.DONE, outputs=[], ran_on=node.pk))
+    assert Task.objects.get(pk=task.pk).status == Task.Status.DONE
 
 
-def test_a_run_that_ends_nudges_the_dispatcher(nudges: list[Any]) -> None:
+def test_a_run_that_ends_with_no_task_for_its_node_nudges_the_dispatcher(
+    nudges: list[Any], started: list[tuple[Task, str]]
+) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
     nudges.clear()
     run_and_end_first_task(node)
-    assert nudges == [{}]
+    assert (nudges, started) == ([{}], [])
     assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
 
 
-def test_the_pass_after_a_runs_end_gives_its_node_the_waiting_task(nudges: list[Any]) -> None:
+def test_a_run_whose_node_takes_the_waiting_task_at_its_end_makes_no_nudge(
+    nudges: list[Any], started: list[tuple[Task, str]]
+) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
     waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
+    nudges.clear()
     run_and_end_first_task(node)
-    [(task, _)] = assign_nodes(keep_clients={})
+    [(task, _)] = started
     assert (task.pk, task.node_id) == (waiting, node.pk)
+    assert nudges == []

@@ -1,7 +1,8 @@
 """How a task ends: the one place that moves it to done, error or cancelled and lets go of what
 it held (its node, its cache pins), then tells the client's watchers and its webhook.
 
-`task_end` is the database side, `announce_end` the telling, `finish` both. Who may end a task:
+`task_end` is the database side and `announce_end` the telling; `finish` does both for a task
+no node runs, `workflows.execution.start.end_run` for a run. Who may end a task:
 the holder of its lease (the run or the download working on it), or anyone while it waits with
 nobody working on it (a cancel)."""
 
@@ -16,7 +17,6 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from comfy_router.wakeups import dispatch_wakeup
 from downloads.services import cache_release_task
 from nodes.services import node_release_claim
 from workflows.models import Task
@@ -85,7 +85,7 @@ def task_end(
     with transaction.atomic():
         if not tasks.update(**changes):
             return None
-        if held is not None and owner:
+        if held is not None:
             finished = held
             for name, value in changes.items():
                 setattr(finished, name, value)
@@ -115,28 +115,14 @@ async def finish(
     task_id: uuid.UUID,
     status: str,
     error: TaskError | None = None,
-    outputs: list[dict[str, Any]] | None = None,
     *,
-    progress: float | None = None,
-    owner: str | None,
-    ran_on: int | None = None,
-    held: Task | None = None,
+    owner: str,
 ) -> Task | None:
-    """`task_end`, then `announce_end`; a node let go then makes the dispatcher look for its next
-    task (after the announcement, which the client waits for)."""
+    """`task_end` of a task no node runs (its download, say), then `announce_end`. A run's
+    ending also lets go of its node: `workflows.execution.start.end_run`."""
     finished = await database_sync_to_async(task_end)(
-        task_id=task_id,
-        status=status,
-        error=error,
-        outputs=outputs,
-        progress=progress,
-        owner=owner,
-        ran_on=ran_on,
-        held=held,
+        task_id=task_id, status=status, error=error, owner=owner
     )
-    if finished is None:
-        return None
-    await announce_end(finished)
-    if ran_on is not None:
-        await dispatch_wakeup()
+    if finished is not None:
+        await announce_end(finished)
     return finished
