@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup_sync
-from nodes.capabilities import CAPABILITIES_TIMEOUT, Capabilities, fetch_many
+from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
 from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
@@ -190,14 +190,13 @@ def node_mark_offline(*, node_id: int, reason: str) -> None:
 
 def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
     """Checks the nodes at once from sync code (admin, API, import_nodes), and asks those that
-    answer what they can run; no transaction is open while the nodes are asked."""
-    probes = async_to_sync(probe_nodes)(
-        [(node.url, node.token) for node in nodes], settings.ROUTER.health_timeout
-    )
+    answer what they can run; no transaction is open while the nodes are asked. A request waits
+    for each question at most HEALTH__TIMEOUT: a node too slow to say what it has by then is
+    asked again by the health monitor, with more time."""
+    timeout = settings.ROUTER.health_timeout
+    probes = async_to_sync(probe_nodes)([(node.url, node.token) for node in nodes], timeout)
     answered = [node for node, probe in zip(nodes, probes) if probe.ok]
-    learned = async_to_sync(fetch_many)(
-        [(node.url, node.token) for node in answered], CAPABILITIES_TIMEOUT
-    )
+    learned = async_to_sync(fetch_many)([(node.url, node.token) for node in answered], timeout)
     for node, capabilities in zip(answered, learned):
         node_record_capabilities(node_id=node.pk, capabilities=capabilities)
     turned_idle = [node_record_probe(node_id=n.pk, probe=p) for n, p in zip(nodes, probes)]
