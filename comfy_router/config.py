@@ -17,6 +17,9 @@ from comfy_router.sizes import parse_size
 PREFIX = "COMFY_ROUTER__"
 GIB = 1024**3
 MIB = 1024**2
+# Prompts a node may hold waiting behind the one it runs: one is enough to close the gap
+# between prompts; more only delay what stealing must take back.
+QUEUE_AHEAD_MAX = 8
 
 T = TypeVar("T")
 
@@ -50,6 +53,7 @@ class RouterConfig:
     health_failures: int
     websocket_idle: float
     capabilities_interval: float
+    queue_ahead: int
     # tasks
     task_max_attempts: int
     task_timeout: float
@@ -204,6 +208,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         health_failures=read.integer("HEALTH__FAILURES", 3, minimum=1),
         websocket_idle=read.seconds("NODE__WEBSOCKET_IDLE", 30.0, minimum=0.0),
         capabilities_interval=read.seconds("NODE__CAPABILITIES_INTERVAL", 300.0, minimum=1.0),
+        queue_ahead=read.integer("NODE__QUEUE_AHEAD", 1, minimum=0, maximum=QUEUE_AHEAD_MAX),
         task_max_attempts=read.integer("TASK__MAX_ATTEMPTS", 2, minimum=1),
         task_timeout=read.seconds("TASK__TIMEOUT", 3600.0, minimum=1.0),
         task_lease=read.seconds("TASK__LEASE", 30.0, minimum=1.0),

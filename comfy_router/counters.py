@@ -25,6 +25,7 @@ from comfy_router.models import MetricCounter
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     "task_wait_seconds": (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, math.inf),
     "task_run_seconds": (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, math.inf),
+    "node_idle_seconds": (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, math.inf),
 }
 
 

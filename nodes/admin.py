@@ -79,6 +79,7 @@ class NodeAdmin(admin.ModelAdmin):
         "url",
         "name",
         "status_badge",
+        "held",
         "enabled",
         "last_seen_at",
         "health_failures",
@@ -103,7 +104,7 @@ class NodeAdmin(admin.ModelAdmin):
         "node_class_count",
         "model_files_shown",
         "capabilities_at",
-        "claimed",
+        "held",
         "current_task",
         "last_model",
         "last_loras",
@@ -136,7 +137,7 @@ class NodeAdmin(admin.ModelAdmin):
             "Scheduling",
             {
                 "fields": (
-                    "claimed",
+                    "held",
                     "current_task",
                     "last_model",
                     "last_loras",
@@ -239,7 +240,7 @@ class NodeAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
-        """After the confirmation: a node claimed since then is kept, and the operator told."""
+        """After the confirmation: a node given a task since then is kept, and the operator told."""
         queryset.exclude(RUNS_A_TASK).delete()
         kept = queryset.count()
         if kept:

@@ -1,4 +1,5 @@
-"""The pool of ComfyUI servers. A node is `idle`, `busy` (running exactly one task) or `offline`."""
+"""The pool of ComfyUI servers. A node is `idle`, `busy` (holding one task's prompt, and up to
+NODE__QUEUE_AHEAD more queued behind it in ComfyUI's own queue) or `offline`."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ class Node(models.Model):
         blank=True,
         help_text="Sent as `Authorization: Bearer …` and `?token=` to nodes behind an auth proxy.",
     )
-    # Set by node_claim, cleared by node_release_claim: a task holds the node whatever its health says,
-    # so a node that went offline mid-task is not revived into a second task.
-    claimed = models.BooleanField(default=False, editable=False)
+    # How many tasks hold the node: counted up by node_claim, down by node_release_claim. The
+    # first runs, the others wait in the node's own queue (queue-ahead). Held whatever its health
+    # says, so a node that went offline mid-task is not revived into more tasks than it holds.
+    held = models.PositiveSmallIntegerField(
+        "prompts held",
+        default=0,
+        editable=False,
+        help_text="Tasks on the node: the one running and those queued ahead behind it.",
+    )
     health_failures = models.PositiveIntegerField(default=0)
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -70,13 +77,17 @@ class Node(models.Model):
 
     @property
     def runs_a_task(self) -> bool:
-        """Busy, or claimed by a task (a node that went offline mid-task is still claimed)."""
-        return self.claimed or self.status == self.Status.BUSY
+        """Busy, or held by a task (a node that went offline mid-task is still held)."""
+        return self.held > 0 or self.status == self.Status.BUSY
 
 
 # The same, as a filter: `Node.objects.exclude(RUNS_A_TASK)` are the nodes free to delete.
-RUNS_A_TASK = models.Q(claimed=True) | models.Q(status=Node.Status.BUSY)
+RUNS_A_TASK = models.Q(held__gt=0) | models.Q(status=Node.Status.BUSY)
 
 # The nodes a task can be given now: claiming one is a conditional UPDATE on this, and a
 # submission wakes the dispatcher only when one exists.
-CAN_TAKE_A_TASK = models.Q(status=Node.Status.IDLE, enabled=True, claimed=False)
+CAN_TAKE_A_TASK = models.Q(status=Node.Status.IDLE, enabled=True, held=0)
+
+# The nodes a task can be queued ahead on (with `held__lt=1 + NODE__QUEUE_AHEAD`): busy ones,
+# so their next prompt is waiting in their own queue when the one running ends.
+CAN_QUEUE_AHEAD = models.Q(status=Node.Status.BUSY, enabled=True, held__gte=1)

@@ -12,19 +12,24 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model, OuterRef, QuerySet, Subquery
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 
-from nodes.models import CAN_TAKE_A_TASK, Node
+from nodes.models import CAN_QUEUE_AHEAD, CAN_TAKE_A_TASK, Node
 
 
 def node_list() -> QuerySet[Node]:
     return Node.objects.all()
 
 
-def node_any_idle() -> bool:
-    """Whether some node could take a task now (see `CAN_TAKE_A_TASK`)."""
-    return Node.objects.filter(CAN_TAKE_A_TASK).exists()
+def node_can_take_a_task() -> bool:
+    """Whether some node could take a task now: an idle one (`CAN_TAKE_A_TASK`), or a busy one
+    with room in its queue (`CAN_QUEUE_AHEAD`)."""
+    can_take = CAN_TAKE_A_TASK
+    if settings.ROUTER.queue_ahead:
+        can_take |= CAN_QUEUE_AHEAD & Q(held__lt=1 + settings.ROUTER.queue_ahead)
+    return Node.objects.filter(can_take).exists()
 
 
 def nodes_to_check() -> list[Node]:
@@ -48,12 +53,16 @@ def unfinished_tasks() -> QuerySet[Any] | None:
 
 
 def node_current_tasks(node_ids: Iterable[int]) -> dict[int, Any]:
-    """node id → primary key of the unfinished task assigned to it (a claim allows only one)."""
+    """node id → primary key of the unfinished task it runs: the first given it, when others
+    are queued ahead behind it."""
     tasks = unfinished_tasks()
     ids = list(node_ids)
     if tasks is None or not ids:
         return {}
-    return dict(tasks.filter(node_id__in=ids).values_list("node_id", "pk"))
+    current: dict[int, Any] = {}
+    for node_id, pk in tasks.filter(node_id__in=ids).order_by("started_at").values_list("node_id", "pk"):
+        current.setdefault(node_id, pk)
+    return current
 
 
 def with_current_task(nodes: QuerySet[Node]) -> QuerySet[Node]:
@@ -61,7 +70,8 @@ def with_current_task(nodes: QuerySet[Node]) -> QuerySet[Node]:
     tasks = unfinished_tasks()
     if tasks is None:
         return nodes
-    return nodes.annotate(current_task_id=Subquery(tasks.filter(node=OuterRef("pk")).values("pk")[:1]))
+    first = tasks.filter(node=OuterRef("pk")).order_by("started_at").values("pk")[:1]
+    return nodes.annotate(current_task_id=Subquery(first))
 
 
 def pool_model_files() -> list[dict[str, Any]]:

@@ -86,6 +86,7 @@ class NodeSerializer(serializers.ModelSerializer):
             "url",
             "name",
             "status",
+            "held",
             "enabled",
             "health_failures",
             "last_seen_at",

@@ -1,6 +1,7 @@
 """Writes to the node registry. Every status change is a conditional UPDATE whose row count says
 whether it happened, so the health monitor, the dispatcher and the admin never overwrite each
-other: `idle → busy` only through `node_claim`, `busy → idle` only through `node_release_claim`.
+other: `idle → busy` only through `node_claim`, `busy → idle` only through `node_release_claim`,
+which also count the tasks a node holds (`Node.held`: the running one and those queued ahead).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
-from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node
+from nodes.models import CAN_QUEUE_AHEAD, CAN_TAKE_A_TASK, RUNS_A_TASK, Node
 from nodes.node_url import normalize_node_url
 from nodes.probe import Probe, probe_nodes, validate_token
 
@@ -138,7 +140,7 @@ def node_record_probe(*, node_id: int, probe: Probe) -> bool:
                 vram_free=probe.vram_free,
                 comfyui_version=probe.comfyui_version,
             )
-            back = rows.filter(status=Status.OFFLINE, claimed=False)
+            back = rows.filter(status=Status.OFFLINE, held=0)
             return bool(back.update(status=Status.IDLE, idle_since=now))
         rows.update(
             health_failures=F("health_failures") + 1, last_check_at=now, last_error=probe.error
@@ -177,11 +179,11 @@ def node_record_capabilities(*, node_id: int, capabilities: Capabilities) -> boo
 
 def node_mark_offline(*, node_id: int, reason: str) -> None:
     """An executor found the node unreachable before its prompt started: it goes offline at once
-    (without waiting for the health monitor's failures) and lets go of the claim; the health
-    monitor brings it back when it answers again."""
+    (without waiting for the health monitor's failures) and lets go of its own hold (other tasks
+    queued on the node keep theirs); the health monitor brings it back when it answers again."""
     Node.objects.filter(pk=node_id).update(
         status=Status.OFFLINE,
-        claimed=False,
+        held=Greatest(F("held") - 1, 0),
         health_failures=settings.ROUTER.health_failures,
         last_error=reason[:500],
     )
@@ -205,24 +207,45 @@ def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
     return {node.pk: probe for node, probe in zip(nodes, probes)}
 
 
-def node_claim(*, node_id: int, model: str = "", loras: Sequence[str] = ()) -> bool:
-    """`idle → busy` for an enabled node; False when someone else got it first (or it is gone,
-    disabled or offline). The node holds the task's main model and LoRAs from now on, as far as
-    model affinity is concerned."""
+def node_claim(
+    *, node_id: int, model: str = "", loras: Sequence[str] = (), ahead: bool = False
+) -> bool:
+    """`idle → busy` for an enabled node, or with `ahead`, one more task queued on a busy node
+    that holds fewer than 1 + NODE__QUEUE_AHEAD; False when someone else got it first (or it is
+    gone, disabled, offline or full). The node holds the task's main model and LoRAs from now on,
+    as far as model affinity is concerned: it is what the node will have loaded."""
     remember = {"last_model": model, "last_loras": list(loras)} if model else {}
+    if ahead:
+        room = Node.objects.filter(
+            CAN_QUEUE_AHEAD, pk=node_id, held__lt=1 + settings.ROUTER.queue_ahead
+        )
+        return bool(room.update(held=F("held") + 1, **remember))
     claimed = Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id).update(
-        status=Status.BUSY, claimed=True, **remember
+        status=Status.BUSY, held=1, **remember
     )
     return bool(claimed)
 
 
 def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
-    """Ends the claim: `busy → idle`, remembering what ran for model affinity. A node that went
-    offline during the task stays offline; the health monitor brings it back."""
+    """Ends one task's hold. The last one out turns the node `busy → idle`, remembering what ran
+    for model affinity; while others remain (queued ahead), the node keeps the model of the
+    latest, which it runs next. A node that went offline meanwhile stays offline; the health
+    monitor brings it back."""
     remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
     node = Node.objects.filter(pk=node_id)
+    if node.filter(held__gt=1).update(held=F("held") - 1):
+        return
     freed = node.filter(status=Status.BUSY).update(
-        status=Status.IDLE, claimed=False, idle_since=timezone.now(), **remember
+        status=Status.IDLE, held=0, idle_since=timezone.now(), **remember
     )
     if not freed:
-        node.update(claimed=False, **remember)
+        node.update(held=0, **remember)
+
+
+def node_reconcile_held(*, node_id: int, tasks: int) -> None:
+    """Sets what the node holds to the `tasks` still unfinished on it (the sweep, when a task
+    left without a release: deleted in the admin, say); none left frees it."""
+    if tasks > 0:
+        Node.objects.filter(pk=node_id, held__gt=tasks).update(held=tasks)
+    else:
+        node_release_claim(node_id=node_id)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def running_task(lease_owner: str) -> Task:
-    node = Node.objects.create(url="http://127.0.0.1:9", status=Node.Status.BUSY, claimed=True)
+    node = Node.objects.create(url="http://127.0.0.1:9", status=Node.Status.BUSY, held=1)
     return Task.objects.create(
         type=Task.Type.COMFYUI,
         params={},

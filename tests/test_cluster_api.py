@@ -14,7 +14,7 @@ from tests.fake_comfyui import FakeComfyUIThread
 from tests.support.live_router import LiveRouter, free_port
 
 NODE_FIELDS = {
-    "url", "name", "status", "enabled", "health_failures", "last_seen_at", "device_name",
+    "url", "name", "status", "held", "enabled", "health_failures", "last_seen_at", "device_name",
     "vram_total", "vram_free", "comfyui_version", "labels", "node_classes", "model_files",
     "capabilities_at", "current_task",
 }
@@ -38,10 +38,10 @@ def listed(api: httpx.Client, url: str) -> dict | None:
     return next((node for node in response.json()["nodes"] if node["url"] == url), None)
 
 
-def set_status(router: LiveRouter, url: str, status: str, claimed: bool) -> None:
+def set_status(router: LiveRouter, url: str, status: str, held: int) -> None:
     with sqlite3.connect(router.data_dir / "router.sqlite3", timeout=30) as db:
         db.execute(
-            "UPDATE nodes_node SET status = ?, claimed = ? WHERE url = ?", (status, claimed, url)
+            "UPDATE nodes_node SET status = ?, held = ? WHERE url = ?", (status, held, url)
         )
 
 
@@ -127,7 +127,7 @@ def test_deleting_a_busy_node_is_a_409_unless_forced(
     module_router: LiveRouter, api: httpx.Client, fake: FakeComfyUIThread
 ) -> None:
     api.post("/cluster/nodes", json={"url": fake.url})
-    set_status(module_router, fake.url, "busy", claimed=True)
+    set_status(module_router, fake.url, "busy", held=1)
     refused = api.post("/cluster/nodes/delete", json={"url": fake.url})
     assert refused.status_code == 409, refused.text
     assert "force" in refused.json()["message"]

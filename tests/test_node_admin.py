@@ -79,12 +79,12 @@ def test_editing_a_node_never_overwrites_the_status_the_monitor_or_dispatcher_se
     node = Node.objects.create(url="http://gpu-1:8188", status=Node.Status.IDLE)
     change = reverse("admin:nodes_node_change", args=[node.pk])
     assert admin_client.get(change).status_code == 200
-    Node.objects.filter(pk=node.pk).update(status=Node.Status.BUSY, claimed=True)
+    Node.objects.filter(pk=node.pk).update(status=Node.Status.BUSY, held=1)
     form = {"url": node.url, "name": "renamed", "token": "", "enabled": "on"}
     response = admin_client.post(change, form)
     assert response.status_code == 302
     node.refresh_from_db()
-    assert (node.name, node.status, node.claimed) == ("renamed", "busy", True)
+    assert (node.name, node.status, node.held) == ("renamed", "busy", 1)
 
 
 def test_the_list_searches_and_filters_by_status_and_enabled(admin_client: Client) -> None:

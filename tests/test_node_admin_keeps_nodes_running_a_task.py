@@ -22,7 +22,7 @@ def admin_client() -> Client:
 
 
 def test_the_delete_page_of_a_busy_node_is_refused(admin_client: Client) -> None:
-    busy = Node.objects.create(url="http://gpu-1:8188", status=Node.Status.BUSY, claimed=True)
+    busy = Node.objects.create(url="http://gpu-1:8188", status=Node.Status.BUSY, held=1)
     delete = reverse("admin:nodes_node_delete", args=[busy.pk])
     assert admin_client.get(delete).status_code == 403
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
@@ -41,7 +41,7 @@ def test_a_bulk_delete_that_includes_a_node_running_a_task_deletes_nothing(
 ) -> None:
     idle = Node.objects.create(url="http://gpu-3:8188", status=Node.Status.IDLE)
     offline_mid_task = Node.objects.create(
-        url="http://gpu-4:8188", status=Node.Status.OFFLINE, claimed=True
+        url="http://gpu-4:8188", status=Node.Status.OFFLINE, held=1
     )
     form = {"action": "delete_selected", "_selected_action": [idle.pk, offline_mid_task.pk]}
     confirmation = admin_client.post(CHANGELIST, form)

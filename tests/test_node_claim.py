@@ -75,7 +75,7 @@ def test_release_makes_the_node_idle_again_and_remembers_what_it_ran() -> None:
     assert node_claim(node_id=node.pk)
     node_release_claim(node_id=node.pk, ran_model="sdxl.safetensors", ran_loras=["a.safetensors"])
     released = Node.objects.get(pk=node.pk)
-    assert (released.status, released.claimed) == ("idle", False)
+    assert (released.status, released.held) == ("idle", 0)
     assert (released.last_model, released.last_loras) == ("sdxl.safetensors", ["a.safetensors"])
     assert released.idle_since > before
     assert node_claim(node_id=node.pk)
@@ -128,8 +128,8 @@ def test_a_node_marked_unreachable_is_out_at_once_and_back_at_its_next_answer() 
     assert node_claim(node_id=node.pk)
     node_mark_offline(node_id=node.pk, reason="websocket refused")
     marked = Node.objects.get(pk=node.pk)
-    assert (marked.status, marked.claimed, marked.last_error) == (
-        "offline", False, "websocket refused"
+    assert (marked.status, marked.held, marked.last_error) == (
+        "offline", 0, "websocket refused"
     )
     assert node_record_probe(node_id=node.pk, probe=ALIVE)
     assert status_of(node) == "idle"

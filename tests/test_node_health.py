@@ -133,7 +133,7 @@ async def test_a_node_that_went_offline_during_its_task_stays_offline_when_the_t
         await database_sync_to_async(node_release_claim)(node_id=node.pk, ran_model="a.safetensors")
         await hold(fake.url, 4 * INTERVAL, lambda node: node.status == "offline")
     released = await node_state(fake.url)
-    assert not released.claimed and released.last_model == "a.safetensors"
+    assert released.held == 0 and released.last_model == "a.safetensors"
 
 
 async def test_the_token_is_sent_as_a_bearer_header(fake: FakeComfyUIThread) -> None:

@@ -1,10 +1,12 @@
-"""A submission nudges the dispatcher only when a pass has something to do for it: an idle node
-to give it, or files to fetch. While every node is busy, the end of a run, which lets a node go,
-gives it the waiting task itself; a run that leaves its node idle nudges the dispatcher."""
+"""A submission nudges the dispatcher only when a pass has something to do for it: a node to give
+it (idle, or busy with room in its queue: NODE__QUEUE_AHEAD), or files to fetch. While every node
+is full, the end of a run, which lets a node go, gives it the waiting task itself; a run that
+leaves its node idle nudges the dispatcher."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
 from typing import Any
 
@@ -41,7 +43,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Task, str]]:
     """The runs a run's ending starts, recorded rather than run (there is no node to run on)."""
     runs: list[tuple[Task, str]] = []
 
-    async def recorded(task: Task, owner: str, *, fresh: bool) -> None:
+    async def recorded(task: Task, owner: str, *, fresh: bool, ahead: bool = False) -> None:
         runs.append((task, owner))
 
     monkeypatch.setattr(start, "start_run", recorded)
@@ -60,9 +62,9 @@ def a_node(port: int, **fields: Any) -> Node:
     return Node.objects.create(url=f"http://127.0.0.1:{port}", **{**defaults, **fields})
 
 
-def test_a_submission_while_every_node_is_busy_makes_no_nudge(nudges: list[Any]) -> None:
-    a_node(9001, status=Node.Status.BUSY, claimed=True)
-    a_node(9002, status=Node.Status.IDLE, claimed=True)  # claimed: another task holds it
+def test_a_submission_while_every_node_is_full_makes_no_nudge(nudges: list[Any]) -> None:
+    a_node(9001, status=Node.Status.BUSY, held=2)  # running one, one queued ahead: full
+    a_node(9002, status=Node.Status.IDLE, held=1)  # claimed: another task holds it
     a_node(9003, status=Node.Status.IDLE, enabled=False)
     a_node(9004, status=Node.Status.OFFLINE)
     submit(comfyui_body(tiny_graph(1)))
@@ -70,16 +72,33 @@ def test_a_submission_while_every_node_is_busy_makes_no_nudge(nudges: list[Any])
 
 
 def test_a_submission_with_an_idle_node_nudges_the_dispatcher(nudges: list[Any]) -> None:
-    a_node(9001, status=Node.Status.BUSY, claimed=True)
+    a_node(9001, status=Node.Status.BUSY, held=2)
     a_node(9002)
     submit(comfyui_body(tiny_graph(1)))
     assert nudges == [{}]
 
 
+def test_a_submission_with_room_in_a_busy_nodes_queue_nudges_the_dispatcher(
+    nudges: list[Any],
+) -> None:
+    a_node(9001, status=Node.Status.BUSY, held=1)
+    submit(comfyui_body(tiny_graph(1)))
+    assert nudges == [{}]
+
+
+def test_without_queue_ahead_a_busy_node_has_no_room(
+    nudges: list[Any], settings: Any
+) -> None:
+    settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
+    a_node(9001, status=Node.Status.BUSY, held=1)
+    submit(comfyui_body(tiny_graph(1)))
+    assert nudges == []
+
+
 def test_a_submission_with_files_to_fetch_nudges_for_downloads_even_with_no_idle_node(
     nudges: list[Any],
 ) -> None:
-    a_node(9001, status=Node.Status.BUSY, claimed=True)
+    a_node(9001, status=Node.Status.BUSY, held=1)
     checkpoint = {"type": "custom", "name": "https://example.com/models/tiny.safetensors"}
     submit({"type": "SD15", "params": {"checkpoint": checkpoint, "prompt": "a cat"}})
     assert nudges == [{"downloads": True}]
@@ -91,14 +110,14 @@ def test_a_submission_whose_idle_check_fails_is_stored_and_nudges_anyway(
     def broken() -> bool:
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(services, "node_any_idle", broken)
+    monkeypatch.setattr(services, "node_can_take_a_task", broken)
     task_id = submit(comfyui_body(tiny_graph(1)))
     assert Task.objects.filter(pk=task_id, status=Task.Status.PENDING).exists()
     assert nudges == [{}]
 
 
 def run_and_end_first_task(node: Node) -> None:
-    [(task, owner)] = assign_nodes(keep_clients={})
+    [(task, owner, _)] = assign_nodes(keep_clients={}).started
     assert task.node_id == node.pk
     async_to_sync(start.end_run)(task, owner, Outcome(Task.Status.DONE, outputs=[], ran_on=node.pk))
     assert Task.objects.get(pk=task.pk).status == Task.Status.DONE

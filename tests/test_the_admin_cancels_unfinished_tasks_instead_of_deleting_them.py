@@ -38,7 +38,7 @@ def a_task(status: str, node: Node | None = None) -> Task:
 def test_bulk_delete_cancels_unfinished_tasks_and_deletes_finished_ones(
     admin_client: Client,
 ) -> None:
-    node = Node.objects.create(url="http://127.0.0.1:9", status=Node.Status.BUSY, claimed=True)
+    node = Node.objects.create(url="http://127.0.0.1:9", status=Node.Status.BUSY, held=1)
     running = a_task(Task.Status.RUNNING, node)
     pending = a_task(Task.Status.PENDING)
     done = a_task(Task.Status.DONE)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def a_held_node(port: int, status: str = Node.Status.BUSY) -> Node:
-    return Node.objects.create(url=f"http://127.0.0.1:{port}", status=status, claimed=True)
+    return Node.objects.create(url=f"http://127.0.0.1:{port}", status=status, held=1)
 
 
 def test_a_busy_node_whose_task_was_deleted_is_idle_after_a_sweep() -> None:
@@ -27,14 +27,14 @@ def test_a_busy_node_whose_task_was_deleted_is_idle_after_a_sweep() -> None:
     task.delete()
     plan_pass(sweep=True, downloads=False, keep_clients={})
     node.refresh_from_db()
-    assert (node.status, node.claimed) == (Node.Status.IDLE, False)
+    assert (node.status, node.held) == (Node.Status.IDLE, 0)
 
 
 def test_an_offline_node_still_claimed_by_no_task_loses_the_claim_and_stays_offline() -> None:
     node = a_held_node(9002, status=Node.Status.OFFLINE)
     plan_pass(sweep=True, downloads=False, keep_clients={})
     node.refresh_from_db()
-    assert (node.status, node.claimed) == (Node.Status.OFFLINE, False)
+    assert (node.status, node.held) == (Node.Status.OFFLINE, 0)
 
 
 def test_a_node_whose_task_runs_stays_busy() -> None:
@@ -46,4 +46,4 @@ def test_a_node_whose_task_runs_stays_busy() -> None:
     plan_pass(sweep=False, downloads=False, keep_clients={})
     plan_pass(sweep=True, downloads=False, keep_clients={})
     node.refresh_from_db()
-    assert (node.status, node.claimed) == (Node.Status.BUSY, True)
+    assert (node.status, node.held) == (Node.Status.BUSY, 1)

@@ -64,6 +64,9 @@ class Task(models.Model):
     outputs = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # Set by the dispatcher for a task queued ahead on a busy node while another node that can
+    # run it is idle: its run takes the prompt back from the node's queue unless it has started.
+    steal_requested = models.BooleanField(default=False, editable=False)
     webhook_url = models.CharField(max_length=2048, blank=True)
 
     # The executor that owns a running task renews its lease; an expired lease means the owner

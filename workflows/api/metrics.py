@@ -43,10 +43,14 @@ COUNTERS = {
     "download_failures": "Downloads that failed for good.",
     "cache_evictions": "Cache entries evicted to stay under MAX_CACHE_BYTES.",
     "cache_evicted_bytes": "Bytes freed by evictions.",
+    "prompts_queued_ahead": "Tasks posted into a busy node's queue behind the prompt it runs.",
+    "steals": "Tasks queued ahead taken back from a busy node's queue for an idle node.",
 }
 HISTOGRAMS = {
     "task_wait_seconds": "From submission to the first node claimed.",
     "task_run_seconds": "From the node claimed to the task's end, for tasks that ran on a node.",
+    "node_idle_seconds": "A node's idle time between one prompt's end and the next one's start "
+    "while the next was waiting (by the node's clock, as seen by the process running the next).",
 }
 
 
@@ -76,6 +80,12 @@ class RouterCollector(Collector):
             for enabled in (True, False):
                 nodes.add_metric([status, str(enabled).lower()], counts.get((status, enabled), 0))
         yield nodes
+        held = Node.objects.filter(held__gt=1).aggregate(n=Sum("held"), nodes=Count("pk"))
+        yield GaugeMetricFamily(
+            PREFIX + "prompts_waiting_on_nodes",
+            "Tasks queued ahead in busy nodes' own queues, behind the prompt each runs.",
+            value=(held["n"] or 0) - held["nodes"],
+        )
 
         yield from self.cache_metrics()
         yield from self.persistent_series()

@@ -37,7 +37,7 @@ class FeatureFlags(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ExecutionStart(Event):
-    pass
+    timestamp: int | None = None  # milliseconds, by the node's clock
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +77,7 @@ class Executed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ExecutionSuccess(Event):
-    pass
+    timestamp: int | None = None  # milliseconds, by the node's clock
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +116,11 @@ class Unknown(Event):
     data: Any
 
 
+def _timestamp(data: dict[str, Any]) -> int | None:
+    stamp = data.get("timestamp")
+    return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
+
+
 def decode_event(event_type: str, data: Any) -> Event:
     """One text message (`{"type", "data"}`) as an event; also used for history messages."""
     if not isinstance(data, dict):
@@ -128,7 +133,7 @@ def decode_event(event_type: str, data: Any) -> Event:
         if event_type == "feature_flags":
             return FeatureFlags(flags=data)
         if event_type == "execution_start":
-            return ExecutionStart(prompt_id=prompt_id)
+            return ExecutionStart(prompt_id=prompt_id, timestamp=_timestamp(data))
         if event_type == "execution_cached":
             return ExecutionCached(
                 prompt_id=prompt_id, nodes=[str(n) for n in data.get("nodes", [])]
@@ -160,7 +165,7 @@ def decode_event(event_type: str, data: Any) -> Event:
                 raise TypeError("output is not a mapping")
             return Executed(prompt_id=prompt_id, node=str(data["node"]), output=output)
         if event_type == "execution_success":
-            return ExecutionSuccess(prompt_id=prompt_id)
+            return ExecutionSuccess(prompt_id=prompt_id, timestamp=_timestamp(data))
         if event_type == "execution_error":
             return ExecutionError(
                 prompt_id=prompt_id,

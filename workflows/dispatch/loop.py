@@ -24,19 +24,20 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from comfy_router.background import spawn
 from comfy_router.owners import new_owner
 from comfy_router.wakeups import DISPATCH_CHANNEL, local_dispatcher
 from nodes.models import RUNS_A_TASK, Node
-from nodes.services import node_release_claim
+from nodes.services import node_reconcile_held
 from workflows.dispatch.downloads import prepare
 from workflows.execution.idle_websockets import idle_websockets
-from workflows.execution.start import start_run
+from workflows.execution.start import start_run, start_runs
 from workflows.models import Task
-from workflows.scheduling.assignment import assign_nodes, task_to_run
+from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
 from workflows.tasks import leases, services
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class Pass:
 
     taken_over: list[tuple[Task, str]]  # running tasks whose owner died: (task, new lease)
     downloads: list[tuple[uuid.UUID, str]]  # pending tasks now downloading: (task, lease)
-    assigned: list[tuple[Task, str]]  # tasks given a node: (task, lease)
+    assigned: Assigned  # tasks given a node, and queued-ahead ones asked to move
 
 
 def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> Pass:
@@ -129,7 +130,7 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> 
         for task_id in requeue_expired_downloads():
             logger.info("Task %s: its downloader died; queued again", task_id)
         for node_id in release_abandoned_nodes():
-            logger.warning("Node %s was held by no unfinished task; let go", node_id)
+            logger.warning("Node %s held more tasks than it has unfinished; let go", node_id)
         services.task_enforce_history_limit()
     started = start_downloads() if sweep or downloads else []
     if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
@@ -147,8 +148,7 @@ async def dispatch_once(*, sweep: bool = True) -> None:
         await start_run(task, owner, fresh=False)
     for task_id, owner in decided.downloads:
         spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
-    for task, owner in decided.assigned:
-        await start_run(task, owner, fresh=True)
+    await start_runs(decided.assigned)
 
 
 def take_over_expired_runs() -> list[tuple[Task, str]]:
@@ -163,16 +163,23 @@ def take_over_expired_runs() -> list[tuple[Task, str]]:
 
 
 def release_abandoned_nodes() -> list[int]:
-    """Lets go of nodes held (busy or claimed) with no unfinished task on them: the task was
-    deleted (the admin, a bulk delete) or moved off the node without a release. The nodes are
-    locked first, then looked at again: a claim commits with the task it was made for."""
+    """Lets go of what nodes hold (busy, or a count of tasks) beyond their unfinished tasks: a
+    task was deleted (the admin, a bulk delete) or moved off its node without a release. The
+    nodes are locked first, then counted again: a claim commits with the task it was made for."""
     unfinished = Task.objects.filter(node=OuterRef("pk"), status__in=Task.UNFINISHED)
-    held = Node.objects.filter(RUNS_A_TASK).exclude(Exists(unfinished))
+    count = unfinished.order_by().values("node").annotate(n=Count("pk")).values("n")
+    held = Node.objects.filter(RUNS_A_TASK).annotate(unfinished=Coalesce(Subquery(count), 0))
+    over = held.filter(Q(held__gt=F("unfinished")) | Q(unfinished=0))
+    over = list(over.values_list("pk", flat=True))
     released = []
+    if not over:
+        return released
     with transaction.atomic():
-        for node_id in held.select_for_update().values_list("pk", flat=True):
-            if not Task.objects.filter(node_id=node_id, status__in=Task.UNFINISHED).exists():
-                node_release_claim(node_id=node_id)
+        locked = Node.objects.filter(pk__in=over).select_for_update()
+        for node_id, holds in locked.values_list("pk", "held"):
+            tasks = Task.objects.filter(node_id=node_id, status__in=Task.UNFINISHED).count()
+            if tasks == 0 or holds > tasks:
+                node_reconcile_held(node_id=node_id, tasks=tasks)
                 released.append(node_id)
     return released
 

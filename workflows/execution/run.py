@@ -1,7 +1,9 @@
 """Runs one task on its node over ComfyUI's protocol, start to definite end.
 
 A run follows its prompt over the node's websocket and watches its lease, its deadline and
-cancel requests beside it; it ends the task through `workflows.tasks.endings`. The same run
+requests (cancel; give back a task queued ahead) beside it; it ends the task through
+`workflows.tasks.endings`. A run queued ahead posts its prompt into a busy node's queue at once
+and waits there, on its own websocket, for ComfyUI to start it; its deadline counts from then. The same run
 resumes a task whose previous owner died (its prompt already started): it settles the prompt
 from the node's `/history`, or follows it again over a new websocket. Runs are started by
 `workflows.execution.start`, which also ends them.
@@ -21,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from comfy_router.background import spawn
+from comfy_router.loop_local import loop_local
 from comfy_router.wakeups import dispatch_wakeup
 from nodes.services import node_mark_offline
 from workflows.comfyui.classes import sends_websocket_images
@@ -32,9 +35,10 @@ from workflows.comfyui.client import (
     PromptTracker,
     node_clients,
 )
-from workflows.execution.cancel_requests import cancel_requests
+from workflows.comfyui.events import Event, ExecutionStart, ExecutionSuccess
 from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.outputs import fetch_saved_files, store_websocket_images
+from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.tasks import leases, live, services
 from workflows.tasks.endings import TaskError
@@ -68,6 +72,29 @@ class Outcome:
     outputs: list[dict[str, Any]] | None = None
     progress: float | None = None
     ran_on: int | None = None  # the node the run still holds, to let go of
+    node_idle: float | None = None  # seconds the node sat idle before the prompt started
+
+
+class PromptEnds:
+    """When each node last ended a prompt, as this process saw it: (the node's timestamp in
+    milliseconds, our clock), for the idle time before the next one starts."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, tuple[int, float]] = {}
+
+    def ended(self, node_id: int, timestamp: int) -> None:
+        self.last[node_id] = (timestamp, time.time())
+
+    def idle_before(self, node_id: int, timestamp: int, waiting_since: float) -> float | None:
+        """The node's idle time before a prompt that started at `timestamp`, if its task was
+        waiting (since `waiting_since`, our clock) when the prompt before ended."""
+        last = self.last.get(node_id)
+        if last is None or waiting_since > last[1] or timestamp < last[0]:
+            return None
+        return (timestamp - last[0]) / 1000
+
+
+prompt_ends = loop_local(PromptEnds)
 
 
 def _retrieve(part: asyncio.Task[Any]) -> None:
@@ -78,7 +105,13 @@ def _retrieve(part: asyncio.Task[Any]) -> None:
 
 class TaskRun:
     def __init__(
-        self, task: Task, owner: str, *, fresh: bool = False, websocket: EventStream | None = None
+        self,
+        task: Task,
+        owner: str,
+        *,
+        fresh: bool = False,
+        ahead: bool = False,
+        websocket: EventStream | None = None,
     ) -> None:
         self.task = task
         self.owner = owner  # our lease: every write that ends or hands back the task needs it
@@ -91,6 +124,15 @@ class TaskRun:
         self.prompt_started = task.prompt_started and not fresh
         self.interrupt_reason: str | None = None  # "cancel" | "timeout"
         self.interrupt_sent_at: float | None = None
+        # Queued behind another prompt on the node (or, taken over, perhaps): the deadline then
+        # counts from the moment ComfyUI starts it, which `executing_since` records.
+        self.ahead = ahead or not fresh
+        self.executing_since: float | None = None
+        self.node_idle: float | None = None
+        # Sending the prompt and taking it back (cancel, steal) never overlap: a request
+        # answered while the POST is on its way could not know the prompt is there.
+        self.submitting = asyncio.Lock()
+        self.given_back = False
         # Progress and preview reach the database at most every DB_WRITE_INTERVAL, the first
         # time one interval after the start: a short task ends before it needs any.
         self.last_write = time.monotonic()
@@ -149,7 +191,7 @@ class TaskRun:
             # which the task's ending may give it at once.
             websocket, self.websocket = self.websocket, None
             idle_websockets().keep(self.node.pk, self.node.url, websocket)
-        return Outcome(status, error, outputs, self.tracker.progress, ran_on)
+        return Outcome(status, error, outputs, self.tracker.progress, ran_on, self.node_idle)
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""
@@ -175,6 +217,7 @@ class TaskRun:
                 if not self.prompt_started:
                     await self.submit()
                 async for event in events:
+                    self.notice(event)
                     if self.tracker.feed(event):
                         await self.report()
                     if self.tracker.finished:
@@ -186,6 +229,10 @@ class TaskRun:
                     return await self.node_unreachable(lost)
                 failures += 1
                 if failures > RECONNECT_ATTEMPTS:
+                    if self.executing_since is None:
+                        # Lost while queued behind another prompt, never seen to start: like
+                        # a prompt never sent, it goes to another node.
+                        return await self.node_unreachable(lost)
                     return Task.Status.ERROR, TaskError(
                         f"Lost node {self.node.url} during the task: {lost}"
                     )
@@ -209,7 +256,27 @@ class TaskRun:
             self.websocket = await self.client.open_websocket(self.task.client_id)
         return self.websocket
 
+    def notice(self, event: Event) -> None:
+        """Notes when the node starts our prompt and when it ends it (for its idle time)."""
+        if event.prompt_id != self.task.prompt_id:
+            return
+        if self.executing_since is None:
+            self.executing_since = time.monotonic()
+            if isinstance(event, ExecutionStart) and event.timestamp is not None:
+                waiting_since = self.task.created_at.timestamp()
+                self.node_idle = prompt_ends().idle_before(
+                    self.node.pk, event.timestamp, waiting_since
+                )
+        if isinstance(event, ExecutionSuccess) and event.timestamp is not None:
+            prompt_ends().ended(self.node.pk, event.timestamp)
+
     async def submit(self) -> None:
+        async with self.submitting:
+            await self._submit()
+
+    async def _submit(self) -> None:
+        if self.given_back:
+            raise RunEnded("requeue")
         if self.interrupt_reason is not None:
             raise RunEnded(*self.interrupted_outcome())
         # The task's `prompt_started` is already set (by the dispatcher with the node): a run
@@ -239,7 +306,11 @@ class TaskRun:
         if entry is not None:
             self.tracker.apply_history(entry)
             return self.outcome()
-        if self.task.prompt_id in running or self.task.prompt_id in pending:
+        if self.task.prompt_id in running:
+            if self.executing_since is None:
+                self.executing_since = time.monotonic()
+            return None
+        if self.task.prompt_id in pending:
             return None
         # Neither finished nor queued: the node restarted and forgot the prompt. It is sent
         # again; the task's `prompt_started` stays set, for whoever might take it over next.
@@ -306,15 +377,23 @@ class TaskRun:
             await Task.objects.filter(pk=self.task.id, status=Task.Status.RUNNING).aupdate(**changes)
 
     async def control_loop(self) -> tuple[str, TaskError | None]:
-        """Renews the lease; turns a cancel request or the deadline into an interrupt."""
-        started = self.task.started_at or timezone.now()
+        """Renews the lease; turns a cancel request or the deadline into an interrupt, and a
+        steal request into giving the task back."""
         renew_every = max(settings.ROUTER.task_lease / 3, CONTROL_INTERVAL)
         last_renewal = time.monotonic()
-        watcher = cancel_requests()
-        cancel_requested = watcher.watch(self.task.id)
+        watcher = run_requests()
+        requests = watcher.watch(self.task.id)
         try:
             while True:
-                await asyncio.sleep(CONTROL_INTERVAL)
+                # Woken early by a request told in this process (a steal, most often).
+                try:
+                    await asyncio.wait_for(requests.changed.wait(), CONTROL_INTERVAL)
+                except TimeoutError:
+                    pass
+                requests.changed.clear()
+                if requests.steal.is_set() and not requests.cancel.is_set():
+                    requests.steal.clear()
+                    await self.give_back()
                 if time.monotonic() - last_renewal >= renew_every:
                     last_renewal = time.monotonic()
                     renewed = await database_sync_to_async(leases.lease_renew)(
@@ -328,10 +407,9 @@ class TaskRun:
                         )
                         raise RunEnded("lost")
                 if self.interrupt_reason is None:
-                    elapsed = (timezone.now() - started).total_seconds()
-                    if cancel_requested.is_set():
+                    if requests.cancel.is_set():
                         await self.interrupt("cancel")
-                    elif elapsed > settings.ROUTER.task_timeout:
+                    elif self.past_deadline():
                         await self.interrupt("timeout")
                 elif (
                     self.interrupt_sent_at
@@ -341,7 +419,23 @@ class TaskRun:
         finally:
             watcher.forget(self.task.id)
 
+    def past_deadline(self) -> bool:
+        """TASK__TIMEOUT from the prompt's start. One queued ahead waits first for the prompts
+        before it, each held to the same deadline (and the grace of its interrupt): it is given
+        up only when even they cannot explain the wait (a node that never starts it)."""
+        timeout = settings.ROUTER.task_timeout
+        if self.executing_since is not None:
+            return time.monotonic() - self.executing_since > timeout
+        elapsed = (timezone.now() - (self.task.started_at or timezone.now())).total_seconds()
+        if self.ahead:
+            return elapsed > (timeout + INTERRUPT_GRACE) * (1 + settings.ROUTER.queue_ahead)
+        return elapsed > timeout
+
     async def interrupt(self, reason: str) -> None:
+        async with self.submitting:
+            await self._interrupt(reason)
+
+    async def _interrupt(self, reason: str) -> None:
         self.interrupt_reason = reason
         self.interrupt_sent_at = time.monotonic()
         if not self.prompt_started:
@@ -356,6 +450,35 @@ class TaskRun:
                 raise RunEnded(*self.interrupted_outcome())  # dequeued before it ever ran
         except ComfyUIError as failure:
             logger.warning("Task %s: interrupt failed: %s", self.task.id, failure)
+
+    async def give_back(self) -> None:
+        """The dispatcher wants the task for an idle node: unless its prompt has started, take
+        it out of this node's queue, make sure it never ran, and put the task back in ours.
+        One that started (or cannot be taken back for sure) stays, and the request is dropped."""
+        async with self.submitting:
+            if self.executing_since is None and self.interrupt_reason is None:
+                if await self.taken_off_node():
+                    self.given_back = True  # a submit() still to come sends nothing
+                    if await self.requeue("taken back for an idle node", stolen=True):
+                        raise RunEnded("requeue")
+                    raise RunEnded("lost")  # our lease is gone: its new run settles it
+        await Task.objects.filter(pk=self.task.id).aupdate(steal_requested=False)
+
+    async def taken_off_node(self) -> bool:
+        """Deletes the prompt from the node's queue; True when it is gone and never ran."""
+        if not self.prompt_started:
+            return True
+        prompt_id = self.task.prompt_id
+        try:
+            await self.client.queue_delete([prompt_id])
+            # Queue first, then history, as in settle_from_history.
+            running, pending = await self.client.queue_prompt_ids()
+            if prompt_id in running or prompt_id in pending:
+                return False
+            return await self.client.history(prompt_id) is None
+        except ComfyUIError as failure:
+            logger.info("Task %s: could not take it back: %s", self.task.id, failure)
+            return False
 
     # -- outputs -----------------------------------------------------------------------------
 
@@ -377,14 +500,14 @@ class TaskRun:
             raise RunEnded(Task.Status.ERROR, TaskError(lost))
         return stored
 
-    async def requeue(self, reason: str) -> bool:
+    async def requeue(self, reason: str, *, stolen: bool = False) -> bool:
         """Gives the task another attempt if it has one left, letting go of the node; False
-        otherwise."""
-        if self.task.attempts >= settings.ROUTER.task_max_attempts:
+        otherwise. `stolen`: taken back before it started, which costs no attempt."""
+        if self.task.attempts >= settings.ROUTER.task_max_attempts and not stolen:
             return False
         held = None if self.node_released else self.node.pk
         if not await database_sync_to_async(services.task_requeue)(
-            task_id=self.task.id, owner=self.owner, node_id=held
+            task_id=self.task.id, owner=self.owner, node_id=held, stolen=stolen
         ):
             return False
         self.node_released = True

@@ -26,9 +26,10 @@ from comfy_router.wakeups import dispatch_wakeup
 from workflows.comfyui.client import EventStream
 from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.run import Outcome, TaskRun
+from workflows.execution.run_requests import run_requests
 from workflows.models import Task
-from workflows.scheduling.assignment import assign_nodes, task_to_run
-from workflows.tasks import leases
+from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
+from workflows.tasks import leases, metrics
 from workflows.tasks.endings import TaskError, announce_end, task_end
 
 logger = logging.getLogger(__name__)
@@ -36,33 +37,54 @@ logger = logging.getLogger(__name__)
 EXECUTE_CHANNEL = "comfy-router-execute"
 
 
-async def start_run(task: Task, owner: str, *, fresh: bool) -> None:
+async def start_run(task: Task, owner: str, *, fresh: bool, ahead: bool = False) -> None:
     """Runs `task` (as read with `task_to_run`) under the lease `owner`. `fresh`: the task was
     just given its node, so no prompt of it can be there yet; otherwise the run asks the node
-    first (a task taken over from a run that died)."""
+    first (a task taken over from a run that died). `ahead`: queued behind the prompt the node
+    runs."""
     if settings.ROUTER.scaled_out:
         message = {
             "type": "task.execute",
             "task_id": str(task.pk),
             "lease_owner": owner,
             "fresh": fresh,
+            "ahead": ahead,
         }
         await get_channel_layer().send(EXECUTE_CHANNEL, message)
         return
     node = task.node
     assert node is not None
     websocket = await idle_websockets().take(node.pk, node.url, task.client_id) if fresh else None
-    spawn(run_task(task, owner, fresh=fresh, websocket=websocket), name=f"execute-{task.pk}")
+    spawn(
+        run_task(task, owner, fresh=fresh, ahead=ahead, websocket=websocket),
+        name=f"execute-{task.pk}",
+    )
+
+
+async def start_runs(assigned: Assigned) -> None:
+    """Starts the runs of tasks just given their nodes, and tells the runs of this process asked
+    to give a task back (those elsewhere see the request at their next look)."""
+    for task, owner, ahead in assigned.started:
+        await start_run(task, owner, fresh=True, ahead=ahead)
+    for task_id in assigned.steals:
+        run_requests().tell(task_id, steal=True)
 
 
 async def run_task(
-    task: Task, owner: str, *, fresh: bool, websocket: EventStream | None = None
+    task: Task,
+    owner: str,
+    *,
+    fresh: bool,
+    ahead: bool = False,
+    websocket: EventStream | None = None,
 ) -> None:
     """Runs the task, whose lease `owner` the caller holds, to its end. `fresh`: the task was
-    just given its node, so no prompt of it can be on the node yet. `websocket`: the node's open
-    session under the task's client id, left by the node's previous run, to go on with."""
+    just given its node, so no prompt of it can be on the node yet. `ahead`: queued behind the
+    prompt the node runs. `websocket`: the node's open session under the task's client id, left
+    by the node's previous run, to go on with."""
     try:
-        outcome = await TaskRun(task, owner, fresh=fresh, websocket=websocket).run()
+        run = TaskRun(task, owner, fresh=fresh, ahead=ahead, websocket=websocket)
+        outcome = await run.run()
     except asyncio.CancelledError:
         # The process is shutting down: the prompt goes on on the node, and whoever runs next
         # (this router after a restart, or another worker) takes the task over.
@@ -80,16 +102,7 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     """Ends the task (`workflows.tasks.endings`), tells its client, then gives ready tasks the
     node it let go (and any other idle one) and starts their runs, without waiting for a pass of
     the dispatcher."""
-    finished = await database_sync_to_async(task_end)(
-        task_id=task.pk,
-        status=outcome.status,
-        error=outcome.error,
-        outputs=outcome.outputs,
-        progress=outcome.progress,
-        owner=owner,
-        ran_on=outcome.ran_on,
-        held=task,
-    )
+    finished = await database_sync_to_async(_end)(task, owner, outcome)
     if finished is None:
         return
     await announce_end(finished)
@@ -100,11 +113,26 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
         assigned = await database_sync_to_async(assign_nodes)(keep_clients=keep_clients)
     except Exception:  # the task has ended; its node is the dispatcher's to fill then
         logger.exception("Assigning nodes after task %s ended failed", task.pk)
-        assigned = []
-    for next_task, next_owner in assigned:
-        await start_run(next_task, next_owner, fresh=True)
-    if all(next_task.node_id != outcome.ran_on for next_task, _ in assigned):
-        await dispatch_wakeup()  # the node may be idle now: a submission would not nudge
+        assigned = Assigned()
+    await start_runs(assigned)
+    if all(next_task.node_id != outcome.ran_on for next_task, _, _ in assigned.started):
+        await dispatch_wakeup()  # the node may have room now: a submission would not nudge
+
+
+def _end(task: Task, owner: str, outcome: Outcome) -> Task | None:
+    finished = task_end(
+        task_id=task.pk,
+        status=outcome.status,
+        error=outcome.error,
+        outputs=outcome.outputs,
+        progress=outcome.progress,
+        owner=owner,
+        ran_on=outcome.ran_on,
+        held=task,
+    )
+    if finished is not None and outcome.node_idle is not None:
+        metrics.node_idle_gap(outcome.node_idle)
+    return finished
 
 
 def take_over(*, task_id: uuid.UUID, from_owner: str) -> tuple[Task, str] | None:
@@ -124,13 +152,16 @@ class ExecutorConsumer(AsyncConsumer):
 
     async def task_execute(self, message: dict[str, Any]) -> None:
         task_id = uuid.UUID(message["task_id"])
+        fresh, ahead = bool(message.get("fresh")), bool(message.get("ahead"))
         spawn(
-            self.execute(task_id, message["lease_owner"], fresh=bool(message.get("fresh"))),
+            self.execute(task_id, message["lease_owner"], fresh=fresh, ahead=ahead),
             name=f"execute-{task_id}",
         )
 
-    async def execute(self, task_id: uuid.UUID, from_owner: str, *, fresh: bool) -> None:
+    async def execute(
+        self, task_id: uuid.UUID, from_owner: str, *, fresh: bool, ahead: bool
+    ) -> None:
         taken = await database_sync_to_async(take_over)(task_id=task_id, from_owner=from_owner)
         if taken is not None:
             task, owner = taken
-            await run_task(task, owner, fresh=fresh)
+            await run_task(task, owner, fresh=fresh, ahead=ahead)

@@ -10,6 +10,10 @@
    have given it; later tasks may go ahead meanwhile;
 4. otherwise it takes the idle node idle longest among those no waiting task wants warm, so a
    cold start does not throw away a model another task is about to use.
+
+The same plan queues tasks ahead on busy nodes with room (NODE__QUEUE_AHEAD), by the node's
+model when its queue empties, once the idle nodes are served. `steals` decides which tasks so
+queued, not started yet, to take back for a node left idle.
 """
 
 from __future__ import annotations
@@ -103,6 +107,51 @@ def plan(
 
 def lora_overlap(task: WaitingTask, node: IdleNode) -> int:
     return len(set(task.loras) & set(node.last_loras))
+
+
+class QueuedTask(WaitingTask, Protocol):
+    """A task queued ahead on a busy node, not known to have started there."""
+
+    @property
+    def warm_where_queued(self) -> bool: ...  # the prompt before it runs its main model
+    @property
+    def queued_for(self) -> float: ...  # seconds since it was queued
+
+
+Q = TypeVar("Q", bound=QueuedTask)
+
+
+def steals(
+    queued: Sequence[Q],
+    idle_nodes: Sequence[N],
+    *,
+    affinity_wait: float,
+    can_run: Callable[[Q, N], bool] = lambda task, node: True,
+) -> list[Assignment[Q, N]]:
+    """Which queued-ahead tasks (oldest first) to take back for idle nodes (idle longest first)
+    that no ready task was given: no task waits behind another's job while a node that can run
+    it is idle. Each goes to a node that can run it, warm first; one queued behind its own model
+    stays there while a warm node is worth waiting for (rule 3 above), unless an idle node is
+    warm too."""
+    free = list(idle_nodes)
+    taken: list[Assignment[Q, N]] = []
+    for task in queued:
+        if not free:
+            break
+        able = [node for node in free if can_run(task, node)]
+        if not able:
+            continue
+        model = task.main_model
+        warm = [node for node in able if model and node.last_model == model]
+        if warm:
+            node = max(warm, key=lambda n: (lora_overlap(task, n), -free.index(n)))
+        elif task.warm_where_queued and task.queued_for < affinity_wait:
+            continue
+        else:
+            node = able[0]
+        free.remove(node)
+        taken.append(Assignment(task=task, node=node, warm=bool(warm)))
+    return taken
 
 
 FORGET_AFTER = 600.0  # seconds past its wait: a task held back that long ago is surely gone

@@ -1,13 +1,19 @@
 """Giving ready tasks their nodes, as the affinity rules say (`workflows.scheduling.affinity`):
-one transaction claims each chosen node (`idle → busy`, a conditional UPDATE) and starts its task
-(`pending → running`, with a lease for its run), then reads the started tasks as their runs need
-them. The dispatcher calls it on every pass."""
+one transaction claims each chosen node (`idle → busy`, or one more place in a busy node's queue:
+a conditional UPDATE) and starts its task (`pending → running`, with a lease for its run), then
+reads the started tasks as their runs need them. The dispatcher calls it on every pass, and so
+does each run's ending.
+
+With NODE__QUEUE_AHEAD, a busy node gets its next task while it runs one: its run posts the
+prompt at once, and ComfyUI starts it the moment the one before ends. A task so queued that has
+not started yet is taken back for a node left idle (`steals`): its run deletes it from the
+node's queue, makes sure it never ran, and puts it back in ours."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -65,24 +71,44 @@ def task_to_run(task_id: uuid.UUID) -> Task | None:
     return running.select_related("node").only(*RUN_FIELDS).first()
 
 
-def pool_state() -> tuple[list[NodeState], list[str]]:
-    """The idle nodes (idle longest first) and the main models the busy ones are running (each
-    node holds the model of its current task from its claim on)."""
+@dataclass(frozen=True)
+class Pool:
+    """The nodes a pass may give tasks to, each in the order the plan prefers them."""
+
+    idle: list[NodeState]  # idle longest first
+    room: list[NodeState]  # busy with room in their queue: fewest held, then busy longest
+    busy_models: list[str]  # the model each busy node will have loaded, one per node
+    full_models: list[str]  # the same, of busy nodes whose queue is full
+    queued_on: int  # busy nodes holding a task queued ahead (steals look only then)
+
+
+def pool_state() -> Pool:
+    """The enabled online nodes, as scheduling sees them (each holds the model of its latest
+    task from its claim on)."""
     idle: list[NodeState] = []
+    room: list[tuple[int, NodeState]] = []
     busy_models: list[str] = []
+    full_models: list[str] = []
+    queued_on = 0
+    limit = 1 + settings.ROUTER.queue_ahead
     pool = Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
     rows = pool.order_by("idle_since", "pk").values_list(
-        "pk", "status", "claimed", "last_model", "last_loras", "profile_changed_at",
+        "pk", "status", "held", "last_model", "last_loras", "profile_changed_at",
         "capabilities_at",
     )  # fmt: skip
-    for pk, status, claimed, last_model, last_loras, changed_at, reported_at in rows:
+    for pk, status, held, last_model, last_loras, changed_at, reported_at in rows:
+        state = NodeState(pk, last_model, last_loras or [], changed_at, reported_at is not None)
         if status == Node.Status.BUSY:
             busy_models.append(last_model)
-        elif not claimed:
-            idle.append(
-                NodeState(pk, last_model, last_loras or [], changed_at, reported_at is not None)
-            )
-    return idle, busy_models
+            queued_on += held > 1
+            if held >= limit:
+                full_models.append(last_model)
+            elif held >= 1:
+                room.append((held, state))
+        elif held == 0:
+            idle.append(state)
+    room.sort(key=lambda entry: entry[0])  # stable: busy longest first among equals
+    return Pool(idle, [state for _, state in room], busy_models, full_models, queued_on)
 
 
 def ready_tasks(limit: int) -> list[ReadyTask]:
@@ -94,20 +120,69 @@ def ready_tasks(limit: int) -> list[ReadyTask]:
     return [ReadyTask(*row[:5], needs=TaskNeeds.from_json(row[5])) for row in rows]
 
 
-def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
-    """The pairs for this dispatch pass."""
-    idle, busy_models = pool_state()
-    if not idle:
-        return []
-    affinity_wait = settings.ROUTER.affinity_wait
-    pool = profiles.for_nodes((n.pk, n.profile_changed_at, n.reported) for n in idle)
+@dataclass(frozen=True)
+class QueuedTask:
+    """A task queued ahead on a busy node, not known to have started there (a steal candidate)."""
 
-    def can_run(task: ReadyTask, node: NodeState) -> bool:
+    pk: uuid.UUID
+    main_model: str
+    loras: list[str]
+    needs: TaskNeeds
+    warm_where_queued: bool
+    queued_for: float
+
+
+def queued_tasks() -> list[QueuedTask]:
+    """The tasks queued ahead on busy nodes, oldest first: on each node, every unfinished task
+    but the first given it (which runs, or has just ended). Those already asked to move are left
+    out."""
+    running = Task.objects.filter(status=Task.Status.RUNNING, node__held__gt=1)
+    rows = running.order_by("node_id", "started_at").values_list(
+        "pk", "node_id", "main_model", "loras", "requirements", "started_at", "created_at",
+        "steal_requested",
+    )  # fmt: skip
+    now = timezone.now()
+    queued: list[tuple[datetime, QueuedTask]] = []
+    ahead_of: tuple[int, str] | None = None  # (node, main model) of the task before
+    for pk, node_id, model, loras, needs, started_at, created_at, asked in rows:
+        before, ahead_of = ahead_of, (node_id, model)
+        if before is None or before[0] != node_id or asked:
+            continue
+        since = (now - started_at).total_seconds() if started_at else 0.0
+        warm = bool(model) and before[1] == model
+        task = QueuedTask(pk, model, loras or [], TaskNeeds.from_json(needs), warm, since)
+        queued.append((created_at, task))
+    return [task for _, task in sorted(queued, key=lambda entry: entry[0])]
+
+
+@dataclass
+class Choice:
+    """What a pass decided: tasks to start (on idle nodes, or queued ahead on busy ones) and
+    tasks to take back from a busy node's queue for an idle one."""
+
+    assignments: list[tuple[Assignment[ReadyTask, NodeState], bool]] = field(default_factory=list)
+    steals: list[Assignment[QueuedTask, NodeState]] = field(default_factory=list)
+
+
+def choose_assignments() -> Choice:
+    """The pairs for this dispatch pass: ready tasks to idle nodes first, as the affinity rules
+    say; those left queued ahead on busy nodes with room; and, for idle nodes still left,
+    queued-ahead tasks to take back."""
+    state = pool_state()
+    if not state.idle and not state.room:
+        return Choice()
+    affinity_wait = settings.ROUTER.affinity_wait
+    pool = profiles.for_nodes(
+        (n.pk, n.profile_changed_at, n.reported) for n in (*state.idle, *state.room)
+    )
+
+    def can_run(task: ReadyTask | QueuedTask, node: NodeState) -> bool:
         return pool.can_run(node.pk, task.needs)
 
+    nodes = len(state.idle) + len(state.room)
     # Usually a pass has a node or two to fill and a short read does; when tasks are held back
     # for a warm node and nodes are left, later ones may go ahead: then more are read.
-    short, long = 2 * len(idle) + 2, len(idle) + LOOKAHEAD
+    short, long = 2 * nodes + 2, nodes + LOOKAHEAD
     for limit in (short, long) if long > short else (short,):
         ready = ready_tasks(limit)
         now = time.monotonic()
@@ -117,51 +192,95 @@ def choose_assignments() -> list[Assignment[ReadyTask, NodeState]]:
             all_ready=len(ready) < limit,
             forget_after=affinity.FORGET_AFTER + affinity_wait,
         )
-        chosen = affinity.plan(
+        first = affinity.plan(
             ready,
-            idle,
-            busy_models=busy_models,
+            state.idle,
+            busy_models=state.busy_models,
             waited=waited,
             affinity_wait=affinity_wait,
             can_run=can_run,
         )
-        enough = len(ready) < limit or not chosen.holding_back or len(chosen.assignments) == len(idle)
-        if enough:
+        given = {choice.task.pk for choice in first.assignments}
+        left = [task for task in ready if task.pk not in given]
+        ahead = affinity.plan(
+            left,
+            state.room,
+            busy_models=state.full_models,
+            waited=waited,
+            affinity_wait=affinity_wait,
+            can_run=can_run,
+        )
+        chosen = len(first.assignments) + len(ahead.assignments)
+        holding_back = first.holding_back + ahead.holding_back
+        if len(ready) < limit or not holding_back or chosen == nodes:
             break
-    clock.hold(chosen.holding_back, now)
-    return chosen.assignments
+    clock.hold(holding_back, now)
+    choice = Choice(
+        [(pair, False) for pair in first.assignments] + [(pair, True) for pair in ahead.assignments]
+    )
+    left_idle = [node for node in state.idle if node.pk not in {c.node.pk for c in first.assignments}]
+    if left_idle and state.queued_on:
+        choice.steals = affinity.steals(
+            queued_tasks(), left_idle, affinity_wait=affinity_wait, can_run=can_run
+        )
+    return choice
 
 
-def assign_nodes(*, keep_clients: dict[int, str]) -> list[tuple[Task, str]]:
-    """Pairs ready tasks with idle nodes and starts them, in one transaction: the tasks as read
-    after, each with the lease its run takes over. Every claim is conditional, so a node or task
-    someone else took since it was read is skipped.
+@dataclass
+class Assigned:
+    """What `assign_nodes` did: runs to start, and queued-ahead tasks asked to move."""
+
+    # (task, its run's lease, queued ahead behind the node's running prompt)
+    started: list[tuple[Task, str, bool]] = field(default_factory=list)
+    steals: list[uuid.UUID] = field(default_factory=list)
+
+
+def assign_nodes(*, keep_clients: dict[int, str]) -> Assigned:
+    """Pairs ready tasks with nodes and starts them, in one transaction: the tasks as read after,
+    each with the lease its run takes over. Every claim is conditional, so a node or task someone
+    else took since it was read is skipped. Then asks the runs of queued-ahead tasks an idle node
+    should have instead to take them back (`Task.steal_requested`).
 
     `keep_clients` node → client id: a task given such a node takes the client id, so that its
     run goes on with the websocket the node's previous run left open under it."""
-    choices = choose_assignments()
-    if not choices:
-        return []  # the usual pass when every node is busy: no write, no lock taken
-    started = []
+    choice = choose_assignments()
+    if not choice.assignments and not choice.steals:
+        return Assigned()  # the usual pass when every node is busy: no write, no lock taken
+    assigned = Assigned()
     with transaction.atomic():
-        for choice in choices:
-            task, node = choice.task, choice.node
-            owner = _start(task, node, client_id=keep_clients.get(node.pk))
+        for pair, ahead in choice.assignments:
+            task, node = pair.task, pair.node
+            owner = _start(task, node, ahead=ahead, client_id=keep_clients.get(node.pk))
             if owner is None:
                 continue
-            metrics.task_started(task, warm=choice.warm)
+            metrics.task_started(task, warm=pair.warm, ahead=ahead)
             running = task_to_run(task.pk)
             if running is not None:
-                started.append((running, owner))
-    return started
+                assigned.started.append((running, owner, ahead))
+        for steal in choice.steals:
+            asked = Task.objects.filter(
+                pk=steal.task.pk, status=Task.Status.RUNNING, steal_requested=False
+            ).update(steal_requested=True)
+            if asked:
+                assigned.steals.append(steal.task.pk)
+    return assigned
 
 
-def _start(task: ReadyTask, node: NodeState, *, client_id: str | None) -> str | None:
-    """Claims the node and starts the task on it; the new lease's owner, or None when another
-    dispatcher took either first (the node is then left as it was)."""
-    if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras):
+def _start(
+    task: ReadyTask, node: NodeState, *, ahead: bool, client_id: str | None
+) -> str | None:
+    """Claims the node (`ahead`: one more place in a busy node's queue) and starts the task on
+    it; the new lease's owner, or None when another dispatcher took either first (the node is
+    then left as it was)."""
+    if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras, ahead=ahead):
         return None
     owner = new_owner()
+    running = Task.objects.filter(node_id=node.pk, status=Task.Status.RUNNING)
+    if client_id and running.filter(client_id=client_id).exists():
+        # Another pass gave the kept websocket's client id to a task on this node already (its
+        # queue has room for two): ComfyUI sends a client's messages to its latest websocket
+        # only, so a second task under that id would never hear of its prompt.
+        client_id = None
     changes = {"client_id": client_id} if client_id else {}
     won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
         status=Task.Status.RUNNING,
@@ -175,5 +294,9 @@ def _start(task: ReadyTask, node: NodeState, *, client_id: str | None) -> str | 
     )
     if not won:
         node_release_claim(node_id=node.pk, ran_model=node.last_model, ran_loras=node.last_loras)
+        if ahead:  # a release leaves a busy node the model of its latest task: ours, undone
+            Node.objects.filter(pk=node.pk).update(
+                last_model=node.last_model, last_loras=node.last_loras
+            )
         return None
     return owner

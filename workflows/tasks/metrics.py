@@ -20,9 +20,10 @@ class StartedTask(Protocol):
     def created_at(self) -> datetime: ...
 
 
-def task_started(task: StartedTask, *, warm: bool) -> None:
-    """A task got a node; `warm`: the node already held its main model."""
-    series: Series = {}
+def task_started(task: StartedTask, *, warm: bool, ahead: bool = False) -> None:
+    """A task got a node; `warm`: the node already held its main model; `ahead`: it was queued
+    behind the node's running prompt."""
+    series: Series = {("prompts_queued_ahead", ""): 1.0} if ahead else {}
     if task.main_model:
         series[("model_loads_avoided" if warm else "model_loads", "")] = 1.0
     if task.attempts == 0:  # the wait for a first node, not a retry's
@@ -38,3 +39,14 @@ def task_finished(task: Task) -> None:
         ran = (task.finished_at - task.started_at).total_seconds()
         series.update(histogram_series("task_run_seconds", ran))
     series_add(series)
+
+
+def task_stolen() -> None:
+    """A task queued ahead was taken back from its node's queue for an idle node."""
+    series_add({("steals", ""): 1.0})
+
+
+def node_idle_gap(seconds: float) -> None:
+    """How long a node sat idle between one prompt's end and the next one's start, while the
+    next one's task was already waiting (by the node's own clock)."""
+    series_add(histogram_series("node_idle_seconds", seconds))

@@ -12,14 +12,16 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 
 from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.storage import write_inline_file
-from nodes.selectors import node_any_idle
+from nodes.selectors import node_can_take_a_task
 from nodes.services import node_release_claim
 from workflows.graphs.builders import BuildResult
 from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
+from workflows.tasks import metrics
 from workflows.tasks.endings import TaskError, announce_end, task_end
 from workflows.tasks.files import outputs_dir
 
@@ -105,24 +107,25 @@ def task_submit(*, submission: Submission) -> Task:
 
 def task_announce(task: Task) -> None:
     """Nudges the dispatcher about a task just submitted, if a pass has something to do for it:
-    files to fetch, or an idle node to give it. While every node is busy there is nothing to do:
-    the end of a run nudges the dispatcher, whose pass then sees the task. Asked after the task's
+    files to fetch, or a node to give it (idle, or with room in its queue). While every node is
+    full there is nothing to do: the end of a run nudges the dispatcher, whose pass then sees
+    the task. Asked after the task's
     commit, so a node let go meanwhile is seen idle here, or its ending's pass sees the task."""
     if not task.files_ready:
         dispatch_wakeup_sync(downloads=True)
         return
     try:
-        idle = node_any_idle()
+        room = node_can_take_a_task()
     except DatabaseError:  # the task is stored: a pass finds out, rather than a 500 now
-        logger.warning("Could not tell whether a node is idle; nudging anyway", exc_info=True)
-        idle = True
-    if idle:
+        logger.warning("Could not tell whether a node has room; nudging anyway", exc_info=True)
+        room = True
+    if room:
         dispatch_wakeup_sync()
 
 
 def task_request_cancel(*, task_id: uuid.UUID) -> Task:
     """Cancels a waiting task at once (its watchers and webhook are told); asks the run of a
-    running one to interrupt it (see `workflows.execution.cancel_requests`)."""
+    running one to interrupt it (see `workflows.execution.run_requests`)."""
     cancelled = task_end(
         task_id=task_id,
         status=Task.Status.CANCELLED,
@@ -141,14 +144,20 @@ def task_request_cancel(*, task_id: uuid.UUID) -> Task:
     return task
 
 
-def task_requeue(*, task_id: uuid.UUID, owner: str, node_id: int | None) -> bool:
+def task_requeue(
+    *, task_id: uuid.UUID, owner: str, node_id: int | None, stolen: bool = False
+) -> bool:
     """Puts a running task whose prompt never started back in the queue, for another node, and
     lets go of `node_id` (the node its run held) in the same transaction; False when the lease
-    `owner` no longer holds the task."""
+    `owner` no longer holds the task. `stolen`: taken back from a busy node's queue for an idle
+    node, which gives back the attempt its start took."""
+    refund = {"attempts": F("attempts") - 1} if stolen else {}
     with transaction.atomic():
         requeued = Task.objects.filter(
             pk=task_id, status=Task.Status.RUNNING, lease_owner=owner
         ).update(
+            **refund,
+            steal_requested=False,
             status=Task.Status.PENDING,
             node=None,
             prompt_started=False,
@@ -162,6 +171,8 @@ def task_requeue(*, task_id: uuid.UUID, owner: str, node_id: int | None) -> bool
         )
         if requeued and node_id is not None:
             node_release_claim(node_id=node_id)
+        if requeued and stolen:
+            metrics.task_stolen()
     return bool(requeued)
 
 
