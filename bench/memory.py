@@ -13,7 +13,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import comfyui_body, machine, running, table, tiny_graph  # noqa: E402
+from support import (  # noqa: E402
+    Setup,
+    comfyui_body,
+    machine,
+    metric_samples,
+    running,
+    table,
+    tiny_graph,
+)
 
 BATCH = 200
 
@@ -57,21 +65,10 @@ def main() -> None:
     )
 
 
-def finished(setup: object) -> int:
+def finished(setup: Setup) -> int:
     """Tasks that ended, from the persistent counters behind /metrics."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with setup.router.client() as http:  # type: ignore[attr-defined]
-        text = http.get("/metrics").text
-    return int(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "comfy_router_tasks_finished"
-            for sample in family.samples
-            if sample.name.endswith("_total")
-        )
-    )
+    with setup.router.client() as http:
+        return int(metric_samples(http)["comfy_router_tasks_finished_total"])
 
 
 if __name__ == "__main__":

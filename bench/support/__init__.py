@@ -1,5 +1,6 @@
 """What the bench scripts share: a router (`manage.py serve`, or bench/support/serve.py) and fake
-ComfyUI nodes on loopback in a temporary directory, plus figures and a table printer."""
+ComfyUI nodes on loopback in a temporary directory, plus the nodes' timeline (support.timeline),
+the router's /metrics, figures and a table printer."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import httpx  # noqa: E402
 
 from tests.fake_comfyui import FakeComfyUIThread  # noqa: E402
 from tests.support.live_router import LiveRouter  # noqa: E402
+
+from .timeline import Spread as Spread  # noqa: E402  (re-exported for the benches)
 
 LAUNCHER = "bench/support/serve.py"
 
@@ -115,13 +118,32 @@ def running(*flags: str, **env: str) -> Iterator[Setup]:
 
 def tiny_graph(seed: int) -> dict[str, Any]:
     """Two nodes, no model: with the fake's `node_delay` it lasts 2 × node_delay."""
-    return {
+    return image_chain(seed, 2)
+
+
+def image_chain(seed: int, length: int) -> dict[str, Any]:
+    """`length` nodes in a line, no model: an image, `length` - 2 inversions of it and a save;
+    with the fake's `node_delay` it lasts `length` × node_delay. The seed (the image's colour)
+    keeps two graphs apart, so the node's cache never serves one from another."""
+    assert length >= 2, "an image and its save at least"
+    graph: dict[str, Any] = {
         "1": {
             "class_type": "EmptyImage",
             "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": seed % 0xFFFFFF},
-        },
-        "2": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["1", 0]}},
+        }
     }
+    for node in range(2, length):
+        graph[str(node)] = {"class_type": "ImageInvert", "inputs": {"image": [str(node - 1), 0]}}
+    graph[str(length)] = {
+        "class_type": "SaveImageWebsocket",
+        "inputs": {"images": [str(length - 1), 0]},
+    }
+    return graph
+
+
+def image_chain_seed(graph: dict[str, Any]) -> int:
+    """The seed an `image_chain` (or `tiny_graph`) was made with, below 0xFFFFFF."""
+    return int(graph["1"]["inputs"]["color"])
 
 
 def checkpoint_graph(checkpoint: str, seed: int) -> dict[str, Any]:
@@ -154,6 +176,20 @@ def wait_finished(http: httpx.Client, count: int, timeout: float = 900) -> None:
             return
         time.sleep(0.25)
     raise RuntimeError(f"{count} tasks did not end within {timeout:g} s")
+
+
+def metric_samples(http: httpx.Client) -> dict[str, float]:
+    """The router's /metrics, each sample's value by its name, summed over its labels (e.g.
+    `comfy_router_steals_total`, `comfy_router_node_idle_seconds_count`)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = http.get("/metrics")
+    assert response.status_code == 200, response.text
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
+    return samples
 
 
 def comfyui_body(graph: dict[str, Any]) -> dict[str, Any]:
