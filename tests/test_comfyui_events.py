@@ -112,7 +112,8 @@ def test_it_decodes_errors_and_interruptions_with_comfyuis_keys() -> None:
         "PIL.UnidentifiedImageError",
     )
     assert interrupted == ExecutionInterrupted(
-        prompt_id=PROMPT_ID, node_id="4", node_type="ImageBlur", executed=["3", "1", "2"]
+        prompt_id=PROMPT_ID, node_id="4", node_type="ImageBlur", executed=["3", "1", "2"],
+        timestamp=1,
     )
 
 

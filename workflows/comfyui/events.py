@@ -88,6 +88,7 @@ class ExecutionError(Event):
     exception_message: str
     traceback: list[str] = field(default_factory=list)
     executed: list[str] = field(default_factory=list)
+    timestamp: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +96,7 @@ class ExecutionInterrupted(Event):
     node_id: str | None = None
     node_type: str | None = None
     executed: list[str] = field(default_factory=list)
+    timestamp: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +177,7 @@ def decode_event(event_type: str, data: Any) -> Event:
                 exception_message=str(data.get("exception_message", "")),
                 traceback=list(data.get("traceback") or []),
                 executed=list(data.get("executed") or []),
+                timestamp=_timestamp(data),
             )
         if event_type == "execution_interrupted":
             return ExecutionInterrupted(
@@ -182,6 +185,7 @@ def decode_event(event_type: str, data: Any) -> Event:
                 node_id=_opt_str(data.get("node_id")),
                 node_type=data.get("node_type"),
                 executed=list(data.get("executed") or []),
+                timestamp=_timestamp(data),
             )
     except (AttributeError, KeyError, TypeError, ValueError):  # a node's message of the wrong shape
         pass

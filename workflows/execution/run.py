@@ -15,6 +15,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,13 @@ from workflows.comfyui.client import (
     PromptTracker,
     node_clients,
 )
-from workflows.comfyui.events import Event, ExecutionStart, ExecutionSuccess
+from workflows.comfyui.events import (
+    Event,
+    ExecutionError,
+    ExecutionInterrupted,
+    ExecutionStart,
+    ExecutionSuccess,
+)
 from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.outputs import fetch_saved_files, store_websocket_images
 from workflows.execution.run_requests import run_requests
@@ -46,6 +53,7 @@ from workflows.tasks.endings import TaskError
 logger = logging.getLogger(__name__)
 
 PREVIEW_METHOD = "auto"
+PROMPT_ENDS = (ExecutionSuccess, ExecutionError, ExecutionInterrupted)
 CONTROL_INTERVAL = 0.5  # how often a run checks cancel requests and its deadline
 DB_WRITE_INTERVAL = 0.5  # progress and preview are written at most this often
 RECONNECT_ATTEMPTS = 5
@@ -76,20 +84,26 @@ class Outcome:
 
 
 class PromptEnds:
-    """When each node last ended a prompt, as this process saw it: (the node's timestamp in
-    milliseconds, our clock), for the idle time before the next one starts."""
+    """When each node last ended prompts, as this process saw them: (the node's timestamp in
+    milliseconds, our clock), for the idle time before the next one started."""
+
+    KEPT = 8  # a few per node: the runs of two prompts in a row may hear of them in any order
 
     def __init__(self) -> None:
-        self.last: dict[int, tuple[int, float]] = {}
+        self.recent: dict[int, deque[tuple[int, float]]] = {}
 
     def ended(self, node_id: int, timestamp: int) -> None:
-        self.last[node_id] = (timestamp, time.time())
+        self.recent.setdefault(node_id, deque(maxlen=self.KEPT)).append((timestamp, time.time()))
 
     def idle_before(self, node_id: int, timestamp: int, waiting_since: float) -> float | None:
         """The node's idle time before a prompt that started at `timestamp`, if its task was
-        waiting (since `waiting_since`, our clock) when the prompt before ended."""
-        last = self.last.get(node_id)
-        if last is None or waiting_since > last[1] or timestamp < last[0]:
+        waiting (since `waiting_since`, our clock) when the prompt before ended. Asked when the
+        prompt has ended: the end before its start has been heard of by then."""
+        before = [end for end in self.recent.get(node_id, ()) if end[0] <= timestamp]
+        if not before:
+            return None
+        last = max(before)
+        if waiting_since > last[1]:
             return None
         return (timestamp - last[0]) / 1000
 
@@ -128,7 +142,7 @@ class TaskRun:
         # counts from the moment ComfyUI starts it, which `executing_since` records.
         self.ahead = ahead or not fresh
         self.executing_since: float | None = None
-        self.node_idle: float | None = None
+        self.start_timestamp: int | None = None  # the node's, from its execution_start
         # Sending the prompt and taking it back (cancel, steal) never overlap: a request
         # answered while the POST is on its way could not know the prompt is there.
         self.submitting = asyncio.Lock()
@@ -191,7 +205,7 @@ class TaskRun:
             # which the task's ending may give it at once.
             websocket, self.websocket = self.websocket, None
             idle_websockets().keep(self.node.pk, self.node.url, websocket)
-        return Outcome(status, error, outputs, self.tracker.progress, ran_on, self.node_idle)
+        return Outcome(status, error, outputs, self.tracker.progress, ran_on, self.node_idle())
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""
@@ -262,13 +276,17 @@ class TaskRun:
             return
         if self.executing_since is None:
             self.executing_since = time.monotonic()
-            if isinstance(event, ExecutionStart) and event.timestamp is not None:
-                waiting_since = self.task.created_at.timestamp()
-                self.node_idle = prompt_ends().idle_before(
-                    self.node.pk, event.timestamp, waiting_since
-                )
-        if isinstance(event, ExecutionSuccess) and event.timestamp is not None:
+        if isinstance(event, ExecutionStart):
+            self.start_timestamp = event.timestamp
+        elif isinstance(event, PROMPT_ENDS) and event.timestamp is not None:
             prompt_ends().ended(self.node.pk, event.timestamp)
+
+    def node_idle(self) -> float | None:
+        """How long the node sat idle before our prompt while our task waited, if known."""
+        if self.start_timestamp is None:
+            return None
+        waiting_since = self.task.created_at.timestamp()
+        return prompt_ends().idle_before(self.node.pk, self.start_timestamp, waiting_since)
 
     async def submit(self) -> None:
         async with self.submitting:
