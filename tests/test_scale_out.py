@@ -1,6 +1,7 @@
 """Scale-out: two Daphne API processes and two workers on PostgreSQL + Redis run 100 tasks on five
 fake ComfyUI nodes, one worker SIGKILLed halfway, watchers on the API process that did not take
-the task; no task is lost or run twice and no node ever runs two prompts at once."""
+the task; no task is lost or run twice and no node ever holds more than one prompt running and
+one queued ahead (NODE__QUEUE_AHEAD)."""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ def test_two_apis_and_two_workers_run_100_tasks_through_a_worker_kill(
     ran = sorted(prompt.prompt_id for prompt in prompts)
     assert len(ran) == len(set(ran)) == TASKS, "a prompt was submitted twice or one was lost"
     for fake in nodes:
-        assert fake.log.max_active <= 1, fake.url
+        assert fake.log.max_active <= 2, fake.url  # one running, one queued ahead
         runs = sorted((p.started, p.ended) for p in fake.log.prompts if p.started is not None)
         assert all(earlier[1] <= later[0] for earlier, later in zip(runs, runs[1:])), fake.url
 
