@@ -118,31 +118,49 @@ def running(*flags: str, **env: str) -> Iterator[Setup]:
 
 def tiny_graph(seed: int) -> dict[str, Any]:
     """Two nodes, no model: with the fake's `node_delay` it lasts 2 × node_delay."""
-    return image_chain(seed, 2)
+    return image_tree(seed, 1)
 
 
-def image_chain(seed: int, length: int) -> dict[str, Any]:
-    """`length` nodes in a line, no model: an image, `length` - 2 inversions of it and a save;
-    with the fake's `node_delay` it lasts `length` × node_delay. The seed (the image's colour)
-    keeps two graphs apart, so the node's cache never serves one from another."""
-    assert length >= 2, "an image and its save at least"
-    graph: dict[str, Any] = {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": seed % 0xFFFFFF},
-        }
-    }
-    for node in range(2, length):
-        graph[str(node)] = {"class_type": "ImageInvert", "inputs": {"image": [str(node - 1), 0]}}
-    graph[str(length)] = {
-        "class_type": "SaveImageWebsocket",
-        "inputs": {"images": [str(length - 1), 0]},
-    }
+def image_tree(seed: int, leaves: int) -> dict[str, Any]:
+    """2 × `leaves` nodes, no model: `leaves` images, composited pairwise up a balanced tree, and
+    a save; with the fake's `node_delay` it lasts 2 × leaves × node_delay. A tree, not a chain:
+    the fake's cache key for a node holds its inputs' keys, escaped once more at each level, so
+    it grows exponentially with depth (a 60-node chain took 24 GB). The seed (the images'
+    colour) keeps two graphs apart, and each image's width the images of one, so the node's
+    cache never serves one node from another."""
+    assert leaves >= 1, "one image at least"
+    graph: dict[str, Any] = {}
+
+    def add(node: dict[str, Any]) -> str:
+        node_id = str(len(graph) + 1)
+        graph[node_id] = node
+        return node_id
+
+    def subtree(first: int, count: int) -> str:
+        if count == 1:
+            size = {"width": 8 + first, "height": 8, "batch_size": 1}
+            return add({"class_type": "EmptyImage", "inputs": {**size, "color": seed % 0xFFFFFF}})
+        left = subtree(first, count // 2)
+        right = subtree(first + count // 2, count - count // 2)
+        return add(
+            {
+                "class_type": "ImageCompositeMasked",
+                "inputs": {
+                    "destination": [left, 0],
+                    "source": [right, 0],
+                    "x": 0,
+                    "y": 0,
+                    "resize_source": False,
+                },
+            }
+        )
+
+    add({"class_type": "SaveImageWebsocket", "inputs": {"images": [subtree(0, leaves), 0]}})
     return graph
 
 
-def image_chain_seed(graph: dict[str, Any]) -> int:
-    """The seed an `image_chain` (or `tiny_graph`) was made with, below 0xFFFFFF."""
+def image_tree_seed(graph: dict[str, Any]) -> int:
+    """The seed an `image_tree` (or `tiny_graph`) was made with, below 0xFFFFFF."""
     return int(graph["1"]["inputs"]["color"])
 
 
