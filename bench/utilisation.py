@@ -14,9 +14,10 @@ up front and its next prompt the moment it reports the last one done. That is th
 in Python can get out of these nodes one prompt at a time on this machine; the router's figures
 are printed against it.
 
-A node's idle time between two prompts, from the nodes' own logs, shows where the difference
-goes; the router's own view of it (/metrics: comfy_router_node_idle_seconds), its steals and its
-prompts queued ahead are printed beside.
+A node's idle time between two prompts, from the nodes' own logs, and how often its next prompt
+was already in its queue when it ended one, show where the difference goes; the router's own
+view of that idle time (/metrics: comfy_router_node_idle_seconds), its steals and its prompts
+queued ahead are printed beside.
 
     .venv/bin/python bench/utilisation.py [--tasks 400] [--nodes 20] [--job-ms 200]
 """
@@ -137,15 +138,22 @@ def main() -> None:
                 "p90",
                 "max",
                 "router's mean (/metrics)",
+                "next prompt there before the last ended",
                 "before its first: mean",
                 "after its last: mean",
             ],
             [
                 *(
-                    [r.name, *gaps_ms(r.spread), router_idle_ms(r.metrics), *ends_ms(r.spread)]
+                    [
+                        r.name,
+                        *gaps_ms(r.spread),
+                        router_idle_ms(r.metrics),
+                        there_first(r.spread),
+                        *ends_ms(r.spread),
+                    ]
                     for r in routed
                 ),
-                [baseline, *gaps_ms(chained), "", *ends_ms(chained)],
+                [baseline, *gaps_ms(chained), "", there_first(chained), *ends_ms(chained)],
             ],
         )
     )
@@ -183,6 +191,12 @@ def shares(name: str, spread: Spread, nominal: float, nodes: int) -> list[object
 
 def gaps_ms(spread: Spread) -> list[float]:
     return [1000 * f(spread.gaps) for f in (statistics.mean, median, p90, max)]
+
+
+def there_first(spread: Spread) -> str:
+    """How often a node had its next prompt before it ended the one it ran."""
+    ahead = sum(lead > 0 for lead in spread.posted_ahead)
+    return f"{ahead / len(spread.posted_ahead):.0%}"
 
 
 def ends_ms(spread: Spread) -> list[float]:

@@ -19,6 +19,9 @@ class Spread:
     first_starts: list[float]  # each node's wait for its first prompt
     gaps: list[float]  # between two prompts on a node
     idle_at_end: list[float]  # each node's wait after its last prompt for the last one to end
+    # For each prompt but a node's first: how long before the prompt ahead of it ended it
+    # reached the node (negative: the node was left waiting for it that long, less its start).
+    posted_ahead: list[float]
     taken_back: int  # prompts deleted from a node's queue before they started (steals)
 
     @property
@@ -46,5 +49,6 @@ class Spread:
             first_starts=[run[0].started - first for run in runs if run],
             gaps=[b.started - a.ended for run in runs for a, b in pairwise(run)],
             idle_at_end=[last - run[-1].ended for run in runs if run],
+            posted_ahead=[a.ended - b.submitted for run in runs for a, b in pairwise(run)],
             taken_back=len(prompts) - len(ran),
         )
