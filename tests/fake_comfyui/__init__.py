@@ -10,7 +10,8 @@ or class_type -> execution_error there; fail_message, fail_exception_type), reje
 or a verbatim 400 body), drop_websocket_after (abort every socket after N more messages; the
 prompt keeps running; one-shot), hang (accept connections, never answer), load_time (seconds
 charged when the loaded checkpoint/unet changes), system_stats_status, required_token (not
-ComfyUI: demand `Authorization: Bearer` or `?token=`).
+ComfyUI: demand `Authorization: Bearer` or `?token=`), view_rate (not ComfyUI: /view sends that
+many bytes a second).
 
 Log (`fake.log`, survives restarts): prompts ([PromptRecord] with prompt_id, client_id, graph,
 extra_data, number, submitted/started/ended monotonic times, outcome success | error |

@@ -68,6 +68,7 @@ class FakeComfyUI(StaticRoutes):
         # A node without these node classes (a custom node pack it lacks): gone from
         # /object_info, and a prompt using one is refused as ComfyUI refuses an unknown class.
         self.missing_classes: frozenset[str] = frozenset()
+        self.view_rate: float | None = None  # not ComfyUI: /view sends this many bytes a second
         self.number = 0
         self.executor: Executor | None = None
         self._runner: web.AppRunner | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -109,7 +110,25 @@ class StaticRoutes:
         path = folder / Path(filename).name
         if not path.is_file():
             return web.Response(status=404)
-        return web.FileResponse(path, headers={"Content-Disposition": f'filename="{path.name}"'})
+        headers = {"Content-Disposition": f'filename="{path.name}"'}
+        rate = getattr(self, "view_rate", None)
+        if rate is None:
+            return web.FileResponse(path, headers=headers)
+        return await self._drip(request, path.read_bytes(), rate, headers)
+
+    async def _drip(
+        self, request: web.Request, data: bytes, rate: float, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        """Not ComfyUI: a slow link, `rate` bytes a second (the `view_rate` knob)."""
+        response = web.StreamResponse(headers=headers)
+        response.content_length = len(data)
+        await response.prepare(request)
+        chunk = max(1, int(rate / 10))
+        for start in range(0, len(data), chunk):
+            await response.write(data[start : start + chunk])
+            await asyncio.sleep(chunk / rate)
+        await response.write_eof()
+        return response
 
     async def upload_image(self, request: web.Request) -> web.Response:
         form = await request.post()

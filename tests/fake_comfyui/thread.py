@@ -26,6 +26,7 @@ KNOBS = frozenset(
         "system_stats_status",
         "missing_classes",
         "required_token",
+        "view_rate",
     }
 )
 

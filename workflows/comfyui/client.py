@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -381,7 +382,9 @@ class ComfyUIClient:
     ) -> int:
         """Stream GET /view into dest_path (written whole or not at all); returns its size."""
         dest = Path(dest_path)
-        partial = dest.with_name(dest.name + ".part")
+        # Its own partial file: two runs of one task (one that lost its lease and the one that
+        # took over) never write into the same file.
+        partial = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.part")
         params = {"filename": filename, "subfolder": subfolder, "type": type}
         size = 0
         try:

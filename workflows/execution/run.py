@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.tasks import leases, live, services
 from workflows.tasks.endings import TaskError
+from workflows.tasks.files import outputs_dir
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +149,8 @@ class TaskRun:
         # answered while the POST is on its way could not know the prompt is there.
         self.submitting = asyncio.Lock()
         self.given_back = False
+        self.collecting = False  # the prompt ended well; its outputs are being fetched
+        self.outputs: list[dict[str, Any]] | None = None
         # Progress and preview reach the database at most every DB_WRITE_INTERVAL, the first
         # time one interval after the start: a short task ends before it needs any.
         self.last_write = time.monotonic()
@@ -165,7 +169,10 @@ class TaskRun:
 
     async def _run(self) -> Outcome | None:
         await live.publish(self.task.id, {"type": "status", "status": "running", "node": self.node.url})
-        follow = asyncio.create_task(self.follow())
+        # Fetching the outputs is part of following the prompt: the lease, the deadline and
+        # cancel requests watch it too, so a slow /view neither outlives the lease (another run
+        # would fetch again) nor the task's deadline.
+        follow = asyncio.create_task(self.follow_to_outputs())
         control = asyncio.create_task(self.control_loop())
         try:
             await asyncio.wait({follow, control}, return_when=asyncio.FIRST_COMPLETED)
@@ -189,16 +196,13 @@ class TaskRun:
         )
         if not reusable:
             self.drop_websocket()
-        outputs: list[dict[str, Any]] | None = None
-        if status == Task.Status.DONE:
-            try:
-                outputs = await self.collect_outputs()
-            except ComfyUIError as failure:
-                status, error = Task.Status.ERROR, TaskError(f"Could not fetch outputs: {failure}")
-            except RunEnded as ended:
-                status, error = ended.status, ended.error
+        outputs = self.outputs if status == Task.Status.DONE else None
         if status in ("requeue", "lost"):
             return None
+        if status != Task.Status.DONE and self.collecting:
+            # Cut short while fetching (cancel, deadline): what was stored goes with it. Not
+            # after losing the lease: the folder is the new owner's then.
+            await asyncio.to_thread(shutil.rmtree, outputs_dir(self.task.id), True)
         ran_on = None if self.node_released else self.node.pk
         if reusable and ran_on is not None and self.websocket is not None and self.websocket.open:
             # Kept for the node's next task here (see `workflows.execution.idle_websockets`),
@@ -425,10 +429,17 @@ class TaskRun:
                         )
                         raise RunEnded("lost")
                 if self.interrupt_reason is None:
-                    if requests.cancel.is_set():
-                        await self.interrupt("cancel")
-                    elif self.past_deadline():
-                        await self.interrupt("timeout")
+                    reason = (
+                        "cancel" if requests.cancel.is_set()
+                        else "timeout" if self.past_deadline()
+                        else None
+                    )  # fmt: skip
+                    if reason is not None and self.collecting:
+                        # Nothing runs on the node any more: stop fetching, end now.
+                        self.interrupt_reason = reason
+                        raise RunEnded(*self.interrupted_outcome())
+                    if reason is not None:
+                        await self.interrupt(reason)
                 elif (
                     self.interrupt_sent_at
                     and time.monotonic() - self.interrupt_sent_at > INTERRUPT_GRACE
@@ -499,6 +510,18 @@ class TaskRun:
             return False
 
     # -- outputs -----------------------------------------------------------------------------
+
+    async def follow_to_outputs(self) -> tuple[str, TaskError | None]:
+        """Follows the prompt to its end, then fetches what a successful one made."""
+        status, error = await self.follow()
+        if status != Task.Status.DONE:
+            return status, error
+        self.collecting = True
+        try:
+            self.outputs = await self.collect_outputs()
+        except ComfyUIError as failure:
+            return Task.Status.ERROR, TaskError(f"Could not fetch outputs: {failure}")
+        return status, error
 
     async def collect_outputs(self) -> list[dict[str, Any]]:
         images = self.tracker.websocket_images
