@@ -14,7 +14,7 @@ from django.utils import timezone
 from nodes.models import Node
 from workflows.models import Task
 from workflows.scheduling.affinity import steals
-from workflows.scheduling.assignment import choose_assignments
+from workflows.scheduling.assignment import assign_nodes, choose_assignments
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ def test_an_idle_node_with_the_model_loaded_takes_it_at_once_and_is_preferred() 
 
 @pytest.mark.django_db
 def test_a_pass_fills_idle_nodes_first_then_busy_ones_with_room_never_full_ones() -> None:
+    """The nodes it just made busy included: each gets its next task before its first ends."""
     now = timezone.now()
     idle = Node.objects.create(url="http://idle:1", status=Node.Status.IDLE)
     room = Node.objects.create(url="http://room:1", status=Node.Status.BUSY, held=1)
@@ -80,8 +81,15 @@ def test_a_pass_fills_idle_nodes_first_then_busy_ones_with_room_never_full_ones(
     Task.objects.filter(pk__in=[t.pk for t in ready]).update(created_at=now)
     choice = choose_assignments()
     given = [(pair.node.pk, ahead) for pair, ahead in choice.assignments]
-    assert given == [(idle.pk, False), (room.pk, True)]
+    assert given == [(idle.pk, False), (room.pk, True), (idle.pk, True)]
     assert choice.steals == []
+
+    started = assign_nodes(keep_clients={}).started
+    assert [(task.node_id, ahead) for task, _, ahead in started] == given
+    assert dict(Node.objects.values_list("url", "held")) == {
+        "http://idle:1": 2, "http://room:1": 2, "http://full:1": 2,
+    }
+    assert Task.objects.filter(status=Task.Status.PENDING).count() == 1
 
 
 @pytest.mark.django_db

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -204,7 +204,7 @@ def choose_assignments() -> Choice:
         left = [task for task in ready if task.pk not in given]
         ahead = affinity.plan(
             left,
-            state.room,
+            state.room + just_busy(first.assignments),
             busy_models=state.full_models,
             waited=waited,
             affinity_wait=affinity_wait,
@@ -224,6 +224,20 @@ def choose_assignments() -> Choice:
             queued_tasks(), left_idle, affinity_wait=affinity_wait, can_run=can_run
         )
     return choice
+
+
+def just_busy(assignments: list[Assignment[ReadyTask, NodeState]]) -> list[NodeState]:
+    """The idle nodes this pass gives a task, as busy nodes with room: with queue-ahead, each
+    gets its next task in the same pass, before its first prompt can end (a pool brought
+    online at once would otherwise wait a whole prompt for its second one)."""
+    if not settings.ROUTER.queue_ahead:
+        return []
+    return [
+        replace(pair.node, last_model=pair.task.main_model, last_loras=list(pair.task.loras))
+        if pair.task.main_model
+        else pair.node
+        for pair in assignments
+    ]
 
 
 @dataclass
