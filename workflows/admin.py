@@ -15,12 +15,13 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from workflows.api.outputs import is_inline_image, output_response
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
 from workflows.tasks.selectors import output_path
@@ -136,7 +137,7 @@ class TaskAdmin(admin.ModelAdmin):
                 data,
                 THUMBNAIL,
             )
-        images = [o for o in task.outputs if o.get("content_type", "").startswith("image/")]
+        images = [o for o in task.outputs if is_inline_image(o)]
         return format_html_join(
             "",
             '<a href="{0}"><img src="{0}" style="{1}" alt="output {2}"></a>',
@@ -162,4 +163,4 @@ class TaskAdmin(admin.ModelAdmin):
         if task is None or file is None:
             raise Http404("No such output")
         output = next(o for o in task.outputs if o["index"] == index)
-        return FileResponse(file.open("rb"), content_type=output["content_type"])
+        return output_response(file, output)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows.api.capacity import refuse_what_no_node_can_run
+from workflows.api.outputs import output_response
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.api.queries import TaskDetailQuerySerializer, TaskListQuerySerializer
 from workflows.api.serializers import (
@@ -141,6 +141,11 @@ class WorkflowOutputView(APIView):
         operation_id="workflow_output",
         responses={(200, "*/*"): OpenApiTypes.BINARY, 404: ErrorSerializer},
         summary="One output file of a finished task.",
+        description=(
+            "Images, video and audio (PNG, JPEG, WEBP, GIF, AVIF, BMP, MP4, WEBM, MOV, WAV, MP3, "
+            "FLAC, OGG, M4A) are served inline with the type of their extension; any other file "
+            "as an `application/octet-stream` attachment."
+        ),
     )
     def get(self, request: Request, task_id: uuid.UUID, index: int) -> Any:
         task = get_task(task_id)
@@ -148,9 +153,7 @@ class WorkflowOutputView(APIView):
         if path is None:
             raise exceptions.NotFound(f"Task {task_id} has no output {index}.")
         output = next(o for o in task.outputs if o["index"] == index)
-        return FileResponse(
-            path.open("rb"), content_type=output["content_type"], filename=output["filename"]
-        )
+        return output_response(path, output)
 
 
 class PreviewView(APIView):

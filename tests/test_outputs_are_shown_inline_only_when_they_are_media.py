@@ -1,0 +1,109 @@
+"""An output is served inline only when it is an image, video or audio a browser shows without
+running anything; anything else (SVG, HTML, a name with no extension) is an
+`application/octet-stream` attachment. Every output answer, in the API and in the admin, forbids
+scripts (`Content-Security-Policy: default-src 'none'; sandbox`) and sniffing."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from workflows.models import Task
+from workflows.tasks.files import outputs_dir
+
+pytestmark = pytest.mark.django_db
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
+HTML = b"<html><script>fetch('/cluster/nodes')</script></html>"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+
+
+def operator() -> Client:
+    return Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"admin:admin").decode())
+
+
+def a_done_task(files: dict[str, bytes], content_types: dict[str, str]) -> Task:
+    task_id = uuid.uuid4()
+    folder = outputs_dir(task_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    outputs = []
+    for index, (name, data) in enumerate(files.items()):
+        stored = f"{index:03d}-{name}"
+        (folder / stored).write_bytes(data)
+        outputs.append(
+            {
+                "index": index,
+                "filename": name,
+                "stored_name": stored,
+                "content_type": content_types[name],
+                "size": len(data),
+            }
+        )
+    return Task.objects.create(
+        id=task_id,
+        type="ComfyUI",
+        status=Task.Status.DONE,
+        params={},
+        graph={},
+        outputs=outputs,
+        finished_at=timezone.now(),
+    )
+
+
+def assert_no_scripts_and_no_sniffing(response: object) -> None:
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"  # type: ignore[index]
+    assert response["X-Content-Type-Options"] == "nosniff"  # type: ignore[index]
+
+
+@pytest.fixture
+def task() -> Task:
+    return a_done_task(
+        {"x.png": PNG, "x.svg": SVG, "x.html": HTML, "noextension": b"data"},
+        {
+            "x.png": "image/png",
+            "x.svg": "image/svg+xml",
+            "x.html": "text/html",
+            "noextension": "application/octet-stream",
+        },
+    )
+
+
+def api_output(task: Task, index: int) -> object:
+    return operator().get(f"/workflow/{task.id}/outputs/{index}")
+
+
+def admin_output(task: Task, index: int) -> object:
+    return operator().get(f"/admin/workflows/task/{task.id}/outputs/{index}/")
+
+
+@pytest.mark.parametrize("fetch", [api_output, admin_output], ids=["api", "admin"])
+def test_a_png_output_is_served_inline_as_an_image(task: Task, fetch: object) -> None:
+    response = fetch(task, 0)  # type: ignore[operator]
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"].startswith("inline")
+    assert b"".join(response.streaming_content) == PNG
+    assert_no_scripts_and_no_sniffing(response)
+
+
+@pytest.mark.parametrize("fetch", [api_output, admin_output], ids=["api", "admin"])
+@pytest.mark.parametrize("index, data", [(1, SVG), (2, HTML), (3, b"data")], ids=["svg", "html", "none"])
+def test_an_output_that_is_not_media_is_an_attachment_of_no_type(
+    task: Task, fetch: object, index: int, data: bytes
+) -> None:
+    response = fetch(task, index)  # type: ignore[operator]
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert b"".join(response.streaming_content) == data
+    assert_no_scripts_and_no_sniffing(response)
+
+
+def test_the_admin_shows_thumbnails_of_images_only(task: Task) -> None:
+    page = operator().get("/admin/workflows/task/").content.decode()
+    assert f"/admin/workflows/task/{task.id}/outputs/0/" in page
+    assert f"/admin/workflows/task/{task.id}/outputs/1/" not in page
