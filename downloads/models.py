@@ -16,7 +16,10 @@ class CacheEntry(models.Model):
     # The file name derives from the key (downloads.naming), so it identifies the entry on a
     # shared disk; the key itself may be too long for a portable unique index.
     file_name = models.CharField(max_length=64, unique=True)
-    key = models.TextField(help_text="The URL without its query string.")
+    key = models.TextField(
+        help_text="The URL less its fragment and its signature and expiry parameters, the other "
+        "query parameters sorted by name (downloads.naming.cache_key)."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DOWNLOADING)
     size = models.BigIntegerField(default=0)
     bytes_done = models.BigIntegerField(default=0)

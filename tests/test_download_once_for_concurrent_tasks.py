@@ -48,7 +48,8 @@ async def test_a_ready_entry_is_not_downloaded_again(
 
     await cache_prepare_task(task_id=uuid.uuid4(), files=[file])
     await cache_prepare_task(task_id=uuid.uuid4(), files=[file])
-    signed = FileToFetch(url=url + "&token=abc", folder="models/vae", name=cache_file_name(url))
+    signed_url = url + "&X-Amz-Date=20261206T080000Z&X-Amz-Expires=60&X-Amz-Signature=abc"
+    signed = FileToFetch(url=signed_url, folder="models/vae", name=cache_file_name(signed_url))
     await cache_prepare_task(task_id=uuid.uuid4(), files=[signed])
 
     assert file_server.hits["/files/vae.pt"] == 1

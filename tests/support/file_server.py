@@ -9,6 +9,7 @@ Routes (sizes in bytes; bodies are deterministic, see `body`):
   /flaky/<name>?size=N&failures=K       answers 503 K times, then the file
   /chunked/<name>?size=N                the file without Content-Length (chunked)
   /redirect?to=URL                      302 to URL (relative or absolute)
+  /image?id=N                           a different small body per id (`image_body`)
   /missing                              404
 Every request is counted per path in `hits`.
 """
@@ -31,6 +32,11 @@ def body(size: int) -> bytes:
     """The bytes served for a file of `size` bytes."""
     repeats, rest = divmod(size, len(PATTERN))
     return PATTERN * repeats + PATTERN[:rest]
+
+
+def image_body(image_id: str) -> bytes:
+    """What /image?id=<image_id> serves."""
+    return f"image {image_id}\n".encode() * 64
 
 
 def _int(request: web.Request, name: str, default: int = 0) -> int:
@@ -82,6 +88,7 @@ class FileServer:
         app.router.add_get("/flaky/{name}", self._flakyfile)
         app.router.add_get("/chunked/{name}", self._chunked)
         app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/image", self._image)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -150,6 +157,9 @@ class FileServer:
         response = await self._streamed(request, body(_int(request, "size")), None)
         await response.write_eof()
         return response
+
+    async def _image(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(body=image_body(request.query.get("id", "")), content_type="image/png")
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(request.query["to"])
