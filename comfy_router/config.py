@@ -57,6 +57,7 @@ class RouterConfig:
     # tasks
     task_max_attempts: int
     task_timeout: float
+    task_max_output_bytes: int
     task_lease: float
     affinity_wait: float
     # One line per `COMFY_ROUTER__*` variable set but not read: most likely a typo (`__PASWORD`),
@@ -211,6 +212,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         queue_ahead=read.integer("NODE__QUEUE_AHEAD", 1, minimum=0, maximum=QUEUE_AHEAD_MAX),
         task_max_attempts=read.integer("TASK__MAX_ATTEMPTS", 2, minimum=1),
         task_timeout=read.seconds("TASK__TIMEOUT", 3600.0, minimum=1.0),
+        task_max_output_bytes=read.size("TASK__MAX_OUTPUT_BYTES", 4 * GIB, minimum=1),
         task_lease=read.seconds("TASK__LEASE", 30.0, minimum=1.0),
         affinity_wait=read.seconds("SCHEDULER__AFFINITY_WAIT", 2.0, minimum=0.0),
     )

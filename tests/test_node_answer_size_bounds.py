@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.garbage_comfyui import GarbageNode
-from workflows.comfyui.client import ComfyUIClient, NodeProtocolError, WebsocketClosed
+from workflows.comfyui.client import ComfyUIClient, MessageTooBig, NodeProtocolError
 
 BOUND = 4096
 
@@ -60,11 +60,13 @@ async def test_an_output_file_past_the_bound_is_refused_and_nothing_stays(
     assert list(folder.iterdir()) == []
 
 
-async def test_a_websocket_message_past_the_bound_closes_the_socket(node: GarbageNode) -> None:
+async def test_a_websocket_message_past_the_bound_closes_the_socket_naming_the_bound(
+    node: GarbageNode,
+) -> None:
     node.server.frame_bytes = BOUND + 1
     async with client_for(node) as client:
         async with client.websocket("c1", preview_metadata=False) as events:
-            with pytest.raises(WebsocketClosed):
+            with pytest.raises(MessageTooBig, match=f"over {BOUND} bytes"):
                 async for _ in events:
                     pass
 

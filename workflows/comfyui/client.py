@@ -54,6 +54,7 @@ __all__ = [
     "ComfyUIClient",
     "ComfyUIError",
     "EventStream",
+    "MessageTooBig",
     "NodeProtocolError",
     "NodeUnreachable",
     "PromptRejected",
@@ -100,6 +101,11 @@ class NodeProtocolError(ComfyUIError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MessageTooBig(NodeProtocolError):
+    """The node sent a websocket message past MAX_NODE_MESSAGE_BYTES: the connection is closed
+    (1009), and the same prompt would only send it again."""
 
 
 class WebsocketClosed(NodeUnreachable):
@@ -155,9 +161,12 @@ def describe_rejection(error: dict[str, Any] | None, node_errors: dict[str, Any]
 class EventStream:
     """Async iterator of decoded events from one websocket; raises WebsocketClosed on close."""
 
-    def __init__(self, connection: ClientConnection, client_id: str = "") -> None:
+    def __init__(
+        self, connection: ClientConnection, client_id: str = "", max_message_bytes: int = 0
+    ) -> None:
         self._connection = connection
         self.client_id = client_id
+        self.max_message_bytes = max_message_bytes  # as the connection was opened with
 
     @property
     def open(self) -> bool:
@@ -173,9 +182,17 @@ class EventStream:
         try:
             message = await self._connection.recv()
         except websockets.ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd is not None else None
-            raise WebsocketClosed(f"websocket closed ({code or 'no close frame'})", code) from exc
+            raise closed_error(exc, self.max_message_bytes) from exc
         return decode_message(message)
+
+
+def closed_error(closed: websockets.ConnectionClosed, max_message_bytes: int) -> ComfyUIError:
+    """What a closed websocket means: MessageTooBig when we closed it for a message past the
+    bound, else WebsocketClosed (the prompt may go on)."""
+    if closed.sent is not None and closed.sent.code == websockets.CloseCode.MESSAGE_TOO_BIG:
+        return MessageTooBig(f"the node sent a websocket message over {max_message_bytes} bytes")
+    code = closed.rcvd.code if closed.rcvd is not None else None
+    return WebsocketClosed(f"websocket closed ({code or 'no close frame'})", code)
 
 
 # Building an SSL context loads the CA bundle, which is slow: every task's client shares this one.
@@ -451,9 +468,9 @@ class ComfyUIClient:
             except BaseException as exc:
                 connection.transport.abort()
                 if isinstance(exc, websockets.ConnectionClosed):
-                    raise WebsocketClosed("websocket closed on connect") from exc
+                    raise closed_error(exc, self.max_message_bytes) from exc
                 raise
-        return EventStream(connection, client_id)
+        return EventStream(connection, client_id, self.max_message_bytes)
 
 
 class NodeClients:

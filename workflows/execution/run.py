@@ -32,6 +32,7 @@ from workflows.comfyui.classes import sends_websocket_images
 from workflows.comfyui.client import (
     ComfyUIError,
     EventStream,
+    MessageTooBig,
     NodeUnreachable,
     PromptRejected,
     PromptTracker,
@@ -45,7 +46,12 @@ from workflows.comfyui.events import (
     ExecutionSuccess,
 )
 from workflows.execution.idle_websockets import idle_websockets
-from workflows.execution.outputs import fetch_saved_files, store_websocket_images
+from workflows.execution.outputs import (
+    OutputBudget,
+    TooMuchOutput,
+    fetch_saved_files,
+    store_websocket_image,
+)
 from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.tasks import leases, live, services
@@ -151,6 +157,9 @@ class TaskRun:
         self.given_back = False
         self.collecting = False  # the prompt ended well; its outputs are being fetched
         self.outputs: list[dict[str, Any]] | None = None
+        # Images sent over the websocket are written as they come, within the task's bounds.
+        self.budget = OutputBudget(settings.ROUTER.task_max_output_bytes)
+        self.websocket_images: list[dict[str, Any]] = []
         # Progress and preview reach the database at most every DB_WRITE_INTERVAL, the first
         # time one interval after the start: a short task ends before it needs any.
         self.last_write = time.monotonic()
@@ -199,7 +208,7 @@ class TaskRun:
         outputs = self.outputs if status == Task.Status.DONE else None
         if status in ("requeue", "lost"):
             return None
-        if status != Task.Status.DONE and self.collecting:
+        if status != Task.Status.DONE and (self.collecting or self.websocket_images):
             # Cut short while fetching (cancel, deadline): what was stored goes with it. Not
             # after losing the lease: the folder is the new owner's then.
             await asyncio.to_thread(shutil.rmtree, outputs_dir(self.task.id), True)
@@ -237,10 +246,18 @@ class TaskRun:
                 async for event in events:
                     self.notice(event)
                     if self.tracker.feed(event):
+                        await self.store_websocket_images()
                         await self.report()
                     if self.tracker.finished:
                         return self.outcome()
                 raise NodeUnreachable("the websocket closed")
+            except MessageTooBig as failure:
+                self.drop_websocket()
+                await self.stop_prompt_on_node()
+                return Task.Status.ERROR, TaskError(f"Node {self.node.url} failed: {failure}.")
+            except TooMuchOutput as failure:
+                await self.stop_prompt_on_node()
+                return Task.Status.ERROR, TaskError(f"The task's {failure}: stopped on {self.node.url}.")
             except NodeUnreachable as lost:
                 self.drop_websocket()
                 if not self.prompt_started:
@@ -511,6 +528,29 @@ class TaskRun:
 
     # -- outputs -----------------------------------------------------------------------------
 
+    async def store_websocket_images(self) -> None:
+        """Writes the images that came over the websocket to disk now, and forgets their bytes:
+        a graph that sends many large ones must not hold them all in memory."""
+        images = self.tracker.websocket_images
+        while images:
+            image = images.pop(0)
+            index = len(self.websocket_images)
+            self.budget.add(len(image.data))
+            if len(image.data) <= INLINE_WRITE_BYTES:
+                stored = store_websocket_image(self.task.id, index, image)
+            else:
+                stored = await asyncio.to_thread(store_websocket_image, self.task.id, index, image)
+            self.websocket_images.append(stored)
+
+    async def stop_prompt_on_node(self) -> None:
+        """Takes our prompt off the node (queued or running), for a task that ends here while
+        it would go on there; the node's answer does not matter."""
+        try:
+            await self.client.queue_delete([self.task.prompt_id])
+            await self.client.interrupt(self.task.prompt_id)
+        except ComfyUIError as failure:
+            logger.info("Task %s: could not stop its prompt: %s", self.task.id, failure)
+
     async def follow_to_outputs(self) -> tuple[str, TaskError | None]:
         """Follows the prompt to its end, then fetches what a successful one made."""
         status, error = await self.follow()
@@ -521,18 +561,16 @@ class TaskRun:
             self.outputs = await self.collect_outputs()
         except ComfyUIError as failure:
             return Task.Status.ERROR, TaskError(f"Could not fetch outputs: {failure}")
+        except TooMuchOutput as failure:
+            return Task.Status.ERROR, TaskError(f"The task's {failure}.")
         return status, error
 
     async def collect_outputs(self) -> list[dict[str, Any]]:
-        images = self.tracker.websocket_images
-        if sum(len(image.data) for image in images) <= INLINE_WRITE_BYTES:
-            stored = store_websocket_images(self.task.id, images)
-        else:
-            stored = await asyncio.to_thread(store_websocket_images, self.task.id, images)
+        stored = list(self.websocket_images)
         stored += await fetch_saved_files(
-            self.client, self.task.id, self.tracker.outputs, first_index=len(stored)
+            self.client, self.task.id, self.tracker.outputs, len(stored), self.budget
         )
-        if sends_websocket_images(self.task.graph) and not self.tracker.websocket_images:
+        if sends_websocket_images(self.task.graph) and not self.websocket_images:
             # Settled from /history: the images went over a websocket nobody was listening to.
             # Running the prompt again costs little, ComfyUI having cached all but the last node.
             lost = "The images sent over the node's websocket were lost with the connection."
