@@ -5,53 +5,16 @@ scripts (`Content-Security-Policy: default-src 'none'; sandbox`) and sniffing.""
 
 from __future__ import annotations
 
-import base64
-import uuid
-
 import pytest
-from django.test import Client
-from django.utils import timezone
 
+from tests.support.stored_outputs import a_done_task, operator
 from workflows.models import Task
-from workflows.tasks.files import outputs_dir
 
 pytestmark = pytest.mark.django_db
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 HTML = b"<html><script>fetch('/cluster/nodes')</script></html>"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
-
-
-def operator() -> Client:
-    return Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"admin:admin").decode())
-
-
-def a_done_task(files: dict[str, bytes], content_types: dict[str, str]) -> Task:
-    task_id = uuid.uuid4()
-    folder = outputs_dir(task_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    outputs = []
-    for index, (name, data) in enumerate(files.items()):
-        stored = f"{index:03d}-{name}"
-        (folder / stored).write_bytes(data)
-        outputs.append(
-            {
-                "index": index,
-                "filename": name,
-                "stored_name": stored,
-                "content_type": content_types[name],
-                "size": len(data),
-            }
-        )
-    return Task.objects.create(
-        id=task_id,
-        type="ComfyUI",
-        status=Task.Status.DONE,
-        params={},
-        graph={},
-        outputs=outputs,
-        finished_at=timezone.now(),
-    )
 
 
 def assert_no_scripts_and_no_sniffing(response: object) -> None:

@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from comfy_router.sizes import format_size
 from workflows.graphs import limits
 from workflows.models import Task
+
+# What `include=data` may carry in all: past it, base64 in a JSON answer costs the router several
+# times the outputs' size in memory for each request, so their URLs are the way.
+MAX_INCLUDED_DATA_BYTES = 16 * 1024 * 1024
 
 
 class TaskListQuerySerializer(serializers.Serializer):
@@ -29,5 +36,26 @@ class TaskListQuerySerializer(serializers.Serializer):
 
 class TaskDetailQuerySerializer(serializers.Serializer):
     include = serializers.ChoiceField(
-        choices=["data"], required=False, help_text="`data`: outputs carry their bytes in base64."
+        choices=["data"],
+        required=False,
+        help_text=(
+            "`data`: outputs carry their bytes in base64, when they take at most "
+            f"{format_size(MAX_INCLUDED_DATA_BYTES)} in all; past that a 400 (fetch each from its "
+            "`url`)."
+        ),
     )
+
+
+def refuse_data_past_the_bound(outputs: list[dict[str, Any]]) -> None:
+    """A 400 on `include` when the outputs take more than `include=data` may carry."""
+    size = sum(output["size"] for output in outputs)
+    if size > MAX_INCLUDED_DATA_BYTES:
+        raise serializers.ValidationError(
+            {
+                "include": [
+                    f"The outputs take {format_size(size)}; include=data carries at most "
+                    f"{format_size(MAX_INCLUDED_DATA_BYTES)} in all: fetch each output from "
+                    "its url."
+                ]
+            }
+        )

@@ -17,7 +17,11 @@ from rest_framework.views import APIView
 from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.outputs import output_response
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
-from workflows.api.queries import TaskDetailQuerySerializer, TaskListQuerySerializer
+from workflows.api.queries import (
+    TaskDetailQuerySerializer,
+    TaskListQuerySerializer,
+    refuse_data_past_the_bound,
+)
 from workflows.api.serializers import (
     ErrorSerializer,
     TaskCreatedSerializer,
@@ -110,7 +114,7 @@ class WorkflowDetailView(APIView):
     @extend_schema(
         operation_id="workflow_get",
         parameters=[TaskDetailQuerySerializer],
-        responses={200: TaskDetailSerializer, 404: ErrorSerializer},
+        responses={200: TaskDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="A task's status, progress, preview, outputs and error.",
     )
     def get(self, request: Request, task_id: uuid.UUID) -> Response:
@@ -118,6 +122,8 @@ class WorkflowDetailView(APIView):
         query.is_valid(raise_exception=True)
         task = get_task(task_id)
         include_data = query.validated_data.get("include") == "data"
+        if include_data:
+            refuse_data_past_the_bound(task.outputs)
         return Response(
             selectors.task_detail(task, base_url=base_url(request), include_data=include_data)
         )
