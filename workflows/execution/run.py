@@ -573,20 +573,23 @@ class TaskRun:
         if sends_websocket_images(self.task.graph) and not self.websocket_images:
             # Settled from /history: the images went over a websocket nobody was listening to.
             # Running the prompt again costs little, ComfyUI having cached all but the last node.
+            # It costs no attempt: neither the node nor the task failed, a router process died.
             lost = "The images sent over the node's websocket were lost with the connection."
-            if await self.requeue(lost):
+            if await self.requeue(lost, refund=True):
                 raise RunEnded("requeue")
             raise RunEnded(Task.Status.ERROR, TaskError(lost))
         return stored
 
-    async def requeue(self, reason: str, *, stolen: bool = False) -> bool:
+    async def requeue(self, reason: str, *, stolen: bool = False, refund: bool = False) -> bool:
         """Gives the task another attempt if it has one left, letting go of the node; False
-        otherwise. `stolen`: taken back before it started, which costs no attempt."""
-        if self.task.attempts >= settings.ROUTER.task_max_attempts and not stolen:
+        otherwise. `stolen`: taken back before it started; it costs no attempt, nor does a
+        `refund` one."""
+        free = stolen or refund
+        if self.task.attempts >= settings.ROUTER.task_max_attempts and not free:
             return False
         held = None if self.node_released else self.node.pk
         if not await database_sync_to_async(services.task_requeue)(
-            task_id=self.task.id, owner=self.owner, node_id=held, stolen=stolen
+            task_id=self.task.id, owner=self.owner, node_id=held, stolen=stolen, refund=refund
         ):
             return False
         self.node_released = True

@@ -145,18 +145,24 @@ def task_request_cancel(*, task_id: uuid.UUID) -> Task:
 
 
 def task_requeue(
-    *, task_id: uuid.UUID, owner: str, node_id: int | None, stolen: bool = False
+    *,
+    task_id: uuid.UUID,
+    owner: str,
+    node_id: int | None,
+    stolen: bool = False,
+    refund: bool = False,
 ) -> bool:
-    """Puts a running task whose prompt never started back in the queue, for another node, and
-    lets go of `node_id` (the node its run held) in the same transaction; False when the lease
-    `owner` no longer holds the task. `stolen`: taken back from a busy node's queue for an idle
-    node, which gives back the attempt its start took."""
-    refund = {"attempts": F("attempts") - 1} if stolen else {}
+    """Puts a running task back in the queue, for another node, and lets go of `node_id` (the
+    node its run held) in the same transaction; False when the lease `owner` no longer holds the
+    task. `stolen`: taken back from a busy node's queue for an idle node; `refund` (so does a
+    steal): the attempt its start took is given back, as no fault of the node or the task
+    made it go again."""
+    refund_attempt = {"attempts": F("attempts") - 1} if stolen or refund else {}
     with transaction.atomic():
         requeued = Task.objects.filter(
             pk=task_id, status=Task.Status.RUNNING, lease_owner=owner
         ).update(
-            **refund,
+            **refund_attempt,
             steal_requested=False,
             status=Task.Status.PENDING,
             node=None,
