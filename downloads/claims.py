@@ -108,9 +108,12 @@ def claim(*, entry_id: int, owner: str, cache_file: Path, waited_on: str = "") -
         entry.heartbeat_at = timezone.now()
         entry.bytes_done = 0
         entry.bytes_total = None
+        entry.bytes_reserved = 0
         entry.error = ""
         entry.save(
-            update_fields=["status", "owner", "heartbeat_at", "bytes_done", "bytes_total", "error"]
+            update_fields=[
+                "status", "owner", "heartbeat_at", "bytes_done", "bytes_total", "bytes_reserved", "error"
+            ]
         )
         return Claim("download", entry_id, owner=owner)
 
@@ -120,6 +123,14 @@ def heartbeat(*, entry_id: int, owner: str, bytes_done: int, bytes_total: int | 
     return bool(
         CacheEntry.objects.filter(pk=entry_id, owner=owner, status=CacheEntry.Status.DOWNLOADING)
         .update(heartbeat_at=timezone.now(), bytes_done=bytes_done, bytes_total=bytes_total)
+    )
+
+
+def reserve(*, entry_id: int, owner: str, room: int) -> bool:
+    """Records the room the download has made; False when another downloader took it over."""
+    return bool(
+        CacheEntry.objects.filter(pk=entry_id, owner=owner, status=CacheEntry.Status.DOWNLOADING)
+        .update(bytes_reserved=room)
     )
 
 

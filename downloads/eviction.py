@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Greatest
 
 from comfy_router.counters import counter_add
 from downloads.models import CacheEntry, CacheUse
@@ -39,11 +39,12 @@ def ready_bytes() -> int:
 
 
 def reserved_bytes(*, exclude_id: int | None = None) -> int:
-    """What downloads in progress will add (their Content-Length, else what they have so far)."""
+    """The room downloads in progress have made (at least what they have so far): bytes that
+    arrived, never a Content-Length, which a server may announce and not send."""
     downloads = CacheEntry.objects.filter(status=CacheEntry.Status.DOWNLOADING).exclude(owner="")
     if exclude_id is not None:
         downloads = downloads.exclude(pk=exclude_id)
-    total = downloads.aggregate(total=Sum(Coalesce("bytes_total", "bytes_done")))
+    total = downloads.aggregate(total=Sum(Greatest("bytes_reserved", "bytes_done")))
     return int(total["total"] or 0)
 
 
@@ -86,8 +87,8 @@ def entry_delete(*, entry_id: int, only_ready: bool = True) -> int | None:
 def evict(
     *, max_bytes: int, incoming: int = 0, exclude_id: int | None = None, dry_run: bool = False
 ) -> list[EvictedEntry]:
-    """Frees room until ready + in-progress + `incoming` bytes fit in `max_bytes`. Pinned entries
-    are kept even when that leaves the cache over its limit."""
+    """Frees room until ready + in-progress (their room) + `incoming` bytes fit in `max_bytes`.
+    Pinned entries are kept even when that leaves the cache over its limit."""
     used = ready_bytes() + reserved_bytes(exclude_id=exclude_id) + incoming
     excess = used - max_bytes
     evicted: list[EvictedEntry] = []

@@ -1,5 +1,5 @@
 """One URL to one local file over HTTP: redirects followed by hand (each hop passes the URL policy),
-transient failures retried with backoff.
+transient failures retried with backoff, room made in the cache as the body arrives.
 
 The transfer itself runs in a worker thread with a blocking httpx client, which does less Python
 work per byte than the asyncio stack, and CPU is what limits a fast transfer.
@@ -34,13 +34,18 @@ BACKOFF_SECONDS = (1.0, 3.0, 9.0)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # How long the worker thread may wait for the event loop to make room in the cache.
 MAKE_ROOM_TIMEOUT = 300.0
+# Room is made for the bytes that arrived plus a step of a quarter of them (at least MIN_ROOM_STEP),
+# so a big file asks ~40 times, and a server that announces a large Content-Length but sends
+# little evicts for what it sent, never for its header.
+MIN_ROOM_STEP = 1024 * 1024
 STOP_CHECK_INTERVAL = 0.1  # seconds between two looks at `stop` while waiting on the loop
 # Transfers get their own threads, so many of them never starve the loop's default executor;
 # a transfer beyond these waits for a free thread.
 _TRANSFERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="download")
 SSL_CONTEXT = httpx.create_ssl_context()
 
-BeforeBody = Callable[[int | None], Awaitable[None]]
+# Called with the bytes of this body the cache must have room for (they will be written next).
+MakeRoom = Callable[[int], Awaitable[None]]
 
 
 @dataclass
@@ -66,7 +71,7 @@ async def fetch_with_retries(
     *,
     options: FetchOptions,
     transfer: Transfer,
-    before_body: BeforeBody | None = None,
+    make_room: MakeRoom | None = None,
 ) -> int:
     """Downloads `url` into `destination` (created or truncated) and returns its size; raises
     DownloadError after the last attempt, having removed `destination`."""
@@ -74,7 +79,7 @@ async def fetch_with_retries(
     while True:
         try:
             return await fetch_once(
-                url, destination, options=options, transfer=transfer, before_body=before_body
+                url, destination, options=options, transfer=transfer, make_room=make_room
             )
         except TransientDownloadError as exc:
             if attempt >= RETRIES:
@@ -96,19 +101,19 @@ async def fetch_once(
     *,
     options: FetchOptions,
     transfer: Transfer,
-    before_body: BeforeBody | None = None,
+    make_room: MakeRoom | None = None,
 ) -> int:
     """One attempt, in a worker thread. When cancelled, the thread is told to stop and ends by
     itself at the next chunk (or the read timeout), never writing again."""
     loop = asyncio.get_running_loop()
     stop = threading.Event()
 
-    def make_room(length: int | None) -> None:
-        """Runs `before_body` on the loop and waits for it, but not past a stop: a process that
+    def make_room_from_thread(room: int) -> None:
+        """Runs `make_room` on the loop and waits for it, but not past a stop: a process that
         shuts down stops its loop, and a thread waiting on it would hold the exit up."""
-        if before_body is None:
+        if make_room is None:
             return
-        future = asyncio.run_coroutine_threadsafe(before_body(length), loop)
+        future = asyncio.run_coroutine_threadsafe(make_room(room), loop)
         deadline = time.monotonic() + MAKE_ROOM_TIMEOUT
         while True:
             try:
@@ -123,7 +128,7 @@ async def fetch_once(
                     raise
 
     transfer_call = functools.partial(
-        _fetch_blocking, url, destination, options, transfer, make_room, stop
+        _fetch_blocking, url, destination, options, transfer, make_room_from_thread, stop
     )
     worker = loop.run_in_executor(_TRANSFERS, transfer_call)
     try:
@@ -139,7 +144,7 @@ def _fetch_blocking(
     destination: Path,
     options: FetchOptions,
     transfer: Transfer,
-    make_room: Callable[[int | None], None],
+    make_room: Callable[[int], None],
     stop: threading.Event,
 ) -> int:
     try:
@@ -155,7 +160,7 @@ def _transfer(
     destination: Path,
     options: FetchOptions,
     transfer: Transfer,
-    make_room: Callable[[int | None], None],
+    make_room: Callable[[int], None],
     stop: threading.Event,
 ) -> int:
     transfer.bytes_done = 0
@@ -174,15 +179,12 @@ def _transfer(
                     f"(COMFY_ROUTER__DOWNLOAD__MAX_CACHE_BYTES={options.max_bytes})",
                 )
             transfer.bytes_total = length
-            make_room(length)
-            if stop.is_set():
-                raise _Stopped()
             try:
                 file = open(destination, "wb")
             except OSError as exc:
                 raise DownloadError(url, f"cannot write to the cache: {exc}") from None
             with file:
-                _stream_body(url, response, file, options, transfer, stop)
+                _stream_body(url, response, file, options, transfer, make_room, stop)
         except httpx.TimeoutException:
             cause = f"the transfer stalled for {options.timeout:g}s (COMFY_ROUTER__DOWNLOAD__TIMEOUT)"
             raise TransientDownloadError(url, cause) from None
@@ -238,11 +240,19 @@ def _stream_body(
     file: BinaryIO,
     options: FetchOptions,
     transfer: Transfer,
+    make_room: Callable[[int], None],
     stop: threading.Event,
 ) -> None:
+    room = 0
     for chunk in response.iter_raw():
         if stop.is_set():
             raise _Stopped()
+        needed = transfer.bytes_done + len(chunk)
+        if needed > room:
+            room = _next_room(needed, transfer.bytes_total)
+            make_room(room)
+            if stop.is_set():
+                raise _Stopped()
         try:
             file.write(chunk)
         except OSError as exc:
@@ -259,6 +269,14 @@ def _stream_body(
         raise TransientDownloadError(
             url, f"received {transfer.bytes_done} bytes, but Content-Length said {total}"
         )
+
+
+def _next_room(needed: int, announced: int | None) -> int:
+    """Room for `needed` bytes and a step more, but not past an announced length still ahead."""
+    room = needed + max(MIN_ROOM_STEP, needed // 4)
+    if announced is not None and announced >= needed:
+        room = min(room, announced)
+    return room
 
 
 def _describe(exc: Exception) -> str:

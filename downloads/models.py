@@ -24,6 +24,8 @@ class CacheEntry(models.Model):
     size = models.BigIntegerField(default=0)
     bytes_done = models.BigIntegerField(default=0)
     bytes_total = models.BigIntegerField(null=True, blank=True)
+    # Room made for the download so far: what it may write before it asks again (downloads.fetch).
+    bytes_reserved = models.BigIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     # Who downloads it now ("host:pid:token") and when that downloader last said it is alive.
     owner = models.CharField(max_length=128, blank=True, default="")

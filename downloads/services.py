@@ -210,11 +210,12 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         max_bytes=config.max_cache_bytes,
     )
 
-    async def make_room(length: int | None) -> None:
-        if length:
-            await database_sync_to_async(evict)(
-                max_bytes=config.max_cache_bytes, incoming=length, exclude_id=entry_id
-            )
+    def reserve_and_evict(room: int) -> None:
+        if claims.reserve(entry_id=entry_id, owner=owner, room=room):
+            evict(max_bytes=config.max_cache_bytes, incoming=room, exclude_id=entry_id)
+
+    async def make_room(room: int) -> None:
+        await database_sync_to_async(reserve_and_evict)(room)
 
     async def report() -> None:
         while True:
@@ -240,7 +241,7 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
     reporter = asyncio.create_task(report())
     try:
         size = await fetch_with_retries(
-            url, temp_file, options=options, transfer=transfer, before_body=make_room
+            url, temp_file, options=options, transfer=transfer, make_room=make_room
         )
     except DownloadError as exc:
         logger.warning("Download failed: %s", exc.message)
