@@ -22,8 +22,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from downloads.errors import DownloadError, TransientDownloadError
-from downloads.policy import check_url
+from downloads.errors import DownloadError, TransientDownloadError, UnsafeURLError
+from downloads.policy import check_scheme
 from downloads.transport import DownloadTransport
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,8 @@ def _transfer(
 ) -> int:
     transfer.bytes_done = 0
     timeout = httpx.Timeout(options.timeout)
-    transport = DownloadTransport(SSL_CONTEXT)
+    block = options.block_private_networks
+    transport = DownloadTransport(SSL_CONTEXT, block_private_networks=block)
     with httpx.Client(
         timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
     ) as client:
@@ -196,13 +197,16 @@ def _transfer(
 
 
 def _open(client: httpx.Client, url: str, options: FetchOptions) -> httpx.Response:
-    """Sends GET, following up to MAX_REDIRECTS redirects, checking every hop's URL first."""
+    """Sends GET, following up to MAX_REDIRECTS redirects, checking every hop's scheme first (and
+    the transport every address it connects to)."""
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            check_url(current, block_private_networks=options.block_private_networks)
+            check_scheme(current)
             request = client.build_request("GET", current, headers={"Accept-Encoding": "identity"})
             response = client.send(request, stream=True)
+        except UnsafeURLError as refused:  # by the transport, which knows the host, not the URL
+            raise UnsafeURLError(current, refused.message) from None
         except httpx.TimeoutException:
             cause = f"no answer from {current} within {options.timeout:g}s"
             raise TransientDownloadError(url, cause) from None

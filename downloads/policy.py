@@ -1,5 +1,6 @@
-"""What may be fetched and where files may land: http(s) only, optionally no private networks,
-and only into ComfyUI folders we know, under plain file names."""
+"""What may be fetched and where files may land: http(s) only, optionally no private networks
+(checked by the connection: see `public_addresses`), and only into ComfyUI folders we know,
+under plain file names."""
 
 from __future__ import annotations
 
@@ -77,25 +78,27 @@ def is_public_address(address: str) -> bool:
     )
 
 
-def check_url(url: str, *, block_private_networks: bool) -> None:
-    """Raises UnsafeURLError for a URL we must not fetch. Called for the first URL and every
-    redirect target, from the download's worker thread (so resolving may block).
+def public_addresses(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, once each is found public; else UnsafeURLError. Called
+    by the connection itself (downloads.transport), which then connects to one of these
+    addresses and never resolves `host` again, so the address checked is the address reached:
+    a DNS answer that changes in between (rebinding) does not matter.
 
-    The check resolves the name once and the connection resolves it again: a DNS answer that
-    changes in between (rebinding) is not caught."""
-    host = check_scheme(url)
-    if not block_private_networks:
-        return
-    port = urlsplit(url).port or (443 if url.lower().startswith("https") else 80)
+    `host` is the name as it goes on the wire: an IP literal or the ASCII name httpx made of the
+    URL's host (a non-ASCII name in its IDNA 2008 form, `xn--...`). Resolving the URL's own
+    spelling instead would apply Python's IDNA 2003 codec and check another name."""
+    if not host.isascii():
+        raise UnsafeURLError(host, f"host {host!r} is not in its ASCII (IDNA) form")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise UnsafeURLError(url, f"cannot resolve host {host!r}: {exc}") from None
-    for info in infos:
-        address = str(info[4][0])
+        raise UnsafeURLError(host, f"cannot resolve host {host!r}: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for address in addresses:
         if not is_public_address(address):
             raise UnsafeURLError(
-                url,
+                host,
                 f"host {host!r} resolves to the non-public address {address}, "
                 "refused because COMFY_ROUTER__DOWNLOAD__BLOCK_PRIVATE_NETWORKS is on",
             )
+    return addresses

@@ -15,7 +15,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from comfy_router.background import spawn
 from downloads.errors import UnsafeURLError
-from downloads.policy import check_url
+from downloads.policy import check_scheme
+from downloads.transport import WebhookTransport
 from workflows.models import Task
 from workflows.tasks.selectors import task_detail
 
@@ -25,6 +26,7 @@ SIGNATURE_HEADER = "X-Comfy-Router-Signature"
 ATTEMPTS = 4  # the first try and 3 retries
 BACKOFF = 1.0
 TIMEOUT = 10.0
+SSL_CONTEXT = httpx.create_ssl_context()
 
 
 def signature(body: bytes) -> str:
@@ -37,23 +39,32 @@ def webhook_body(task: Task) -> bytes:
 
 
 async def deliver(task: Task) -> bool:
+    """Posts the task until the receiver takes it; with BLOCK_PRIVATE_NETWORKS the transport
+    connects only to public addresses, and a refused one ends the delivery at once."""
     try:
-        await asyncio.to_thread(
-            check_url, task.webhook_url,
-            block_private_networks=settings.ROUTER.block_private_networks,
-        )
+        check_scheme(task.webhook_url)
     except UnsafeURLError as refused:
-        logger.warning("Webhook for task %s not sent: %s", task.id, refused)
+        logger.warning("Webhook %s for task %s not sent: %s", task.webhook_url, task.id, refused)
         return False
     body = await database_sync_to_async(webhook_body)(task)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(body)}
-    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+    transport = WebhookTransport(
+        SSL_CONTEXT, block_private_networks=settings.ROUTER.block_private_networks
+    )
+    async with httpx.AsyncClient(
+        transport=transport, timeout=TIMEOUT, follow_redirects=False, trust_env=False
+    ) as client:
         for attempt in range(ATTEMPTS):
             try:
                 response = await client.post(task.webhook_url, content=body, headers=headers)
                 if response.status_code < 300:
                     return True
                 logger.warning("Webhook %s answered %s", task.webhook_url, response.status_code)
+            except UnsafeURLError as refused:
+                logger.warning(
+                    "Webhook %s for task %s not sent: %s", task.webhook_url, task.id, refused
+                )
+                return False
             except httpx.HTTPError as failure:
                 logger.warning("Webhook %s failed: %r", task.webhook_url, failure)
             if attempt + 1 < ATTEMPTS:
