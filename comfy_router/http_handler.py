@@ -8,9 +8,16 @@ gets a new thread, hence a new database connection. Here:
 - the chain is built sync, as under WSGI: a request goes to a thread once for all of it;
 - that thread is one of a few long-lived ones (`REQUEST_THREADS`), each keeping its database
   connection from request to request. A request goes to the least busy; requests still run
-  side by side, so one waiting on a node (the admin checking it) holds up no others.
+  side by side, so one waiting on a node (the admin checking it) holds up no others;
+- a streaming response is sent no faster than its client reads it. Django reads a sync
+  iterator (a FileResponse's file) whole into a list before sending any of it, and Daphne
+  writes whatever it is sent to Twisted's buffer at once: three clients that opened a 150 MiB
+  output and read nothing took 900 MB. Here such an iterator is read a block at a time, on the
+  request's thread, and each body message waits for the room the server makes once the client
+  has taken the one before (`WriteRoom`; the Daphne request `serve` installs makes it, see
+  comfy_router.server_patches; under another server messages go as Django sends them).
 
-Everything else (reading the body, streaming the response, signals) is Django's own.
+Everything else (reading the body, signals) is Django's own.
 
 `load_middleware` and `get_response_async` (BaseHandler) and `handle` (ASGIHandler) carry no
 underscore but are not documented API: this was written against Django 5.2.19 and is listed in
@@ -20,15 +27,20 @@ API since 3.13 (pinned at 3.13.0).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 REQUEST_THREADS = 8
+
+# The key of a body message that carries a WriteRoom to the server.
+WRITE_ROOM = "comfy_router.write_room"
 
 
 class RequestThreads:
@@ -50,6 +62,53 @@ class RequestThreads:
         self.in_use[index] -= 1
 
 
+class WriteRoom:
+    """Goes to the server with one body message. A server that paces its writes calls `heard`
+    as it takes the message, then `made` once its client has taken what was written (at once
+    when nothing waits); a server that does not calls neither."""
+
+    def __init__(self) -> None:
+        self.was_heard = False
+        self.room = asyncio.get_running_loop().create_future()
+
+    def heard(self) -> None:
+        self.was_heard = True
+
+    def made(self) -> None:
+        if not self.room.done():
+            self.room.set_result(None)
+
+
+class PacedSend:
+    """An ASGI `send` that holds a response's body until the server has room for it."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self.send = send
+        self.server_paces = True
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if not (
+            self.server_paces
+            and message["type"] == "http.response.body"
+            and message.get("more_body", False)
+        ):
+            await self.send(message)
+            return
+        room = WriteRoom()
+        await self.send({**message, WRITE_ROOM: room})
+        if not room.was_heard:
+            self.server_paces = False
+            return
+        await room.room
+
+
+async def read_in_request_thread(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A sync iterator's blocks, read one at a time on the request's thread."""
+    read = sync_to_async(next, thread_sensitive=True)
+    while (block := await read(blocks, None)) is not None:
+        yield block
+
+
 class RouterASGIHandler(ASGIHandler):
     def __init__(self, threads: int = REQUEST_THREADS) -> None:
         self.threads = RequestThreads(threads)
@@ -59,7 +118,10 @@ class RouterASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        if isinstance(response, StreamingHttpResponse) and not response.is_async:
+            response.streaming_content = read_in_request_thread(iter(response.streaming_content))
+        return response
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -67,7 +129,7 @@ class RouterASGIHandler(ASGIHandler):
         index = self.threads.pick()
         try:
             async with ThreadSensitiveContext(executor=self.threads.executors[index]):
-                await self.handle(scope, receive, send)
+                await self.handle(scope, receive, PacedSend(send))
         finally:
             self.threads.done(index)
 

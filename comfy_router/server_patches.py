@@ -1,7 +1,8 @@
-"""The one patch `serve` makes to Daphne and Twisted, for three upstream behaviours that reach
+"""The one patch `serve` makes to Daphne and Twisted, for four upstream behaviours that reach
 users: Twisted spools any request body to disk before Daphne hands it on, Daphne writes HEAD
-answers' bodies past Twisted's guard, and Twisted answers a malformed multipart body with an
-empty 400 of its own.
+answers' bodies past Twisted's guard, Twisted answers a malformed multipart body with an empty
+400 of its own, and Daphne writes a response's body to Twisted's buffer as fast as the
+application sends it, however slowly the client reads.
 
 Daphne offers no public way to give its connections another request class: it builds its HTTP
 factory inside `Server.run` from the module-level name `daphne.server.HTTPFactory`, and that
@@ -25,8 +26,11 @@ import daphne.server  # first: installs the asyncio reactor before anything impo
 import twisted
 from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.internet import reactor
+from twisted.internet.interfaces import IPushProducer
 from twisted.web import http
+from zope.interface import implementer
 
+from comfy_router.http_handler import WRITE_ROOM, WriteRoom
 from comfy_router.limits import too_large_body
 
 # The versions this patch was written against and checked with; another one stops `serve` until
@@ -43,14 +47,45 @@ class PatchNotInstallable(Exception):
     """What a patch overrides is not what it was written for; the message names the patch."""
 
 
+@implementer(IPushProducer)
+class ClientPace:
+    """Registered with a connection as its response's producer: Twisted pauses it while the
+    connection's write buffer is full and resumes it once the client has taken it; the rooms
+    handed meanwhile are made on resuming."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.waiting: list[WriteRoom] = []
+
+    def hand(self, room: WriteRoom) -> None:
+        if self.paused:
+            self.waiting.append(room)
+        else:
+            room.made()
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        waiting, self.waiting = self.waiting, []
+        for room in waiting:
+            room.made()
+
+    def stopProducing(self) -> None:
+        self.resumeProducing()
+
+
 class RouterWebRequest(WebRequest):  # type: ignore[misc]
-    """Daphne's request with the request-body limit, the HEAD fix and Twisted's form parse off."""
+    """Daphne's request with the request-body limit, the HEAD fix, Twisted's form parse off and
+    the response pacing."""
 
     max_body_bytes: int = 32 * 1024 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.body_refused = False
         self.body_received = 0
+        self.pace = ClientPace()
         # The form-body pass-through. Twisted parses a POST's url-encoded or multipart body into
         # `request.args` (which Daphne never reads) and answers a malformed multipart body with
         # its own empty, non-JSON 400 before Django sees the request: Request.requestReceived,
@@ -113,7 +148,26 @@ class RouterWebRequest(WebRequest):  # type: ignore[misc]
         # next answer.
         if self.method == b"HEAD" and message.get("type") == "http.response.body":
             message = {**message, "body": b""}
+        # The response pacing (see comfy_router.http_handler). Daphne writes each body chunk to
+        # Twisted at once (same line as above) and its `send` returns before the client took
+        # any of it, so an application streaming a large file had all of it in memory for a
+        # client that reads slowly or not at all. The application hands a WriteRoom with each
+        # chunk; it is made once Twisted's buffer has room again, which Twisted tells the
+        # producer registered for the response (Request.registerProducer, public API).
+        room = message.get(WRITE_ROOM)
+        if room is not None and self.channel is not None and self.producer is None:
+            self.registerProducer(self.pace, True)
+        ends = message.get("type") == "http.response.body" and not message.get("more_body")
+        if ends and self.producer is self.pace and self.channel is not None:
+            self.unregisterProducer()
         super().handle_reply(message)
+        if room is not None:
+            room.heard()
+            self.pace.hand(room)
+
+    def connectionLost(self, reason: Any) -> None:
+        self.pace.stopProducing()
+        super().connectionLost(reason)
 
 
 class RouterHTTPFactory(HTTPFactory):  # type: ignore[misc]
@@ -158,6 +212,9 @@ def form_parse_switch_missing() -> str | None:
 PATCHES: dict[str, Callable[[], str | None]] = {
     "the Daphne request-body limit": missing_methods("gotLength", "handleContentChunk", "process"),
     "the Daphne HEAD fix": missing_methods("handle_reply"),
+    "the Daphne response pacing": missing_methods(
+        "handle_reply", "connectionLost", "registerProducer", "unregisterProducer"
+    ),
     "the Daphne form-body pass-through": form_parse_switch_missing,
 }
 
