@@ -28,6 +28,11 @@ from workflows.comfyui.events import (
 
 OUTPUT_KINDS = ("images", "gifs", "videos", "video", "audio", "files")
 
+# The largest preview kept: a larger one is dropped and the one before stays. ComfyUI's own are
+# a few tens of KiB (at most 512 px a side); the router stores the latest and anyone holding the
+# task's id may poll it, so a node sending huge ones must not make every poll costly.
+MAX_PREVIEW_BYTES = 2 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -176,6 +181,8 @@ class PromptTracker:
                     WebsocketImage(node_id, event.data, event.image_format)
                 )
                 return True
+            return False
+        if len(event.data) > MAX_PREVIEW_BYTES:
             return False
         self.latest_preview = Preview(event.data, event.image_format, node_id)
         return True
