@@ -19,7 +19,7 @@ from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import authentication, exceptions
 
-PUBLIC_PATHS = re.compile(r"^/((health_check|preview/[^/]+)/?)?$")
+PUBLIC_PATHS = re.compile(r"^/((health_check|preview/[^/]+(/image)?)/?)?$")
 ADMIN_PREFIX = "/admin/"
 REALM = 'Basic realm="Comfy Router", charset="UTF-8"'
 

@@ -8,7 +8,6 @@ one goes with its output files.
 
 from __future__ import annotations
 
-import base64
 import shutil
 import uuid
 from typing import Any
@@ -24,7 +23,7 @@ from django.utils.safestring import SafeString
 from workflows.api.outputs import is_inline_image, output_response
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
-from workflows.tasks.selectors import output_path
+from workflows.tasks.selectors import output_path, preview_data_url
 from workflows.tasks.services import TaskNotCancellable, task_request_cancel
 
 STATUS_COLOURS = {
@@ -129,14 +128,9 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.display(description="preview / outputs")
     def thumbnails(self, task: Task) -> SafeString:
-        if task.status == Task.Status.RUNNING and task.preview:
-            data = base64.b64encode(bytes(task.preview)).decode()
-            return format_html(
-                '<img src="data:{};base64,{}" style="{}" alt="preview">',
-                task.preview_content_type or "image/jpeg",
-                data,
-                THUMBNAIL,
-            )
+        preview = preview_data_url(task)
+        if preview is not None:
+            return format_html('<img src="{}" style="{}" alt="preview">', preview, THUMBNAIL)
         images = [o for o in task.outputs if is_inline_image(o)]
         return format_html_join(
             "",

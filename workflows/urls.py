@@ -13,5 +13,6 @@ urlpatterns = [
         name="workflow-output",
     ),
     path("preview/<uuid:task_id>", views.PreviewView.as_view(), name="preview"),
+    path("preview/<uuid:task_id>/image", views.PreviewImageView.as_view(), name="preview-image"),
     path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -15,7 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows.api.capacity import refuse_what_no_node_can_run
-from workflows.api.outputs import output_response
+from workflows.api import previews
+from workflows.api.outputs import OUTPUT_HEADERS, output_response
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.api.queries import (
     TaskDetailQuerySerializer,
@@ -162,22 +164,11 @@ class WorkflowOutputView(APIView):
         return output_response(path, output)
 
 
-class PreviewView(APIView):
+class PublicPreviewView(APIView):
     """Public: ids are random UUIDs, and only status, progress and preview are shown."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-
-    @extend_schema(
-        operation_id="preview_get",
-        auth=[],
-        responses={200: TaskPreviewSerializer, 404: ErrorSerializer},
-        summary="Status, progress and latest preview of a task; no auth, CORS *.",
-    )
-    def get(self, request: Request, task_id: uuid.UUID) -> Response:
-        response = Response(selectors.task_preview(get_task(task_id)))
-        response["Access-Control-Allow-Origin"] = "*"
-        return response
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = Response(status=status.HTTP_204_NO_CONTENT)
@@ -185,3 +176,47 @@ class PreviewView(APIView):
         response["Access-Control-Allow-Methods"] = "GET, OPTIONS"
         response["Access-Control-Allow-Headers"] = "*"
         return response
+
+
+class PreviewView(PublicPreviewView):
+    @extend_schema(
+        operation_id="preview_get",
+        auth=[],
+        responses={
+            200: TaskPreviewSerializer,
+            304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match"),
+            404: ErrorSerializer,
+        },
+        summary="Status, progress and latest preview of a task; no auth, CORS *.",
+    )
+    def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
+        task = get_task(task_id)
+        tag = previews.etag(selectors.preview_version(task))
+        if previews.client_has(request, tag):
+            return previews.not_modified(tag)
+        return previews.with_preview_headers(Response(selectors.task_preview(task)), tag)
+
+
+class PreviewImageView(PublicPreviewView):
+    @extend_schema(
+        operation_id="preview_image",
+        auth=[],
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match"),
+            404: ErrorSerializer,
+        },
+        summary="The latest preview of a running task, as the node sent it; no auth, CORS *.",
+    )
+    def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
+        task = get_task(task_id)
+        preview = selectors.shown_preview(task)
+        if preview is None:
+            raise exceptions.NotFound(f"Task {task_id} has no preview now.")
+        tag = previews.etag(selectors.preview_image_version(task))
+        if previews.client_has(request, tag):
+            return previews.not_modified(tag)
+        response = HttpResponse(preview, content_type=selectors.preview_content_type(task))
+        for header, value in OUTPUT_HEADERS.items():
+            response[header] = value
+        return previews.with_preview_headers(response, tag)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,40 @@ def queue_position(task: Task) -> int | None:
     return ahead.count() + 1
 
 
-def preview_data_url(task: Task) -> str | None:
+# Preview types shown as a node names them; the metadata of a ComfyUI preview may name any.
+PREVIEW_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+
+
+def shown_preview(task: Task) -> bytes | None:
+    """The latest preview's bytes as stored, while the task runs; None otherwise."""
     if task.status != Task.Status.RUNNING or not task.preview:
         return None
-    encoded = base64.b64encode(bytes(task.preview)).decode()
-    return f"data:{task.preview_content_type or 'image/jpeg'};base64,{encoded}"
+    return bytes(task.preview)
+
+
+def preview_content_type(task: Task) -> str:
+    named = task.preview_content_type or "image/jpeg"
+    return named if named in PREVIEW_TYPES else "application/octet-stream"
+
+
+def preview_data_url(task: Task) -> str | None:
+    preview = shown_preview(task)
+    if preview is None:
+        return None
+    return f"data:{preview_content_type(task)};base64,{base64.b64encode(preview).decode()}"
+
+
+def preview_image_version(task: Task) -> str:
+    """Changes whenever the preview's bytes or type do: the ETag of the preview image."""
+    digest = hashlib.blake2b(preview_content_type(task).encode() + b"\0", digest_size=16)
+    digest.update(shown_preview(task) or b"")
+    return digest.hexdigest()
+
+
+def preview_version(task: Task) -> str:
+    """Changes whenever anything `task_preview` shows does: the ETag of the public preview."""
+    shown = f"{task.status}\0{round(task.progress, 4)}\0{preview_image_version(task)}"
+    return hashlib.blake2b(shown.encode(), digest_size=16).hexdigest()
 
 
 def output_path(task: Task, index: int) -> Path | None:
