@@ -183,6 +183,14 @@ def record_link(*, entry_id: int, folder: str, name: str) -> None:
     CacheEntry.objects.filter(pk=entry_id).update(last_used=now)
 
 
+def is_pinned(*, entry_id: int, task_id: uuid.UUID | None = None) -> bool:
+    """Whether a task (`task_id`, or any) still needs the entry: pins go when a task ends."""
+    uses = CacheUse.objects.filter(entry_id=entry_id)
+    if task_id is not None:
+        uses = uses.filter(task_id=task_id)
+    return uses.exists()
+
+
 def unpin(*, task_id: uuid.UUID) -> int:
     deleted, _ = CacheUse.objects.filter(task_id=task_id).delete()
     return deleted

@@ -14,5 +14,10 @@ class TransientDownloadError(DownloadError):
     """Worth another attempt: resets, timeouts, 5xx, a body cut short."""
 
 
+class DownloadAbandoned(DownloadError):
+    """No unfinished task wants the file any more (they were cancelled or ended): its download
+    stopped, its partial file removed."""
+
+
 class UnsafeURLError(DownloadError):
     """Refused by the URL policy: a scheme other than http(s), or a private address."""

@@ -2,7 +2,8 @@
 
 `cache_prepare_task` makes every file a task needs present in ComfyUI's folders (downloading each
 URL once, however many tasks and processes want it), `cache_release_task` unpins them when the
-task ends, `cache_prune` applies the size limit by hand.
+task ends, `cache_prune` applies the size limit by hand. A download that no task pins any more
+stops, and a task whose pins are gone stops waiting for others' downloads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.conf import settings
 
 from comfy_router.owners import new_owner, owner_token
 from downloads import claims
-from downloads.errors import DownloadError
+from downloads.errors import DownloadAbandoned, DownloadError
 from downloads.eviction import (
     EntryPinned,
     EvictedEntry,
@@ -33,6 +34,7 @@ from downloads.policy import check_file_name, check_scheme, folder_path
 from downloads.storage import cache_path, ensure_link, temp_path, write_inline_file
 
 __all__ = [
+    "DownloadAbandoned",
     "DownloadError",
     "EntryPinned",
     "PruneReport",
@@ -131,7 +133,9 @@ async def cache_prepare_task(
     2. Pins every entry to the task (one transaction) and stamps `last_used`.
     3. For each URL, concurrently: uses the ready file, downloads it, or waits for whoever
        downloads it; then links `ROOT_DIR/<folder>/<name>` to the cache file.
-    The pins stay until `cache_release_task`, which the caller must call however the task ends.
+    The pins stay until `cache_release_task`, which the caller must call however the task ends;
+    once they are gone this raises DownloadAbandoned, having stopped every download of the task
+    that no other task wants.
     """
     wanted = _validate(files, inline_files)
     root_dir = settings.ROUTER.root_dir
@@ -148,7 +152,7 @@ async def cache_prepare_task(
 
     async def prepare(file_name: str, items: list[claims.Wanted]) -> None:
         async with limit:
-            await _ensure_ready(entry_ids[file_name], items[0].url, file_name, progress)
+            await _ensure_ready(task_id, entry_ids[file_name], items[0].url, file_name, progress)
         target = cache_path(settings.ROUTER.cache_dir, file_name)
         for item in items:
             try:
@@ -177,7 +181,9 @@ def _first_error(group_error: BaseExceptionGroup) -> BaseException:
     return group_error.exceptions[0]
 
 
-async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Throttle) -> None:
+async def _ensure_ready(
+    task_id: uuid.UUID, entry_id: int, url: str, file_name: str, progress: _Throttle
+) -> None:
     cache_file = cache_path(settings.ROUTER.cache_dir, file_name)
     waited_on = ""
     while True:
@@ -193,6 +199,8 @@ async def _ensure_ready(entry_id: int, url: str, file_name: str, progress: _Thro
             if await _download(entry_id, url, file_name, owner, progress):
                 return
             continue
+        if not await database_sync_to_async(claims.is_pinned)(entry_id=entry_id, task_id=task_id):
+            raise DownloadAbandoned(url, "the task no longer wants it; stopped waiting for it")
         waited_on = decision.owner
         await progress()
         await asyncio.sleep(POLL_INTERVAL)
@@ -217,15 +225,24 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
     async def make_room(room: int) -> None:
         await database_sync_to_async(reserve_and_evict)(room)
 
-    async def report() -> None:
+    def beat() -> bool:
+        claims.heartbeat(
+            entry_id=entry_id,
+            owner=owner,
+            bytes_done=transfer.bytes_done,
+            bytes_total=transfer.bytes_total,
+        )
+        return claims.is_pinned(entry_id=entry_id)
+
+    async def watch() -> None:
+        """Heartbeats and reports progress; returns once no task pins the entry any more."""
         while True:
             await asyncio.sleep(PROGRESS_INTERVAL)
-            await database_sync_to_async(claims.heartbeat)(
-                entry_id=entry_id,
-                owner=owner,
-                bytes_done=transfer.bytes_done,
-                bytes_total=transfer.bytes_total,
-            )
+            try:
+                if not await database_sync_to_async(beat)():
+                    return
+            except Exception:
+                logger.exception("Download heartbeat of %s failed", url)
             await progress()
 
     try:
@@ -238,11 +255,17 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         raise error from None
     logger.info("Downloading %s into %s", url, cache_file)
     started = time.monotonic()
-    reporter = asyncio.create_task(report())
+    fetching = asyncio.ensure_future(
+        fetch_with_retries(url, temp_file, options=options, transfer=transfer, make_room=make_room)
+    )
+    watching = asyncio.ensure_future(watch())
     try:
-        size = await fetch_with_retries(
-            url, temp_file, options=options, transfer=transfer, make_room=make_room
-        )
+        size = await _unless_unwanted(fetching, watching, url)
+    except DownloadAbandoned as exc:
+        logger.info("Download stopped: %s", exc.message)
+        temp_file.unlink(missing_ok=True)
+        await asyncio.shield(database_sync_to_async(claims.give_up)(entry_id=entry_id, owner=owner))
+        raise
     except DownloadError as exc:
         logger.warning("Download failed: %s", exc.message)
         await database_sync_to_async(claims.mark_failed)(
@@ -254,8 +277,8 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         await asyncio.shield(database_sync_to_async(claims.give_up)(entry_id=entry_id, owner=owner))
         raise
     finally:
-        reporter.cancel()
-        await asyncio.gather(reporter, return_exceptions=True)
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
     won = await database_sync_to_async(claims.mark_ready)(
         entry_id=entry_id, owner=owner, temp_file=temp_file, cache_file=cache_file, size=size
     )
@@ -264,6 +287,22 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         logger.info("Downloaded %s: %d bytes in %.1fs (%.1f MB/s)", url, size, elapsed, size / elapsed / 1e6)
         await database_sync_to_async(evict)(max_bytes=config.max_cache_bytes)
     return won
+
+
+async def _unless_unwanted(
+    fetching: asyncio.Future[int], watching: asyncio.Future[None], url: str
+) -> int:
+    """The fetch's size; DownloadAbandoned if the watcher ends first (no task wants the file),
+    after the fetch has stopped and removed its file. Cancelled, it stops the fetch too."""
+    try:
+        await asyncio.wait({fetching, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not fetching.done():
+            fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)
+    if fetching.cancelled():
+        raise DownloadAbandoned(url, "no unfinished task wants it any more; stopped")
+    return fetching.result()
 
 
 def cache_release_task(*, task_id: uuid.UUID) -> None:

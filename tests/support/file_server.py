@@ -11,7 +11,8 @@ Routes (sizes in bytes; bodies are deterministic, see `body`):
   /redirect?to=URL                      302 to URL (relative or absolute)
   /image?id=N                           a different small body per id (`image_body`)
   /missing                              404
-Every request is counted per path in `hits`.
+Every request is counted per path in `hits`; `streaming` counts the bodies being sent right now
+(a body ends when it is all sent or the client goes away).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _int(request: web.Request, name: str, default: int = 0) -> int:
 @dataclass
 class FileServer:
     hits: Counter[str] = field(default_factory=Counter)
+    streaming: int = 0
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
@@ -112,10 +114,14 @@ class FileServer:
         else:
             response.enable_chunked_encoding()
         await response.prepare(request)
-        for start in range(0, len(data), chunk):
-            await response.write(data[start : start + chunk])
-            if delay:
-                await asyncio.sleep(delay)
+        self.streaming += 1
+        try:
+            for start in range(0, len(data), chunk):
+                await response.write(data[start : start + chunk])
+                if delay:
+                    await asyncio.sleep(delay)
+        finally:
+            self.streaming -= 1
         return response
 
     async def _slow(self, request: web.Request) -> web.StreamResponse:

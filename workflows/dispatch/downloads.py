@@ -27,7 +27,8 @@ async def prepare(task_id: uuid.UUID, owner: str) -> None:
     files = [FileToFetch(**spec) for spec in task.files]
 
     async def renew() -> None:
-        await database_sync_to_async(leases.lease_renew)(task_id=task_id, owner=owner)
+        if not await database_sync_to_async(leases.lease_renew)(task_id=task_id, owner=owner):
+            await release_if_ended(task_id)  # cancelled before its pins were made: stop now
 
     await live.publish(task_id, {"type": "status", "status": "downloading"})
     try:
@@ -46,6 +47,12 @@ async def prepare(task_id: uuid.UUID, owner: str) -> None:
     if ready:
         await live.publish(task_id, {"type": "status", "status": "pending"})
         await dispatch_wakeup()
-    elif not await Task.objects.filter(pk=task_id, status__in=Task.UNFINISHED).aexists():
-        # Cancelled meanwhile: its pins were let go at its end, but this download made new ones.
+    else:
+        await release_if_ended(task_id)
+
+
+async def release_if_ended(task_id: uuid.UUID) -> None:
+    """A task cancelled while its download started lets go of its pins at its end, but the
+    download may pin after that; its downloads stop once nothing pins them."""
+    if not await Task.objects.filter(pk=task_id, status__in=Task.UNFINISHED).aexists():
         await database_sync_to_async(cache_release_task)(task_id=task_id)
