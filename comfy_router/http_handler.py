@@ -12,8 +12,8 @@ gets a new thread, hence a new database connection. Here:
 - a streaming response is sent no faster than its client reads it. Django reads a sync
   iterator (a FileResponse's file) whole into a list before sending any of it, and Daphne
   writes whatever it is sent to Twisted's buffer at once: three clients that opened a 150 MiB
-  output and read nothing took 900 MB. Here such an iterator is read a block at a time, on the
-  request's thread, and each body message waits for the room the server makes once the client
+  output and read nothing took 900 MB. Here such an iterator is read some blocks at a time, on
+  the request's thread, and each body message waits for the room the server makes once the client
   has taken the one before (`WriteRoom`; the Daphne request `serve` installs makes it, see
   comfy_router.server_patches; under another server messages go as Django sends them).
 
@@ -102,11 +102,27 @@ class PacedSend:
         await room.room
 
 
+# What one hop to the request's thread reads of a streaming response: its blocks are often
+# small (a FileResponse reads 4 KiB at a time).
+READ_BYTES = 256 * 1024
+
+
+def read_some(blocks: Iterator[bytes]) -> bytes:
+    """The iterator's next blocks, joined, up to READ_BYTES or its end; b"" once it has ended."""
+    read = bytearray()
+    for block in blocks:
+        read += block
+        if len(read) >= READ_BYTES:
+            break
+    return bytes(read)
+
+
 async def read_in_request_thread(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """A sync iterator's blocks, read one at a time on the request's thread."""
-    read = sync_to_async(next, thread_sensitive=True)
-    while (block := await read(blocks, None)) is not None:
-        yield block
+    """A sync iterator's blocks, read some at a time on the request's thread (Django would read
+    them all before sending any)."""
+    read = sync_to_async(read_some, thread_sensitive=True)
+    while read_so_far := await read(blocks):
+        yield read_so_far
 
 
 class RouterASGIHandler(ASGIHandler):

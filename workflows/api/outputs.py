@@ -49,14 +49,9 @@ def is_inline_image(output: dict[str, Any]) -> bool:
     return (inline_type(output["filename"]) or "").startswith("image/")
 
 
-class OutputFileResponse(FileResponse):
-    # Read in larger blocks than Django's 4 KiB: each block is one hop to a thread under ASGI.
-    block_size = 256 * 1024
-
-
 def output_response(path: Path, output: dict[str, Any]) -> FileResponse:
     shown_as = inline_type(output["filename"])
-    response = OutputFileResponse(
+    response = FileResponse(
         path.open("rb"),
         content_type=shown_as or ATTACHMENT_TYPE,
         as_attachment=shown_as is None,
