@@ -234,6 +234,10 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         )
         return claims.is_pinned(entry_id=entry_id)
 
+    async def step_aside() -> None:
+        temp_file.unlink(missing_ok=True)
+        await asyncio.shield(database_sync_to_async(claims.give_up)(entry_id=entry_id, owner=owner))
+
     async def watch() -> None:
         """Heartbeats and reports progress; returns once no task pins the entry any more."""
         while True:
@@ -263,8 +267,7 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         size = await _unless_unwanted(fetching, watching, url)
     except DownloadAbandoned as exc:
         logger.info("Download stopped: %s", exc.message)
-        temp_file.unlink(missing_ok=True)
-        await asyncio.shield(database_sync_to_async(claims.give_up)(entry_id=entry_id, owner=owner))
+        await step_aside()
         raise
     except DownloadError as exc:
         logger.warning("Download failed: %s", exc.message)
@@ -273,8 +276,7 @@ async def _download(entry_id: int, url: str, file_name: str, owner: str, progres
         )
         raise
     except BaseException:
-        temp_file.unlink(missing_ok=True)
-        await asyncio.shield(database_sync_to_async(claims.give_up)(entry_id=entry_id, owner=owner))
+        await step_aside()
         raise
     finally:
         watching.cancel()
