@@ -12,7 +12,7 @@ from typing import Any
 
 from workflows.graphs import limits
 from workflows.graphs.builders.file_inputs import FILE_INPUT_FOLDERS, IMAGE_INPUTS
-from workflows.graphs.builders.images import InvalidImage, decode_base64_image
+from workflows.graphs.builders.images import InvalidImage, ReadBudget, decode_base64_image
 from workflows.graphs.object_info import (
     WILDCARD_TYPES,
     input_spec,
@@ -38,8 +38,9 @@ def api_graph_errors(graph: Any) -> NodeErrors | list[str]:
     if "nodes" in graph and "links" in graph:
         return ["This is a UI-format workflow; export it with 'Export (API)'."]
     errors: NodeErrors = {}
+    budget = ReadBudget(scope="the graph's inline images together")  # checking them all is bounded
     for node_id, node in graph.items():
-        problems = _node_errors(graph, node_id, node)
+        problems = _node_errors(graph, node_id, node, budget)
         if problems:
             errors[node_id] = problems
     if errors:
@@ -63,7 +64,7 @@ def _input_count(graph: dict[str, Any]) -> int:
     )
 
 
-def _node_errors(graph: dict[str, Any], node_id: str, node: Any) -> NodeErrors:
+def _node_errors(graph: dict[str, Any], node_id: str, node: Any, budget: ReadBudget) -> NodeErrors:
     if not isinstance(node, dict):
         return {"non_field_errors": ["Expected {class_type, inputs}."]}
     class_type = node.get("class_type")
@@ -79,13 +80,15 @@ def _node_errors(graph: dict[str, Any], node_id: str, node: Any) -> NodeErrors:
             if name not in inputs and spec_type(list(spec)) not in WILDCARD_TYPES:
                 input_errors[name] = ["This input is required."]
     for name, value in inputs.items():
-        problem = _input_error(graph, class_type, name, value)
+        problem = _input_error(graph, class_type, name, value, budget)
         if problem:
             input_errors[name] = [problem]
     return {"inputs": input_errors} if input_errors else {}
 
 
-def _input_error(graph: dict[str, Any], class_type: str, name: str, value: Any) -> str | None:
+def _input_error(
+    graph: dict[str, Any], class_type: str, name: str, value: Any, budget: ReadBudget
+) -> str | None:
     if isinstance(value, list):
         spec = input_spec(class_type, name)
         expected = spec_type(spec) if spec else "*"
@@ -94,20 +97,20 @@ def _input_error(graph: dict[str, Any], class_type: str, name: str, value: Any) 
     if (class_type, name) not in FILE_INPUT_FOLDERS:
         return None
     if isinstance(value, dict) and (class_type, name) in IMAGE_INPUTS:
-        return _inline_image_error(value)
+        return _inline_image_error(value, budget)
     if isinstance(value, str) and looks_like_url(value):
         return url_error(value)
     return None
 
 
-def _inline_image_error(value: dict[str, Any]) -> str | None:
+def _inline_image_error(value: dict[str, Any], budget: ReadBudget) -> str | None:
     kind, content = value.get("type"), value.get("content")
     if kind not in ("url", "base64") or not isinstance(content, str) or set(value) - {"type", "content"}:
         return 'An image is a file name or {"type": "url" | "base64", "content": ...}.'
     if kind == "url":
         return url_error(content)
     try:
-        decode_base64_image(content)
+        decode_base64_image(content, budget=budget)
     except InvalidImage as exc:
         return str(exc)
     return None
