@@ -76,12 +76,12 @@ def test_clients_that_read_nothing_of_a_large_output_hold_little_of_the_routers_
 def test_a_client_that_reads_gets_the_whole_large_output(cluster: Cluster) -> None:
     task_id, expected = a_large_output(cluster)
     digest, size = hashlib.sha256(), 0
-    with httpx.Client(base_url=cluster.router.url, auth=("admin", "admin"), timeout=60) as client:
-        with client.stream("GET", f"/workflow/{task_id}/outputs/0") as answer:
-            assert answer.status_code == 200
-            assert answer.headers["Content-Length"] == str(BIG)
-            for chunk in answer.iter_bytes():
-                digest.update(chunk)
-                size += len(chunk)
+    client = httpx.Client(base_url=cluster.router.url, auth=("admin", "admin"), timeout=60)
+    with client, client.stream("GET", f"/workflow/{task_id}/outputs/0") as answer:
+        assert answer.status_code == 200
+        assert answer.headers["Content-Length"] == str(BIG)
+        for chunk in answer.iter_bytes():
+            digest.update(chunk)
+            size += len(chunk)
     assert size == BIG
     assert digest.hexdigest() == expected

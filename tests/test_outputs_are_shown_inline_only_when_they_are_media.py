@@ -54,7 +54,9 @@ def test_a_png_output_is_served_inline_as_an_image(task: Task, fetch: object) ->
 
 
 @pytest.mark.parametrize("fetch", [api_output, admin_output], ids=["api", "admin"])
-@pytest.mark.parametrize("index, data", [(1, SVG), (2, HTML), (3, b"data")], ids=["svg", "html", "none"])
+@pytest.mark.parametrize(
+    "index, data", [(1, SVG), (2, HTML), (3, b"data")], ids=["svg", "html", "none"]
+)
 def test_an_output_that_is_not_media_is_an_attachment_of_no_type(
     task: Task, fetch: object, index: int, data: bytes
 ) -> None:

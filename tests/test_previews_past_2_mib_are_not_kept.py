@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from tests.fake_comfyui.graphs import sd15_txt2img
 from workflows.comfyui.client import (
+    Executing,
     ExecutionCached,
     ExecutionStart,
-    Executing,
     PreviewImage,
     PromptTracker,
 )

@@ -50,12 +50,8 @@ def refuse_data_past_the_bound(outputs: list[dict[str, Any]]) -> None:
     """A 400 on `include` when the outputs take more than `include=data` may carry."""
     size = sum(output["size"] for output in outputs)
     if size > MAX_INCLUDED_DATA_BYTES:
-        raise serializers.ValidationError(
-            {
-                "include": [
-                    f"The outputs take {format_size(size)}; include=data carries at most "
-                    f"{format_size(MAX_INCLUDED_DATA_BYTES)} in all: fetch each output from "
-                    "its url."
-                ]
-            }
+        message = (
+            f"The outputs take {format_size(size)}; include=data carries at most "
+            f"{format_size(MAX_INCLUDED_DATA_BYTES)} in all: fetch each output from its url."
         )
+        raise serializers.ValidationError({"include": [message]})

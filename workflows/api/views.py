@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api import previews
+from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.outputs import OUTPUT_HEADERS, output_response
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.api.queries import (
