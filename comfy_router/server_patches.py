@@ -1,8 +1,10 @@
-"""The one patch `serve` makes to Daphne and Twisted, for four upstream behaviours that reach
-users: Twisted spools any request body to disk before Daphne hands it on, Daphne writes HEAD
-answers' bodies past Twisted's guard, Twisted answers a malformed multipart body with an empty
-400 of its own, and Daphne writes a response's body to Twisted's buffer as fast as the
-application sends it, however slowly the client reads.
+"""The one patch `serve` makes to Daphne and Twisted, for upstream behaviours that reach users:
+Twisted spools any request body to disk before Daphne hands it on, Daphne writes HEAD answers'
+bodies past Twisted's guard, Twisted answers a malformed multipart body with an empty 400 of its
+own, Daphne writes a response's body to Twisted's buffer as fast as the application sends it,
+however slowly the client reads, and neither bounds how many connections are open or how long a
+request's headers may take to arrive (a client trickling a header line now and then keeps its
+connection for ever: Twisted's timeout is for idleness).
 
 Daphne offers no public way to give its connections another request class: it builds its HTTP
 factory inside `Server.run` from the module-level name `daphne.server.HTTPFactory`, and that
@@ -18,6 +20,9 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import logging
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +46,13 @@ TWISTED_VERSION = "26.10.0"
 # How long a refused connection keeps reading (and dropping) what the client still sends, so
 # the client reads the 413 rather than a connection reset.
 LINGER_SECONDS = 1.0
+# While the connection bound refuses connections, it says so in the log at most this often.
+REFUSALS_LOGGED_EVERY = 60.0
+REQUEST_TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+)
+
+logger = logging.getLogger(__name__)
 
 
 class PatchNotInstallable(Exception):
@@ -170,14 +182,103 @@ class RouterWebRequest(WebRequest):  # type: ignore[misc]
         super().connectionLost(reason)
 
 
+class RouterHTTPChannel(http.HTTPChannel):  # type: ignore[misc]
+    """Twisted's HTTP connection with a deadline for each request's headers, from the request's
+    first byte to its last header line (`serve --headers-timeout`): past it, a 408 and the
+    connection closed. The body then has the request-body limit, and Twisted's idle timeout
+    between its bytes. Given to Daphne's factory through `HTTPFactory.protocol`, Twisted's
+    public factory attribute (in place of the wrapper that negotiates HTTP/2, which needs
+    Twisted's `http2` extra, not installed)."""
+
+    headers_timeout: float = 20.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_request = False  # from its last header line until its answer is done
+        self.headers_deadline: Any = None
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.factory.connection_made(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        if data and not self.in_request and self.headers_deadline is None:
+            self.headers_deadline = self.callLater(self.headers_timeout, self.headers_too_slow)
+        super().dataReceived(data)
+
+    def allHeadersReceived(self) -> None:
+        self.cancel_headers_deadline()
+        self.in_request = True
+        super().allHeadersReceived()
+
+    def requestDone(self, request: Any) -> None:
+        self.in_request = False
+        super().requestDone(request)
+
+    def connectionLost(self, reason: Any) -> None:
+        self.cancel_headers_deadline()
+        super().connectionLost(reason)
+
+    def cancel_headers_deadline(self) -> None:
+        if self.headers_deadline is not None and self.headers_deadline.active():
+            self.headers_deadline.cancel()
+        self.headers_deadline = None
+
+    def headers_too_slow(self) -> None:
+        self.headers_deadline = None
+        if self.transport is None:  # upgraded to a websocket meanwhile
+            return
+        logger.info("Closed a connection whose request headers took over %g s", self.headers_timeout)
+        self.transport.write(REQUEST_TIMEOUT_ANSWER)
+        self.transport.loseConnection()
+
+
 class RouterHTTPFactory(HTTPFactory):  # type: ignore[misc]
-    """Daphne's HTTP factory, giving its connections RouterWebRequest."""
+    """Daphne's HTTP factory, giving its connections RouterHTTPChannel and RouterWebRequest, and
+    refusing new ones while `max_connections` are open (`serve --max-connections`): past it a
+    connection is closed as soon as it is accepted, and the log says so, rather than the
+    process running out of file descriptors and failing everything, its health check included."""
+
+    protocol = RouterHTTPChannel
+    max_connections: int = 1000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The connections' transports (a websocket goes on on its HTTP connection's), held
+        # weakly: a closed one goes with its last reference, or is passed over as closed.
+        self.transports: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.refused = 0
+        self.refusal_logged_at = -REFUSALS_LOGGED_EVERY
+
+    def open_connections(self) -> int:
+        if len(self.transports) < self.max_connections:
+            return len(self.transports)  # an upper bound is enough below the limit
+        return sum(1 for transport in list(self.transports) if transport.connected)
 
     def buildProtocol(self, addr: Any) -> Any:
+        if self.open_connections() >= self.max_connections:
+            self.refuse()
+            return None
         protocol = super().buildProtocol(addr)
         if protocol is not None:
             protocol.requestFactory = RouterWebRequest
         return protocol
+
+    def connection_made(self, transport: Any) -> None:
+        self.transports.add(transport)
+
+    def refuse(self) -> None:
+        self.refused += 1
+        now = time.monotonic()
+        if now - self.refusal_logged_at >= REFUSALS_LOGGED_EVERY:
+            self.refusal_logged_at = now
+            logger.warning(
+                "%d connections are open, as many as `serve --max-connections` allows: "
+                "refused %d connection(s)",
+                self.open_connections(),
+                self.refused,
+            )
+            self.refused = 0
 
 
 def installable_at_all() -> str | None:
@@ -203,6 +304,15 @@ def missing_methods(*names: str) -> Callable[[], str | None]:
     return check
 
 
+def channel_hooks_missing() -> str | None:
+    if getattr(http.HTTPFactory, "protocol", None) is None:
+        return "twisted.web.http.HTTPFactory has no protocol to replace"
+    for name in ("connectionMade", "dataReceived", "allHeadersReceived", "requestDone"):
+        if not callable(getattr(http.HTTPChannel, name, None)):
+            return f"twisted.web.http.HTTPChannel has no {name}"
+    return None
+
+
 def form_parse_switch_missing() -> str | None:
     if "parsePOSTFormSubmission" not in inspect.signature(http.Request.__init__).parameters:
         return "twisted.web.http.Request takes no parsePOSTFormSubmission"
@@ -216,6 +326,7 @@ PATCHES: dict[str, Callable[[], str | None]] = {
         "handle_reply", "connectionLost", "registerProducer", "unregisterProducer"
     ),
     "the Daphne form-body pass-through": form_parse_switch_missing,
+    "the connection bounds": channel_hooks_missing,
 }
 
 
@@ -227,9 +338,13 @@ def check_server_patches() -> None:
             raise PatchNotInstallable(f"cannot install {name}: {problem}")
 
 
-def install_server_patches(*, max_body_bytes: int) -> None:
+def install_server_patches(
+    *, max_body_bytes: int, max_connections: int = 1000, headers_timeout: float = 20.0
+) -> None:
     """Checks the patch (PatchNotInstallable if it does not fit), then makes the Daphne servers
-    built from now on give their connections RouterWebRequest."""
+    built from now on use RouterHTTPFactory, RouterHTTPChannel and RouterWebRequest."""
     check_server_patches()
     RouterWebRequest.max_body_bytes = max_body_bytes
+    RouterHTTPFactory.max_connections = max_connections
+    RouterHTTPChannel.headers_timeout = headers_timeout
     daphne.server.HTTPFactory = RouterHTTPFactory  # type: ignore[misc]

@@ -6,8 +6,10 @@ background services on the same event loop. Migrates first; stops cleanly on SIG
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import resource
 from typing import Any
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor before anything imports twisted)
@@ -27,6 +29,29 @@ logger = logging.getLogger(__name__)
 # and a reset makes the client's kernel drop what it had not read yet: a busy client could lose
 # the final event of `WS /ws/workflow/{id}`, sent just before the close.
 CLOSE_HANDSHAKE_SECONDS = 15.0
+
+
+def default_max_connections() -> int:
+    """1000, or half the open-file limit when that is lower: the other half is for the database,
+    the nodes, downloads and the cache."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1000
+    return max(1, min(1000, soft // 2))
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
 
 
 def browsable_host(host: str) -> str:
@@ -72,13 +97,32 @@ class Command(BaseCommand):
             help="Serve HTTP and websockets only, as one API process of a scaled-out router "
             "beside `worker` processes: no background services, no `migrate`.",
         )
+        parser.add_argument(
+            "--max-connections",
+            type=positive_int,
+            default=default_max_connections(),
+            help="Connections open at once (HTTP and websockets); past it new ones are closed "
+            "at once and the log says so. Default: 1000, or half the process's open-file limit "
+            "if that is lower.",
+        )
+        parser.add_argument(
+            "--headers-timeout",
+            type=positive_float,
+            default=20.0,
+            help="Seconds a request's headers may take to arrive, from its first byte; past it "
+            "the connection gets a 408 and is closed. Default: 20.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = settings.ROUTER
         for line in config.unknown_variables:
             logger.warning(line)
         try:
-            install_server_patches(max_body_bytes=config.max_request_bytes)
+            install_server_patches(
+                max_body_bytes=config.max_request_bytes,
+                max_connections=options["max_connections"],
+                headers_timeout=options["headers_timeout"],
+            )
         except PatchNotInstallable as error:
             raise CommandError(str(error)) from None
         if options["api_only"] and not config.scaled_out:
