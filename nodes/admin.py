@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -25,7 +26,7 @@ from nodes.models import RUNS_A_TASK, Node
 from nodes.node_url import InvalidNodeURL, normalize_node_url
 from nodes.probe import validate_token
 from nodes.selectors import task_model, with_current_task
-from nodes.services import node_check_many, node_set_enabled
+from nodes.services import node_check_now, node_set_enabled
 
 EDITABLE_FIELDS = ("url", "name", "enabled", "token", "labels")
 BADGE_COLOURS = {
@@ -220,8 +221,18 @@ class NodeAdmin(admin.ModelAdmin):
         if {"url", "token"} & set(fields):
             self._check(request, [obj], added=False)
 
-    def _check(self, request: HttpRequest, nodes: Sequence[Node], *, added: bool) -> int:
-        probes = node_check_many(nodes=nodes)
+    def _check(self, request: HttpRequest, nodes: Sequence[Node], *, added: bool) -> int | None:
+        """Checks the nodes now and says which did not answer; None when they could not be
+        checked now (other requests are checking nodes), which the operator is told too."""
+        probes = node_check_now(nodes=nodes)
+        if probes is None:
+            interval = settings.ROUTER.health_interval
+            message = (
+                f"Not checked now, as the router is checking nodes for other requests: the "
+                f"health monitor checks every node within {interval:g} s."
+            )
+            self.message_user(request, message, messages.WARNING)
+            return None
         silent = [node for node in nodes if not probes[node.pk].ok]
         outcome = ": saved as offline; it turns idle once it answers /system_stats" if added else ""
         for node in silent:
@@ -262,5 +273,7 @@ class NodeAdmin(admin.ModelAdmin):
     def check_nodes_now(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
         nodes = list(queryset.only("pk", "url", "token"))
         answered = self._check(request, nodes, added=False)
+        if answered is None:
+            return
         self.message_user(request, f"{answered} of {len(nodes)} node(s) answered.", messages.INFO)
 

@@ -7,6 +7,8 @@ which also count the tasks a node holds (`Node.held`: the running one and those 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -28,6 +30,15 @@ logger = logging.getLogger(__name__)
 
 Outcome = Literal["added", "updated", "unchanged"]
 Status = Node.Status
+
+# A request that checks nodes (registering, editing, "check now") holds one of the process's few
+# request threads (comfy_router.http_handler.REQUEST_THREADS, 8) while it waits, so nodes that
+# hang must not fill them: it waits REQUEST_CHECK_SECONDS at most in all (/system_stats, then
+# what they can run), and at most REQUEST_CHECKS_AT_ONCE requests wait at a time. Nodes not
+# checked then, or that did not answer in time, are the health monitor's.
+REQUEST_CHECK_SECONDS = 0.5
+REQUEST_CHECKS_AT_ONCE = 2
+_request_checks = threading.BoundedSemaphore(REQUEST_CHECKS_AT_ONCE)
 
 
 class NodeNotFound(LookupError):
@@ -84,12 +95,13 @@ def node_upsert(
 def node_add(
     *, url: str, name: str = "", token: str = "", labels: Sequence[str] | None = None
 ) -> tuple[Node, bool]:
-    """Idempotent registration. A new (or changed) node is checked at once, so it is `idle`
-    if it answers and `offline` if not by the time this returns, and what it can run is known
-    if it answered."""
+    """Idempotent registration. A new (or changed) node is checked at once (`node_check_now`):
+    it is `idle` if it answers in time and `offline` if not, or if it could not be checked now
+    (the health monitor brings it in when it answers), and what it can run is known if it said
+    so in time."""
     node, outcome = node_upsert(url=url, name=name, token=token, labels=labels)
     if outcome != "unchanged":
-        node_check_many(nodes=[node])
+        node_check_now(nodes=[node])
         node.refresh_from_db()
     return node, outcome == "added"
 
@@ -190,17 +202,32 @@ def node_mark_offline(*, node_id: int, reason: str) -> None:
     logger.warning("Node %s is offline: %s", node_id, reason)
 
 
-def node_check_many(*, nodes: Sequence[Node]) -> dict[int, Probe]:
-    """Checks the nodes at once from sync code (admin, API, import_nodes), and asks those that
-    answer what they can run; no transaction is open while the nodes are asked. A request waits
-    for each question at most HEALTH__TIMEOUT: a node too slow to say what it has by then is
-    asked again by the health monitor, with more time."""
-    timeout = settings.ROUTER.health_timeout
+def node_check_now(*, nodes: Sequence[Node]) -> dict[int, Probe] | None:
+    """`node_check_many` for a request: within REQUEST_CHECK_SECONDS, or not at all (None, with
+    nothing asked or recorded) while REQUEST_CHECKS_AT_ONCE other requests wait on nodes; the
+    health monitor checks them within HEALTH__INTERVAL."""
+    if not _request_checks.acquire(blocking=False):
+        return None
+    try:
+        return node_check_many(nodes=nodes, timeout=REQUEST_CHECK_SECONDS)
+    finally:
+        _request_checks.release()
+
+
+def node_check_many(*, nodes: Sequence[Node], timeout: float) -> dict[int, Probe]:
+    """Checks the nodes at once from sync code (`import_nodes`; requests go through
+    `node_check_now`) and asks those that answer what they can run, all within `timeout`; no
+    transaction is open while the nodes are asked. A node that has not said what it has by
+    then is asked by the health monitor at its next check if it never said, or keeps what it
+    said before."""
+    deadline = time.monotonic() + timeout
     probes = async_to_sync(probe_nodes)([(node.url, node.token) for node in nodes], timeout)
     answered = [node for node, probe in zip(nodes, probes) if probe.ok]
-    learned = async_to_sync(fetch_many)([(node.url, node.token) for node in answered], timeout)
-    for node, capabilities in zip(answered, learned):
-        node_record_capabilities(node_id=node.pk, capabilities=capabilities)
+    left = deadline - time.monotonic()
+    if answered and left > 0:
+        learned = async_to_sync(fetch_many)([(node.url, node.token) for node in answered], left)
+        for node, capabilities in zip(answered, learned):
+            node_record_capabilities(node_id=node.pk, capabilities=capabilities)
     turned_idle = [node_record_probe(node_id=n.pk, probe=p) for n, p in zip(nodes, probes)]
     if any(turned_idle):
         dispatch_wakeup_sync()

@@ -18,7 +18,13 @@ from nodes.serializers import (
     NodeListSerializer,
     NodeSerializer,
 )
-from nodes.services import NodeBusy, NodeNotFound, node_add, node_delete
+from nodes.services import (
+    REQUEST_CHECK_SECONDS,
+    NodeBusy,
+    NodeNotFound,
+    node_add,
+    node_delete,
+)
 
 TAGS = ["cluster"]
 
@@ -42,8 +48,10 @@ class NodeCollectionView(APIView):
         tags=TAGS,
         summary="Register a node",
         description="Idempotent: 201 when the node is new, 200 when the URL is already registered "
-        "(a given name or token then replaces the stored one). A new node is checked at once: "
-        "`idle` if it answers `/system_stats`, `offline` if not.",
+        "(a given name or token then replaces the stored one). A new node is checked at once, "
+        f"for at most {REQUEST_CHECK_SECONDS:g} s: `idle` if it answers `/system_stats` by then, "
+        "`offline` if not, or if other requests are checking nodes at that moment (the health "
+        "monitor brings it in once it answers).",
         request=NodeAddSerializer,
         responses={
             201: NodeSerializer,

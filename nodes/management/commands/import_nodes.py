@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -85,7 +86,7 @@ class Command(BaseCommand):
                 results.append((entry, node, outcome))
         changed = [node for _, node, outcome in results if node and outcome != "unchanged"]
         if changed and not options["no_check"]:
-            node_check_many(nodes=changed)
+            node_check_many(nodes=changed, timeout=settings.ROUTER.health_timeout)
         statuses = dict(
             Node.objects.filter(pk__in=[n.pk for n in changed]).values_list("pk", "status")
         )
