@@ -11,6 +11,8 @@ from rest_framework import serializers
 
 from workflows.graphs import limits
 from workflows.graphs.builders.images import (
+    MAX_IMAGE_READS,
+    MAX_PNG_COMPRESSED_CHUNKS,
     InvalidImage,
     decode_base64_image,
     strip_base64,
@@ -118,7 +120,9 @@ class ImageSerializer(StrictSerializer):
     content = RawStringField(
         help_text=f"url: an http(s) URL of at most {limits.MAX_URL_LENGTH} characters; base64: "
         f"an image (or data: URI) of at most {limits.MAX_INLINE_IMAGE_BYTES} bytes and "
-        f"{limits.MAX_INLINE_IMAGE_PIXELS} pixels."
+        f"{limits.MAX_INLINE_IMAGE_PIXELS} pixels, read in at most {MAX_IMAGE_READS} reads of "
+        f"its chunks, markers or blocks (a PNG: at most {MAX_PNG_COMPRESSED_CHUNKS} iCCP, zTXt "
+        "or iTXt chunks)."
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
