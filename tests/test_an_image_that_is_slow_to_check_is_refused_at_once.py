@@ -1,8 +1,8 @@
 """An inline image made to be slow to check (a PNG of a million text chunks, a JPEG of a million
-markers, a GIF of a million sub-blocks, PNG metadata that inflates a thousandfold) is a 400
-naming its field, found in a fraction of a second, however it is made; real images, large ones
-included, still pass. A graph's inline images share one bound, so a thousand of them cannot add
-up to what one may not take."""
+markers, a GIF of a million sub-blocks, PNG metadata that inflates a thousandfold, a TIFF of two
+million strips) is a 400 naming its field, found in a fraction of a second, however it is made;
+real images, large ones included, still pass. A graph's inline images share one bound, so a
+thousand of them cannot add up to what one may not take."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from workflows.graphs.builders.images import (
     MAX_IMAGE_READS,
     MAX_INLINE_IMAGE_BYTES,
     MAX_PNG_COMPRESSED_CHUNKS,
+    MAX_TIFF_VALUES,
 )
 
 # Far below the seconds such images took before; generous for a loaded test machine.
@@ -76,6 +77,31 @@ def png_of_inflating_chunks(kind: bytes, count: int) -> bytes:
     """Chunks of 1 KiB that Pillow inflates to 1 MiB each."""
     inflated = zlib.compress(b"\0" * (PngImagePlugin.MAX_TEXT_CHUNK - 1), 9)
     return png_with(png_chunk(kind, b"k\0\0" + inflated) * count)
+
+
+def tiff_of_strips(count: int) -> bytes:
+    """An 8x8 grey TIFF cut into `count` strips (Pillow makes an object of each)."""
+
+    def entry(tag: int, kind: int, values: int, value: int) -> bytes:
+        return struct.pack("<HHII", tag, kind, values, value)
+
+    long, short = 4, 3
+    offsets = 8 + 2 + 8 * 12 + 4
+    byte_counts = offsets + 4 * count
+    pixels = byte_counts + 4 * count
+    entries = [
+        entry(256, long, 1, 8),  # width
+        entry(257, long, 1, 8),  # height
+        entry(258, short, 1, 8),  # bits per sample
+        entry(259, short, 1, 1),  # no compression
+        entry(262, short, 1, 1),  # black is zero
+        entry(273, long, count, offsets),
+        entry(278, long, 1, 1),  # rows per strip
+        entry(279, long, count, byte_counts),
+    ]
+    header = b"II*\0" + struct.pack("<IH", 8, len(entries)) + b"".join(entries) + b"\0" * 4
+    strips = struct.pack(f"<{count}I", *(pixels + n % 64 for n in range(count)))
+    return header + strips + struct.pack(f"<{count}I", *[1] * count) + b"\0" * 64
 
 
 def frames(mode: str) -> list[Image.Image]:
@@ -149,6 +175,18 @@ def test_a_png_with_more_compressed_metadata_chunks_than_the_bound_is_refused(ki
 def test_a_png_with_as_many_compressed_metadata_chunks_as_the_bound_passes() -> None:
     image = png_of_inflating_chunks(b"zTXt", MAX_PNG_COMPRESSED_CHUNKS)
     validate_submission(sd15_with_input_image(image))
+
+
+def test_a_tiff_of_more_strips_than_the_bound_is_refused_at_once() -> None:
+    errors, seconds = timed_errors(sd15_with_input_image(tiff_of_strips(2_000_000)))
+
+    message = errors["params.input_image.content"][0]
+    assert f"entry of more than {MAX_TIFF_VALUES} values" in message, errors
+    assert seconds < QUICKLY
+
+
+def test_a_tiff_of_as_many_strips_as_the_bound_passes() -> None:
+    validate_submission(sd15_with_input_image(tiff_of_strips(MAX_TIFF_VALUES)))
 
 
 def test_real_images_pass_the_largest_png_in_8_kib_chunks_too() -> None:

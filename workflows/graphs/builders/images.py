@@ -2,10 +2,12 @@
 
 Checking one costs a bounded amount of work, however it is made: Pillow reads an image piece by
 piece in Python (a PNG chunk, a JPEG marker, a GIF block, a TIFF tag: a few reads each),
-so the file it reads from allows a number of reads (`ReadBudget`), and the only parts it inflates
-with no read to count, a PNG's compressed metadata chunks, are limited in number. An 8x8 PNG made
-of a million text chunks took seconds of a request thread before; now it is refused after
-MAX_IMAGE_READS reads, in milliseconds.
+so the file it reads from allows a number of reads (`ReadBudget`). What it does with no read to
+count is bounded before it starts: a PNG's compressed metadata chunks, which it inflates, and the
+values of a TIFF's first IFD, which it turns into Python objects (a strip offset each), are
+limited in number. An 8x8 PNG made of a million text chunks took seconds of a request thread
+before, a 16 MB TIFF of two million strips four seconds and 500 MB; now each is refused in
+milliseconds.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ MAX_IMAGE_READS = 16_384
 # Pillow inflates every iCCP, zTXt and iTXt chunk it meets (up to 1 MiB each, PngImagePlugin.
 # MAX_TEXT_CHUNK): few are allowed, so that inflating costs at most 4 MiB per image.
 MAX_PNG_COMPRESSED_CHUNKS = 4
+# Values of one numeric entry of a TIFF's first IFD (strip or tile offsets, say), each a Python
+# object once Pillow reads it. A 16 MiB TIFF in libtiff's 8 KiB strips has some 2 000, one of
+# 8192 rows at a row per strip 8192; that many cost some 10 ms.
+MAX_TIFF_VALUES = 8192
 
 # Formats ComfyUI's LoadImage reads, and the extension the file gets in `input/`.
 IMAGE_EXTENSIONS = {
@@ -44,6 +50,20 @@ IMAGE_EXTENSIONS = {
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COMPRESSED_CHUNKS = frozenset({b"iCCP", b"zTXt", b"iTXt"})
+# The headers Pillow reads as TIFF: byte order, then 42 (or 43 for BigTIFF) in either order.
+_TIFF_HEADERS = frozenset(
+    {
+        b"MM\x00\x2a",
+        b"II\x2a\x00",
+        b"MM\x2a\x00",
+        b"II\x00\x2a",
+        b"MM\x00\x2b",
+        b"II\x2b\x00",
+    }
+)
+# Entry types Pillow turns into numbers (SHORT, LONG, RATIONAL, SSHORT, SLONG, SRATIONAL, FLOAT,
+# DOUBLE, IFD, LONG8, SLONG8, IFD8); bytes and text stay one object.
+_TIFF_NUMBER_TYPES = frozenset({3, 4, 5, 8, 9, 10, 11, 12, 13, 16, 17, 18})
 _DATA_URI_PREFIX = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,")
 
 
@@ -141,6 +161,8 @@ def decode_base64_image(
         raise InvalidImage(f"Image is larger than {MAX_INLINE_IMAGE_BYTES} bytes.")
     if data.startswith(_PNG_SIGNATURE):
         _check_png_compressed_chunks(data, budget)
+    elif data[:4] in _TIFF_HEADERS:
+        _check_tiff_values(data, budget)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -187,3 +209,28 @@ def _check_png_compressed_chunks(data: bytes, budget: ReadBudget) -> None:
         if kind == b"IEND":
             return
         position += 12 + length
+
+
+def _check_tiff_values(data: bytes, budget: ReadBudget) -> None:
+    """Walks the entries of a TIFF's first IFD, the one Pillow opens (one read each from
+    `budget`), and refuses an entry of more than MAX_TIFF_VALUES numbers. A header or IFD out of
+    the file's bounds is left to Pillow to refuse."""
+    order = "<" if data[:2] == b"II" else ">"
+    big = data[2] == 43
+    offset_format, count_format, entry_format = ("Q", "Q", "HHQ") if big else ("I", "H", "HHI")
+    entry_size = 20 if big else 12
+    try:
+        (offset,) = struct.unpack_from(order + offset_format, data, 8 if big else 4)
+        (entries,) = struct.unpack_from(order + count_format, data, offset)
+        first = offset + struct.calcsize(count_format)
+        for index in range(entries):
+            try:
+                budget.spend()
+            except _OutOfReads:
+                raise budget.error() from None
+            position = first + index * entry_size
+            _, kind, count = struct.unpack_from(order + entry_format, data, position)
+            if kind in _TIFF_NUMBER_TYPES and count > MAX_TIFF_VALUES:
+                raise InvalidImage(f"TIFF has an entry of more than {MAX_TIFF_VALUES} values.")
+    except struct.error:
+        return
