@@ -13,6 +13,7 @@ from workflows.graphs import limits
 from workflows.graphs.builders.images import (
     MAX_IMAGE_READS,
     MAX_PNG_COMPRESSED_CHUNKS,
+    MAX_TIFF_VALUES,
     InvalidImage,
     decode_base64_image,
     strip_base64,
@@ -122,7 +123,7 @@ class ImageSerializer(StrictSerializer):
         f"an image (or data: URI) of at most {limits.MAX_INLINE_IMAGE_BYTES} bytes and "
         f"{limits.MAX_INLINE_IMAGE_PIXELS} pixels, read in at most {MAX_IMAGE_READS} reads of "
         f"its chunks, markers or blocks (a PNG: at most {MAX_PNG_COMPRESSED_CHUNKS} iCCP, zTXt "
-        "or iTXt chunks)."
+        f"or iTXt chunks; a TIFF: at most {MAX_TIFF_VALUES} values in an entry of its first IFD)."
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
