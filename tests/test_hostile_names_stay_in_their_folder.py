@@ -13,7 +13,7 @@ from PIL import Image
 
 from downloads.naming import cache_file_name
 from workflows.comfyui.client import OutputFile
-from workflows.execution.outputs import fetch_saved_files, safe_file_name
+from workflows.execution.outputs import OutputBudget, fetch_saved_files, safe_file_name
 from workflows.graphs.builders.images import decode_base64_image
 from workflows.tasks.files import outputs_dir
 
@@ -65,7 +65,8 @@ async def test_saved_outputs_with_hostile_names_land_in_the_tasks_folder() -> No
         for name in HOSTILE_NAMES
     ]
     stub = ViewStub()
-    stored = await fetch_saved_files(stub, task_id, files, first_index=0)  # type: ignore[arg-type]
+    budget = OutputBudget(max_bytes=1 << 30)
+    stored = await fetch_saved_files(stub, task_id, files, 0, budget)  # type: ignore[arg-type]
     folder = outputs_dir(task_id).resolve()
     assert len(stored) == len(HOSTILE_NAMES)
     for path in stub.written:
