@@ -1,6 +1,8 @@
-"""A node's tasks go on with the websocket the first one opened, whether they follow one another
-at once or come while it waits (up to NODE__WEBSOCKET_IDLE seconds): each prompt is sent under
-its client id, each task still gets its own outputs; past that wait the websocket is closed."""
+"""A node's tasks go on with the websockets the first ones opened (one, or with queue-ahead one
+per prompt the node holds: 1 + NODE__QUEUE_AHEAD), whether they follow one another at once or
+come while one waits (up to NODE__WEBSOCKET_IDLE seconds): each prompt is sent under its
+websocket's client id, each task still gets its own outputs; past that wait a websocket is
+closed."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def test_queued_tasks_run_one_after_another_over_one_websocket(
     cluster_factory: Callable[..., Cluster],
 ) -> None:
-    cluster = cluster_factory(nodes=0)
+    cluster = cluster_factory(nodes=0, COMFY_ROUTER__NODE__QUEUE_AHEAD="0")
     ids = [cluster.submit(comfyui_body(tiny_graph(seed=seed))) for seed in range(1, 5)]
     fake = cluster.add_node()  # every task waits when the node comes: they run in a row
     tasks = [cluster.wait_for(task_id) for task_id in ids]
@@ -28,6 +30,26 @@ def test_queued_tasks_run_one_after_another_over_one_websocket(
     prompts = fake.log.prompts
     assert len(prompts) == 4
     assert {prompt.client_id for prompt in prompts} == {websocket.client_id}
+    assert_own_outputs(cluster, tasks)
+
+
+def test_with_queue_ahead_tasks_in_a_row_take_turns_on_two_websockets(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = cluster_factory(nodes=0)
+    ids = [cluster.submit(comfyui_body(tiny_graph(seed=seed))) for seed in range(1, 9)]
+    fake = cluster.add_node()
+    tasks = [cluster.wait_for(task_id) for task_id in ids]
+
+    assert [task["status"] for task in tasks] == ["done"] * 8
+    assert len(fake.log.websockets) == 2  # the running prompt's and the queued one's
+    clients = {websocket.client_id for websocket in fake.log.websockets}
+    assert {prompt.client_id for prompt in fake.log.prompts} == clients
+    assert len(fake.log.prompts) == 8
+    assert_own_outputs(cluster, tasks)
+
+
+def assert_own_outputs(cluster: Cluster, tasks: list[dict]) -> None:
     colours = set()
     with cluster.client() as client:
         for task in tasks:
@@ -35,7 +57,7 @@ def test_queued_tasks_run_one_after_another_over_one_websocket(
             image = client.get(output["url"]).content
             assert image.startswith(PNG_SIGNATURE)
             colours.add(base64.b64encode(image))
-    assert len(colours) == 4  # each task got its own image, not its neighbour's
+    assert len(colours) == len(tasks)  # each task got its own image, not its neighbour's
 
 
 def test_a_task_that_comes_while_the_websocket_waits_goes_on_with_it(cluster: Cluster) -> None:

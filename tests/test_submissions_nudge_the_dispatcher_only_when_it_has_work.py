@@ -117,7 +117,10 @@ def test_a_submission_whose_idle_check_fails_is_stored_and_nudges_anyway(
 
 
 def run_and_end_first_task(node: Node) -> None:
-    [(task, owner, _)] = assign_nodes(keep_clients={}).started
+    """Gives the node its tasks (the first, and one queued ahead if another waits) and ends the
+    first one's run."""
+    task, owner, ahead = assign_nodes(keep_clients={}).started[0]
+    assert not ahead
     assert task.node_id == node.pk
     async_to_sync(start.end_run)(task, owner, Outcome(Task.Status.DONE, outputs=[], ran_on=node.pk))
     assert Task.objects.get(pk=task.pk).status == Task.Status.DONE
@@ -139,7 +142,8 @@ def test_a_run_whose_node_takes_the_waiting_task_at_its_end_makes_no_nudge(
 ) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
-    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
+    submit(comfyui_body(tiny_graph(2)))  # queued ahead behind the first
+    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(3))))
     nudges.clear()
     run_and_end_first_task(node)
     [(task, _)] = started

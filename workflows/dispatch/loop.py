@@ -121,7 +121,7 @@ class Pass:
     assigned: Assigned  # tasks given a node, and queued-ahead ones asked to move
 
 
-def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, str]) -> Pass:
+def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, list[str]]) -> Pass:
     """All of a pass's reads and writes, in one trip to the database thread. Leases ran out
     only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
     taken_over = []

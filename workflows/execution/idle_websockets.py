@@ -3,7 +3,8 @@
 A run that ends cleanly hands its node's websocket to the node's next task when there is one
 (see `TaskRun.run`); when there is none yet, the websocket waits here, for at most
 `NODE__WEBSOCKET_IDLE` seconds, and the next task given that node takes it instead of
-connecting again. The task is then started under the websocket's client id (see
+connecting again. A node holds up to 1 + NODE__QUEUE_AHEAD prompts, each followed on its own
+websocket, so as many may wait here for it. The task is then started under the websocket's client id (see
 `workflows.scheduling.assignment.assign_nodes`), so ComfyUI sends its messages there.
 
 While a websocket waits, what the node sends on it (queue status broadcasts) is read and
@@ -25,15 +26,19 @@ logger = logging.getLogger(__name__)
 
 
 class IdleWebsockets:
-    """The idle websockets of this process's event loop, one per node at most."""
+    """The idle websockets of this process's event loop, up to 1 + NODE__QUEUE_AHEAD per node."""
 
     def __init__(self) -> None:
-        # node → (its URL then, the websocket, the reader that waits on it)
-        self._waiting: dict[int, tuple[str, EventStream, asyncio.Task[None]]] = {}
+        # node → [(its URL then, the websocket, the reader that waits on it)], oldest first
+        self._waiting: dict[int, list[tuple[str, EventStream, asyncio.Task[None]]]] = {}
 
-    def client_ids(self) -> dict[int, str]:
-        """Node → client id of its idle websocket: a task given the node takes that client id."""
-        return {node_id: entry[1].client_id for node_id, entry in self._waiting.items()}
+    def client_ids(self) -> dict[int, list[str]]:
+        """Node → client ids of its idle websockets: a task given the node takes one of them."""
+        return {
+            node_id: [entry[1].client_id for entry in entries]
+            for node_id, entries in self._waiting.items()
+            if entries
+        }
 
     def keep(self, node_id: int, url: str, websocket: EventStream) -> None:
         """Keeps the websocket a run opened to the node at `url`."""
@@ -41,20 +46,22 @@ class IdleWebsockets:
         if limit <= 0 or not websocket.open:
             spawn(websocket.close(), name=f"close-websocket-{node_id}")
             return
-        previous = self._waiting.pop(node_id, None)
-        if previous is not None:
-            previous[2].cancel()
-            spawn(previous[1].close(), name=f"close-websocket-{node_id}")
+        entries = self._waiting.setdefault(node_id, [])
+        while len(entries) >= 1 + settings.ROUTER.queue_ahead:
+            _, oldest, reader = entries.pop(0)
+            reader.cancel()
+            spawn(oldest.close(), name=f"close-websocket-{node_id}")
         reader = spawn(self._wait(node_id, websocket, limit), name=f"idle-websocket-{node_id}")
-        self._waiting[node_id] = (url, websocket, reader)
+        entries.append((url, websocket, reader))
 
     async def take(self, node_id: int, url: str, client_id: str) -> EventStream | None:
         """The node's idle websocket under `client_id`, still open, if the node is still at
         `url` (an operator may have moved it); None otherwise."""
-        waiting = self._waiting.get(node_id)
-        if waiting is None or waiting[0] != url or waiting[1].client_id != client_id:
+        entries = self._waiting.get(node_id, [])
+        waiting = next((entry for entry in entries if entry[1].client_id == client_id), None)
+        if waiting is None or waiting[0] != url:
             return None
-        del self._waiting[node_id]
+        entries.remove(waiting)
         _, websocket, reader = waiting
         reader.cancel()  # a receive cancelled loses no message (websockets' recv)
         await asyncio.gather(reader, return_exceptions=True)
@@ -73,9 +80,13 @@ class IdleWebsockets:
         except Exception:  # whatever the node sent, this websocket is done with
             logger.debug("Idle websocket of node %s failed", node_id, exc_info=True)
         # Not taken in time, or closed by the node: let it go.
-        waiting = self._waiting.get(node_id)
-        if waiting is not None and waiting[1] is websocket:
-            del self._waiting[node_id]
+        entries = self._waiting.get(node_id, [])
+        for entry in entries:
+            if entry[1] is websocket:
+                entries.remove(entry)
+                break
+        if not entries:
+            self._waiting.pop(node_id, None)
         await websocket.close()
 
 

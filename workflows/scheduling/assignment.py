@@ -249,14 +249,14 @@ class Assigned:
     steals: list[uuid.UUID] = field(default_factory=list)
 
 
-def assign_nodes(*, keep_clients: dict[int, str]) -> Assigned:
+def assign_nodes(*, keep_clients: dict[int, list[str]]) -> Assigned:
     """Pairs ready tasks with nodes and starts them, in one transaction: the tasks as read after,
     each with the lease its run takes over. Every claim is conditional, so a node or task someone
     else took since it was read is skipped. Then asks the runs of queued-ahead tasks an idle node
     should have instead to take them back (`Task.steal_requested`).
 
-    `keep_clients` node → client id: a task given such a node takes the client id, so that its
-    run goes on with the websocket the node's previous run left open under it."""
+    `keep_clients` node → client ids: a task given such a node takes one of them, so that its
+    run goes on with a websocket one of the node's previous runs left open under it."""
     choice = choose_assignments()
     if not choice.assignments and not choice.steals:
         return Assigned()  # the usual pass when every node is busy: no write, no lock taken
@@ -264,7 +264,7 @@ def assign_nodes(*, keep_clients: dict[int, str]) -> Assigned:
     with transaction.atomic():
         for pair, ahead in choice.assignments:
             task, node = pair.task, pair.node
-            owner = _start(task, node, ahead=ahead, client_id=keep_clients.get(node.pk))
+            owner = _start(task, node, ahead=ahead, client_ids=keep_clients.get(node.pk, []))
             if owner is None:
                 continue
             metrics.task_started(task, warm=pair.warm, ahead=ahead)
@@ -280,21 +280,21 @@ def assign_nodes(*, keep_clients: dict[int, str]) -> Assigned:
     return assigned
 
 
-def _start(
-    task: ReadyTask, node: NodeState, *, ahead: bool, client_id: str | None
-) -> str | None:
+def _start(task: ReadyTask, node: NodeState, *, ahead: bool, client_ids: list[str]) -> str | None:
     """Claims the node (`ahead`: one more place in a busy node's queue) and starts the task on
     it; the new lease's owner, or None when another dispatcher took either first (the node is
     then left as it was)."""
     if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras, ahead=ahead):
         return None
     owner = new_owner()
-    running = Task.objects.filter(node_id=node.pk, status=Task.Status.RUNNING)
-    if client_id and running.filter(client_id=client_id).exists():
-        # Another pass gave the kept websocket's client id to a task on this node already (its
-        # queue has room for two): ComfyUI sends a client's messages to its latest websocket
-        # only, so a second task under that id would never hear of its prompt.
-        client_id = None
+    client_id = None
+    if client_ids:
+        # One no task on the node has yet (this pass or another may have given it): ComfyUI
+        # sends a client's messages to its latest websocket only, so a second task under the
+        # same id would never hear of its prompt.
+        running = Task.objects.filter(node_id=node.pk, status=Task.Status.RUNNING)
+        taken = set(running.filter(client_id__in=client_ids).values_list("client_id", flat=True))
+        client_id = next((cid for cid in client_ids if cid not in taken), None)
     changes = {"client_id": client_id} if client_id else {}
     won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
         status=Task.Status.RUNNING,
