@@ -140,15 +140,19 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, list[str]
 
 async def dispatch_once(*, sweep: bool = True) -> None:
     downloads = local_dispatcher.take_downloads()
-    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().client_ids()
-    decided = await database_sync_to_async(plan_pass)(
-        sweep=sweep, downloads=downloads, keep_clients=keep_clients
-    )
-    for task, owner in decided.taken_over:
-        await start_run(task, owner, fresh=False)
-    for task_id, owner in decided.downloads:
-        spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
-    await start_runs(decided.assigned)
+    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().offer()
+    try:
+        decided = await database_sync_to_async(plan_pass)(
+            sweep=sweep, downloads=downloads, keep_clients=keep_clients
+        )
+        for task, owner in decided.taken_over:
+            await start_run(task, owner, fresh=False)
+        for task_id, owner in decided.downloads:
+            spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
+        await start_runs(decided.assigned)
+    finally:
+        if keep_clients:
+            idle_websockets().withdraw(keep_clients)
 
 
 def take_over_expired_runs() -> list[tuple[Task, str]]:

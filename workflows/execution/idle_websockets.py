@@ -31,14 +31,28 @@ class IdleWebsockets:
     def __init__(self) -> None:
         # node → [(its URL then, the websocket, the reader that waits on it)], oldest first
         self._waiting: dict[int, list[tuple[str, EventStream, asyncio.Task[None]]]] = {}
+        self._offered: set[str] = set()  # client ids a pass under way may give a task
 
-    def client_ids(self) -> dict[int, list[str]]:
-        """Node → client ids of its idle websockets: a task given the node takes one of them."""
-        return {
-            node_id: [entry[1].client_id for entry in entries]
+    def offer(self) -> dict[int, list[str]]:
+        """Node → client ids of its idle websockets not offered to another pass already: a task
+        given the node takes one of them (and its run the websocket). Passes overlap (this one
+        reads the pool while the last one's runs have yet to take their websockets), and two
+        tasks under one client id would share a websocket that ComfyUI gives only one of them:
+        `withdraw` what was offered once the pass has started its runs."""
+        offered = {
+            node_id: [
+                entry[1].client_id for entry in entries if entry[1].client_id not in self._offered
+            ]
             for node_id, entries in self._waiting.items()
-            if entries
         }
+        offered = {node_id: ids for node_id, ids in offered.items() if ids}
+        for ids in offered.values():
+            self._offered.update(ids)
+        return offered
+
+    def withdraw(self, offered: dict[int, list[str]]) -> None:
+        for ids in offered.values():
+            self._offered.difference_update(ids)
 
     def keep(self, node_id: int, url: str, websocket: EventStream) -> None:
         """Keeps the websocket a run opened to the node at `url`."""

@@ -108,13 +108,17 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     await announce_end(finished)
     if outcome.ran_on is None:
         return
-    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().client_ids()
+    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().offer()
     try:
         assigned = await database_sync_to_async(assign_nodes)(keep_clients=keep_clients)
     except Exception:  # the task has ended; its node is the dispatcher's to fill then
         logger.exception("Assigning nodes after task %s ended failed", task.pk)
         assigned = Assigned()
-    await start_runs(assigned)
+    try:
+        await start_runs(assigned)
+    finally:
+        if keep_clients:
+            idle_websockets().withdraw(keep_clients)
     if all(next_task.node_id != outcome.ran_on for next_task, _, _ in assigned.started):
         await dispatch_wakeup()  # the node may have room now: a submission would not nudge
 

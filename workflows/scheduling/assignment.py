@@ -261,10 +261,11 @@ def assign_nodes(*, keep_clients: dict[int, list[str]]) -> Assigned:
     if not choice.assignments and not choice.steals:
         return Assigned()  # the usual pass when every node is busy: no write, no lock taken
     assigned = Assigned()
+    unused = {node_id: list(ids) for node_id, ids in keep_clients.items()}
     with transaction.atomic():
         for pair, ahead in choice.assignments:
             task, node = pair.task, pair.node
-            owner = _start(task, node, ahead=ahead, client_ids=keep_clients.get(node.pk, []))
+            owner = _start(task, node, ahead=ahead, client_ids=unused.get(node.pk, []))
             if owner is None:
                 continue
             metrics.task_started(task, warm=pair.warm, ahead=ahead)
@@ -287,14 +288,9 @@ def _start(task: ReadyTask, node: NodeState, *, ahead: bool, client_ids: list[st
     if not node_claim(node_id=node.pk, model=task.main_model, loras=task.loras, ahead=ahead):
         return None
     owner = new_owner()
-    client_id = None
-    if client_ids:
-        # One no task on the node has yet (this pass or another may have given it): ComfyUI
-        # sends a client's messages to its latest websocket only, so a second task under the
-        # same id would never hear of its prompt.
-        running = Task.objects.filter(node_id=node.pk, status=Task.Status.RUNNING)
-        taken = set(running.filter(client_id__in=client_ids).values_list("client_id", flat=True))
-        client_id = next((cid for cid in client_ids if cid not in taken), None)
+    # Each offered client id goes to one task (`workflows.execution.idle_websockets`): ComfyUI
+    # sends a client's messages to its latest websocket only.
+    client_id = client_ids.pop(0) if client_ids else None
     changes = {"client_id": client_id} if client_id else {}
     won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
         status=Task.Status.RUNNING,
