@@ -8,10 +8,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from comfy_router.durations import parse_duration
 from comfy_router.sizes import parse_size
 
 PREFIX = "COMFY_ROUTER__"
@@ -31,7 +33,8 @@ class RouterConfig:
     username: str
     password: str
     env: str
-    history_limit: int
+    history_limit: int  # 0: no count limit (HISTORY_MAX_AGE alone decides)
+    history_max_age: float | None  # seconds a finished task is kept; None: no age limit
     pending_limit: int
     data_dir: Path
     database_url: str
@@ -40,6 +43,7 @@ class RouterConfig:
     max_request_bytes: int
     webhook_secret: str
     trust_forwarded_proto: bool
+    public_url: str  # the router's address for webhooks' output URLs, without a trailing /
     # downloads
     cache_dir: Path
     root_dir: Path
@@ -159,6 +163,28 @@ class _Reader:
 
         return self._parse(name, default, parse, "true or false")
 
+    def duration(self, name: str) -> float | None:
+        def parse(raw: str) -> float:
+            value = parse_duration(raw)
+            if not value > 0:
+                raise ValueError(raw)
+            return value
+
+        expected = "a duration such as 7d, 12h, 90m or a number of seconds, above 0"
+        return self._parse(name, None, parse, expected)
+
+    def public_url(self, name: str) -> str:
+        def parse(raw: str) -> str:
+            parts = urlsplit(raw)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(raw)
+            if parts.query or parts.fragment or "?" in raw or "#" in raw:
+                raise ValueError(raw)
+            return raw.rstrip("/")
+
+        expected = "an http or https URL such as https://router.example.com, no query or fragment"
+        return self._parse(name, "", parse, expected)
+
     def path(self, name: str, default: str) -> Path:
         return Path(self.string(name, default)).expanduser()
 
@@ -185,7 +211,8 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         username=read.string("USERNAME", "admin"),
         password=read.string("PASSWORD", "admin"),
         env=read.string("ENV", "dev", choices=("dev", "test", "prod")),
-        history_limit=read.integer("HISTORY_LIMIT", 50, minimum=1),
+        history_limit=read.integer("HISTORY_LIMIT", 50, minimum=0),
+        history_max_age=read.duration("HISTORY_MAX_AGE"),
         pending_limit=read.integer("PENDING_LIMIT", 25, minimum=1),
         data_dir=data_dir,
         database_url=read.url(
@@ -198,6 +225,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         max_request_bytes=read.size("MAX_REQUEST_BYTES", 32 * MIB, minimum=1024),
         webhook_secret=read.string("WEBHOOK_SECRET", ""),
         trust_forwarded_proto=read.boolean("TRUST_FORWARDED_PROTO", False),
+        public_url=read.public_url("PUBLIC_URL"),
         cache_dir=read.path("DOWNLOAD__CACHE_DIR", "/tmp/cache"),
         root_dir=read.path("DOWNLOAD__ROOT_DIR", "/tmp/model"),
         record_path=read.path("DOWNLOAD__RECORD_PATH", "/tmp/record.json"),
@@ -221,6 +249,11 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         raise ImproperlyConfigured(
             f"{PREFIX}ENV=prod refuses the default credentials: "
             f"set {PREFIX}USERNAME and {PREFIX}PASSWORD"
+        )
+    if config.history_limit == 0 and config.history_max_age is None:
+        raise ImproperlyConfigured(
+            f"{PREFIX}HISTORY_LIMIT=0 keeps finished tasks by age alone: "
+            f"set {PREFIX}HISTORY_MAX_AGE too (7d, 12h, 90m or seconds)"
         )
     if not config.username or not config.password:
         raise ImproperlyConfigured(f"{PREFIX}USERNAME and {PREFIX}PASSWORD must not be empty")
