@@ -68,6 +68,9 @@ class Task(models.Model):
     # run it is idle: its run takes the prompt back from the node's queue unless it has started.
     steal_requested = models.BooleanField(default=False, editable=False)
     webhook_url = models.CharField(max_length=2048, blank=True)
+    # The submitting request's scheme and host (`https://router.example.com`): the webhook's
+    # output URLs start with it unless PUBLIC_URL is set.
+    base_url = models.CharField(max_length=2048, blank=True, editable=False)
 
     # The executor that owns a running task renews its lease; an expired lease means the owner
     # died and another process reconciles the task.

@@ -73,7 +73,7 @@ class WorkflowListCreateView(APIView):
         submission = validate_submission(request.data)
         refuse_what_no_node_can_run(submission)
         try:
-            task = services.task_submit(submission=submission)
+            task = services.task_submit(submission=submission, base_url=base_url(request))
         except services.QueueFull as full:
             raise QueueFullError(str(full)) from None
         services.task_announce(task)

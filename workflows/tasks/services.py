@@ -75,8 +75,9 @@ def _params_to_store(params: dict[str, Any]) -> dict[str, Any]:
     return strip(params)
 
 
-def task_submit(*, submission: Submission) -> Task:
-    """Stores the task (pending), unless PENDING_LIMIT tasks already wait (QueueFull)."""
+def task_submit(*, submission: Submission, base_url: str) -> Task:
+    """Stores the task (pending), unless PENDING_LIMIT tasks already wait (QueueFull).
+    `base_url`: the submitting request's scheme and host, for its webhook's output URLs."""
     build = submission.build
     for inline in build.inline_files:  # base64 images go to input/ now; the task keeps no copy
         write_inline_file(settings.ROUTER.root_dir, inline.folder, inline.name, inline.data)
@@ -96,6 +97,7 @@ def task_submit(*, submission: Submission) -> Task:
         client_id=uuid.uuid4().hex,
         prompt_id=str(uuid.uuid4()),
         webhook_url=submission.webhook_url or "",
+        base_url=base_url,
     )
     with transaction.atomic():
         _lock_submissions()

@@ -35,7 +35,10 @@ def signature(body: bytes) -> str:
 
 
 def webhook_body(task: Task) -> bytes:
-    return json.dumps(task_detail(task), cls=DjangoJSONEncoder).encode()
+    """The task as `GET /workflow/{id}` shows it, its output URLs absolute: on PUBLIC_URL if set,
+    else on the scheme and host the task was submitted to."""
+    base_url = settings.ROUTER.public_url or task.base_url
+    return json.dumps(task_detail(task, base_url=base_url), cls=DjangoJSONEncoder).encode()
 
 
 async def deliver(task: Task) -> bool:
