@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from comfy_router.config import load_config
+from comfy_router.config import RouterConfig, load_config
 
 
-def config_with(tmp_path: Path, **env: str):
+def config_with(tmp_path: Path, **env: str) -> RouterConfig:
     return load_config({"COMFY_ROUTER__DATA_DIR": str(tmp_path), **env})
 
 

@@ -7,12 +7,14 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.storage import write_inline_file
@@ -185,13 +187,18 @@ def task_requeue(
 
 
 def task_enforce_history_limit() -> int:
-    """Deletes the oldest finished tasks beyond HISTORY_LIMIT, with their output files."""
+    """Deletes, with their output files, the finished tasks past either limit: beyond the newest
+    HISTORY_LIMIT (0: no count limit), or finished more than HISTORY_MAX_AGE ago (if set)."""
+    finished = Task.objects.filter(status__in=Task.FINISHED)
+    old_ids: set[uuid.UUID] = set()
     keep = settings.ROUTER.history_limit
-    old_ids = list(
-        Task.objects.filter(status__in=Task.FINISHED)
-        .order_by("-finished_at", "-created_at")
-        .values_list("id", flat=True)[keep:]
-    )
+    if keep:
+        newest_first = finished.order_by("-finished_at", "-created_at")
+        old_ids.update(newest_first.values_list("id", flat=True)[keep:])
+    max_age = settings.ROUTER.history_max_age
+    if max_age is not None:
+        cutoff = timezone.now() - timedelta(seconds=max_age)
+        old_ids.update(finished.filter(finished_at__lt=cutoff).values_list("id", flat=True))
     if not old_ids:
         return 0
     Task.objects.filter(pk__in=old_ids, status__in=Task.FINISHED).delete()
