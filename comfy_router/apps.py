@@ -9,4 +9,5 @@ class ComfyRouterConfig(AppConfig):
     background_services = [
         "comfy_router.counters.run",
         "comfy_router.sqlite_backend.checkpoints.run",
+        "comfy_router.heartbeat.run",
     ]
