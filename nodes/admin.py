@@ -152,6 +152,12 @@ class NodeAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Node]:
         return with_current_task(super().get_queryset(request))
 
+    def get_fieldsets(self, request: HttpRequest, obj: Node | None = None) -> Any:
+        """A node being added has no status, health or capabilities until it is checked."""
+        if obj is None:
+            return ((None, {"fields": EDITABLE_FIELDS}),)
+        return super().get_fieldsets(request, obj)
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, node: Node) -> SafeString:
         return format_html(
