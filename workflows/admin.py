@@ -3,28 +3,40 @@
 Output files are served to the admin by an admin view, since the API's own output URLs need
 Basic auth that a logged-in browser session does not send. A task that has not finished is
 never deleted, only cancelled (deleting it would leave its node held for nothing); a finished
-one goes with its output files.
+one goes with its output files, or is retried: a copy submitted through `task_submit`.
+A waiting or running task's page polls the public preview endpoint (`task_live.js`).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from workflows.api.outputs import is_inline_image, output_response
+from workflows.graphs.builders import BuildResult, FileToFetch
+from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
 from workflows.tasks.selectors import output_path, preview_data_url
-from workflows.tasks.services import TaskNotCancellable, task_request_cancel
+from workflows.tasks.services import (
+    QueueFull,
+    Submission,
+    TaskNotCancellable,
+    task_announce,
+    task_request_cancel,
+    task_submit,
+)
 
 STATUS_COLOURS = {
     Task.Status.PENDING: "#757575",
@@ -35,26 +47,72 @@ STATUS_COLOURS = {
     Task.Status.CANCELLED: "#ef6c00",
 }
 THUMBNAIL = "max-height:64px;max-width:96px;margin-right:4px;border:1px solid #ccc"
+JSON_BLOCK = "max-height:32em;overflow:auto;white-space:pre-wrap"
+LIST_TEXT_CHARACTERS = 80
+# How often a waiting or running task's page asks for its progress (task_live.js).
+LIVE_POLL_MILLISECONDS = 1000
+
+
+def task_copy(task: Task) -> Submission:
+    """A submission of what `task` ran: same type, params, graph, files, needs and webhook (the
+    graph as stored, so the seed is the one it used; base64 images are in input/ already)."""
+    build = BuildResult(
+        graph=task.graph,
+        sampler_node=task.sampler_node or None,
+        output_node=task.output_node or None,
+        files=tuple(
+            FileToFetch(url=f["url"], folder=f["folder"], name=f["name"]) for f in task.files
+        ),
+        inline_files=(),
+        seed=int(task.seed) if task.seed else None,
+        main_model=task.main_model or None,
+        loras=tuple(task.loras),
+    )
+    return Submission(
+        type=task.type,
+        params=task.params,
+        webhook_url=task.webhook_url or None,
+        build=build,
+        needs=TaskNeeds.from_json(task.requirements),
+    )
+
+
+def shorten(text: str) -> str:
+    if len(text) <= LIST_TEXT_CHARACTERS:
+        return text
+    return text[: LIST_TEXT_CHARACTERS - 1] + "…"
+
+
+def pretty_json(value: Any) -> SafeString:
+    return format_html(
+        '<pre class="task-json" style="{}">{}</pre>',
+        JSON_BLOCK,
+        json.dumps(value, indent=2, ensure_ascii=False),
+    )
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("short_id", "type", "status_badge", "node", "duration", "created_at", "thumbnails")
+    list_display = (
+        "short_id", "type", "status_badge", "prompt_shown", "model_shown", "error_first_line",
+        "node", "duration", "created_at", "thumbnails",
+    )
     list_filter = ("status", "type")
     search_fields = ("id", "prompt_id")
     list_select_related = ("node",)
     ordering = ("-created_at",)
     readonly_fields = (
         "id", "type", "status_badge", "node", "attempts", "progress", "prompt_id", "client_id",
-        "created_at", "started_at", "finished_at", "duration", "error", "thumbnails", "params",
-        "graph", "outputs",
+        "created_at", "started_at", "finished_at", "duration", "error_json", "thumbnails",
+        "params_json", "graph_json", "outputs",
     )
     fields = readonly_fields
     list_per_page = 50
-    actions = ["cancel_tasks"]
+    actions = ("cancel_tasks", "retry_tasks")
+    change_form_template = "admin/workflows/task/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).defer("graph", "params")
+        return super().get_queryset(request).defer("graph")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -101,6 +159,35 @@ class TaskAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
+    @admin.action(description="Retry selected finished tasks (submits a copy of each)")
+    def retry_tasks(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        for task in queryset.filter(status__in=Task.FINISHED).order_by("created_at"):
+            if self._retry(request, task) is None:
+                return
+        unfinished = queryset.exclude(status__in=Task.FINISHED).count()
+        if unfinished:
+            self.message_user(
+                request, f"{unfinished} unfinished task(s) not retried.", messages.WARNING
+            )
+
+    def _retry(self, request: HttpRequest, task: Task) -> Task | None:
+        """Submits a copy of `task` and says which task it made; None when the queue is full."""
+        try:
+            # The copy's webhook links to outputs as the original's did.
+            base_url = task.base_url or request.build_absolute_uri("/").rstrip("/")
+            copy = task_submit(submission=task_copy(task), base_url=base_url)
+        except QueueFull as full:
+            self.message_user(request, f"Task {task.id} not retried: {full}", messages.ERROR)
+            return None
+        task_announce(copy)
+        link = reverse("admin:workflows_task_change", args=[copy.pk])
+        self.message_user(
+            request,
+            format_html('Task {} retried as new task <a href="{}">{}</a>.', task.id, link, copy.id),
+            messages.SUCCESS,
+        )
+        return copy
+
     @admin.display(description="id")
     def short_id(self, task: Task) -> str:
         return str(task.id)[:8]
@@ -116,6 +203,38 @@ class TaskAdmin(admin.ModelAdmin):
             colour,
             label,
         )
+
+    @admin.display(description="prompt")
+    def prompt_shown(self, task: Task) -> str:
+        prompt = (task.params or {}).get("prompt")
+        if isinstance(prompt, dict):
+            return f"graph of {len(prompt)} nodes"
+        if isinstance(prompt, str):
+            return shorten(prompt)
+        return "–"
+
+    @admin.display(description="model")
+    def model_shown(self, task: Task) -> str:
+        return shorten(task.main_model.rsplit("/", 1)[-1]) if task.main_model else "–"
+
+    @admin.display(description="error")
+    def error_first_line(self, task: Task) -> str:
+        error = task.error
+        message = str(error.get("message") or "") if isinstance(error, dict) else str(error or "")
+        lines = message.strip().splitlines()
+        return shorten(lines[0]) if lines else ""
+
+    @admin.display(description="params")
+    def params_json(self, task: Task) -> SafeString:
+        return pretty_json(task.params)
+
+    @admin.display(description="graph")
+    def graph_json(self, task: Task) -> SafeString:
+        return pretty_json(task.graph)
+
+    @admin.display(description="error")
+    def error_json(self, task: Task) -> SafeString | str:
+        return "–" if task.error is None else pretty_json(task.error)
 
     @admin.display(description="duration")
     def duration(self, task: Task) -> str:
@@ -148,8 +267,49 @@ class TaskAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.output_view),
                 name="workflows_task_output",
             ),
+            path(
+                "<uuid:task_id>/cancel/",
+                self.admin_site.admin_view(require_POST(self.cancel_view)),
+                name="workflows_task_cancel",
+            ),
+            path(
+                "<uuid:task_id>/retry/",
+                self.admin_site.admin_view(require_POST(self.retry_view)),
+                name="workflows_task_retry",
+            ),
             *super().get_urls(),
         ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        task = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if task is not None:
+            context["task_finished"] = task.is_finished
+            if not task.is_finished:
+                context["live_poll_url"] = reverse("preview", args=[task.pk])
+                context["live_poll_milliseconds"] = LIVE_POLL_MILLISECONDS
+                context["live_task"] = task
+        return super().change_view(request, object_id, form_url, context)
+
+    def cancel_view(self, request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise Http404("No such task")
+        self.cancel_tasks(request, Task.objects.filter(pk=task_id))
+        return HttpResponseRedirect(reverse("admin:workflows_task_change", args=[task_id]))
+
+    def retry_view(self, request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
+        task = Task.objects.filter(pk=task_id, status__in=Task.FINISHED).first()
+        if task is None or not self.has_view_permission(request):
+            raise Http404("No finished task with this id")
+        copy = self._retry(request, task)
+        target = task if copy is None else copy
+        return HttpResponseRedirect(reverse("admin:workflows_task_change", args=[target.pk]))
 
     def output_view(self, request: HttpRequest, task_id: uuid.UUID, index: int) -> HttpResponse:
         task = Task.objects.filter(pk=task_id).first()
