@@ -40,3 +40,4 @@ admin.site.site_header = "Comfy Router"
 admin.site.site_url = "/doc"  # "View site": the API's docs, the router's other face
 admin.site.site_title = "Comfy Router"
 admin.site.index_title = "Nodes, tasks and cache"
+admin.site.index_template = "admin/pool_index.html"  # the pool at a glance above the app list
