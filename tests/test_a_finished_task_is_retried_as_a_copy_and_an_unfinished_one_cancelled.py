@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.support.cache_settings import configure
 from workflows.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,3 +103,14 @@ def test_an_unfinished_tasks_page_has_a_cancel_button_that_cancels_it(admin_clie
     assert response.status_code == 200
     assert Task.objects.get(pk=pending.pk).status == Task.Status.CANCELLED
     assert "cancelled" in response.content.decode()
+
+
+def test_a_retry_refused_by_a_full_queue_says_so_and_makes_nothing(
+    admin_client: Client, settings: object
+) -> None:
+    configure(settings, pending_limit=1)
+    a_task(Task.Status.PENDING)
+    done = a_task(Task.Status.DONE)
+    response = admin_client.post(reverse("admin:workflows_task_retry", args=[done.pk]), follow=True)
+    assert f"Task {done.id} not retried: 1 tasks are already waiting" in response.content.decode()
+    assert Task.objects.count() == 2
