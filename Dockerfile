@@ -1,6 +1,8 @@
 # The router image: `docker build -t comfy-router .` then
-# `docker run -p 8080:8080 -e COMFY_ROUTER__PASSWORD=... -v /shared/comfyui:/comfyui comfy-router`
-FROM python:3.11-slim
+# `docker run -p 8080:8080 -e COMFY_ROUTER__PASSWORD=... -v /shared/comfyui:/comfyui comfy-router`.
+# The image holds no tests or benchmarks (.dockerignore); `python manage.py alive` is the health
+# check of a `worker` container, which has no HTTP port (see docker-compose.yml).
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
