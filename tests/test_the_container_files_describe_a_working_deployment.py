@@ -54,7 +54,8 @@ def test_nginx_is_the_one_front_door_and_forwards_websockets() -> None:
 def test_the_nginx_config_is_accepted_by_nginx(tmp_path: Path) -> None:
     # The API services' names resolve only inside compose's network.
     conf = tmp_path / "nginx.conf"
-    conf.write_text(re.sub(r"api-\d:8080", "127.0.0.1:8080", NGINX_CONF.read_text()))
+    text = re.sub(r"api-\d:8080", "127.0.0.1:8080", NGINX_CONF.read_text())
+    conf.write_text(text.replace("pid /tmp/nginx.pid;", f"pid {tmp_path}/nginx.pid;"))
     result = subprocess.run(
         ["nginx", "-t", "-c", str(conf), "-p", str(tmp_path)],
         capture_output=True, text=True, timeout=30,
