@@ -40,6 +40,7 @@ class RouterConfig:
     database_url: str
     channel_layer_url: str
     log_level: str
+    log_format: str  # text, or json: one object per line for log collectors
     max_request_bytes: int
     webhook_secret: str
     trust_forwarded_proto: bool
@@ -222,6 +223,7 @@ def load_config(environment: Mapping[str, str] | None = None) -> RouterConfig:
         log_level=read.string(
             "LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
+        log_format=read.string("LOG_FORMAT", "text", choices=("text", "json")),
         max_request_bytes=read.size("MAX_REQUEST_BYTES", 32 * MIB, minimum=1024),
         webhook_secret=read.string("WEBHOOK_SECRET", ""),
         trust_forwarded_proto=read.boolean("TRUST_FORWARDED_PROTO", False),

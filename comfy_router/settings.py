@@ -11,6 +11,7 @@ from comfy_router.config import (
     database_settings,
     load_config,
 )
+from comfy_router.logs import logging_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -126,19 +127,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": ROUTER.log_level},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_settings(ROUTER)
 
 # Background work started by `serve` (and by `worker` in scale-out) beyond what each app's
 # AppConfig declares (see comfy_router/background.py): dotted paths to

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 
@@ -30,6 +31,11 @@ async def prepare(task_id: uuid.UUID, owner: str) -> None:
         if not await database_sync_to_async(leases.lease_renew)(task_id=task_id, owner=owner):
             await release_if_ended(task_id)  # cancelled before its pins were made: stop now
 
+    logger.info(
+        "Task %s downloading %d file(s): %s", task_id, len(files),
+        ", ".join(f"{f.folder}/{f.name} from {url_without_query(f.url)}" for f in files),
+        extra={"task_id": str(task_id)},
+    )
     await live.publish(task_id, {"type": "status", "status": "downloading"})
     try:
         await cache_prepare_task(task_id=task_id, files=files, on_progress=renew)
@@ -49,6 +55,12 @@ async def prepare(task_id: uuid.UUID, owner: str) -> None:
         await dispatch_wakeup()
     else:
         await release_if_ended(task_id)
+
+
+def url_without_query(url: str) -> str:
+    """What a log may show of a download's URL: its query and user info may be credentials."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
 
 
 async def release_if_ended(task_id: uuid.UUID) -> None:

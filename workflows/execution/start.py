@@ -42,6 +42,11 @@ async def start_run(task: Task, owner: str, *, fresh: bool, ahead: bool = False)
     just given its node, so no prompt of it can be there yet; otherwise the run asks the node
     first (a task taken over from a run that died). `ahead`: queued behind the prompt the node
     runs."""
+    logger.info(
+        "Task %s assigned to node %s (%s)%s%s", task.pk, task.node_id, task.node and task.node.url,
+        ", queued ahead" if ahead else "", "" if fresh else ", taken over from a run that stopped",
+        extra={"task_id": str(task.pk), "node_id": task.node_id, "queued_ahead": ahead},
+    )
     if settings.ROUTER.scaled_out:
         message = {
             "type": "task.execute",

@@ -105,10 +105,32 @@ def task_end(
 async def announce_end(task: Task) -> None:
     """Tells the task's watchers and its webhook how it ended."""
     error = (task.error or {}).get("message")
-    logger.info("Task %s ended %s%s", task.pk, task.status, f": {error}" if error else "")
+    waited, ran = task_durations(task)
+    took = f"waited {waited:.1f} s" + ("" if ran is None else f", ran {ran:.1f} s")
+    logger.info(
+        "Task %s ended %s (%s)%s", task.pk, task.status, took, f": {error}" if error else "",
+        extra={
+            "task_id": str(task.pk),
+            "status": task.status,
+            "waited_seconds": round(waited, 3),
+            "ran_seconds": None if ran is None else round(ran, 3),
+        },
+    )
     await live.publish(task.pk, live.final_event(task))
     if task.webhook_url:
         webhooks.deliver_soon(task)
+
+
+def task_durations(task: Task) -> tuple[float, float | None]:
+    """Seconds a finished task waited (from its submission to its node, or to its end if it
+    never had one) and ran on its node (None if it never did)."""
+    end = task.finished_at or timezone.now()
+    if task.started_at is None:
+        return (end - task.created_at).total_seconds(), None
+    return (
+        (task.started_at - task.created_at).total_seconds(),
+        (end - task.started_at).total_seconds(),
+    )
 
 
 async def finish(

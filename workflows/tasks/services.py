@@ -106,6 +106,11 @@ def task_submit(*, submission: Submission, base_url: str) -> Task:
         if Task.objects.filter(status__in=Task.WAITING).count() >= limit:
             raise QueueFull(limit)
         task.save(force_insert=True)
+    files = f", {len(task.files)} file(s) to download" if task.files else ""
+    logger.info(
+        "Task %s submitted: %s%s", task.pk, task.type, files,
+        extra={"task_id": str(task.pk), "task_type": task.type},
+    )
     return task
 
 

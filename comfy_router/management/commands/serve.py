@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twisted.internet import defer, reactor
 
 from comfy_router.background import BackgroundServices
+from comfy_router.logs import tell_operator
 from comfy_router.server_patches import PatchNotInstallable, install_server_patches
 
 logger = logging.getLogger(__name__)
@@ -144,16 +145,18 @@ class Command(BaseCommand):
         )
         if not options["api_only"]:
             run_background_services_with_the_reactor(application)
-        self.stdout.write(f"Comfy Router listening on http://{config.host}:{config.port}")
         here = f"http://{browsable_host(config.host)}:{config.port}"
-        self.stdout.write(f"  admin: {here}/admin/   API docs: {here}/doc")
+        tell_operator(self, config, f"Comfy Router listening on http://{config.host}:{config.port}")
+        tell_operator(self, config, f"  admin: {here}/admin/   API docs: {here}/doc")
         if (config.username, config.password) == ("admin", "admin"):
-            self.stdout.write(
+            tell_operator(
+                self,
+                config,
                 "  WARNING: the default credentials admin/admin are in use: set "
-                "COMFY_ROUTER__USERNAME and COMFY_ROUTER__PASSWORD before anyone else can reach it"
+                "COMFY_ROUTER__USERNAME and COMFY_ROUTER__PASSWORD before anyone else can reach it",
+                level=logging.WARNING,
             )
-        self.stdout.flush()
         server.run()
         if not server.listening_addresses:
             raise CommandError(f"Could not listen on {config.host}:{config.port}")
-        self.stdout.write("Comfy Router stopped")
+        tell_operator(self, config, "Comfy Router stopped")

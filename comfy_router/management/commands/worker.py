@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from comfy_router.background import BackgroundServices
+from comfy_router.logs import tell_operator
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,9 @@ class Command(BaseCommand):
         # the startup heap once (see comfy_router.asgi and comfy_router.heap).
         from comfy_router.asgi import application
 
-        self.stdout.write("Comfy Router worker started")
-        self.stdout.flush()
+        tell_operator(self, config, "Comfy Router worker started")
         run_to_end(run_until_signalled(application))
-        self.stdout.write("Comfy Router worker stopped")
+        tell_operator(self, config, "Comfy Router worker stopped")
 
 
 LEFTOVER_GRACE = 5.0  # seconds tasks still running after the services stopped get to finish
