@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -12,6 +13,7 @@ from comfy_router.config import (
     load_config,
 )
 from comfy_router.logs import logging_settings
+from comfy_router.startup_checks import StartupCheckFailed, database_directory_made
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +83,12 @@ TEMPLATES = [
     },
 ]
 
+try:
+    database_directory_made(ROUTER)
+except StartupCheckFailed as problem:
+    # Before Django is set up, where an exception would be a traceback: one line, like a bad
+    # value's (manage.py).
+    sys.exit(f"comfy-router: {problem}")
 DATABASES = {"default": database_settings(ROUTER)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = channel_layer_settings(ROUTER)

@@ -39,4 +39,4 @@ def test_serve_exits_non_zero_when_the_port_is_taken(live_router: LiveRouter, tm
         timeout=60,
     )
     assert result.returncode == 1
-    assert f"Could not listen on 127.0.0.1:{live_router.port}" in result.stderr
+    assert f"COMFY_ROUTER__PORT={live_router.port}: cannot listen on 127.0.0.1:" in result.stderr

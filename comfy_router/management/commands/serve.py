@@ -21,6 +21,7 @@ from twisted.internet import defer, reactor
 from comfy_router.background import BackgroundServices
 from comfy_router.logs import tell_operator
 from comfy_router.server_patches import PatchNotInstallable, install_server_patches
+from comfy_router.startup_checks import StartupCheckFailed, check_all
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,10 @@ class Command(BaseCommand):
                 "An API process needs a channel layer shared with the workers: set "
                 "COMFY_ROUTER__CHANNEL_LAYER_URL=redis://… (or run `manage.py serve` alone)"
             )
+        try:
+            check_all(config, listens=True)
+        except StartupCheckFailed as problem:
+            raise CommandError(str(problem)) from None
         if not (options["api_only"] or options["no_migrate"]):
             call_command("migrate", interactive=False, verbosity=0)
         from comfy_router.asgi import application

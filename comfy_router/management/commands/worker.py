@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from comfy_router.background import BackgroundServices
 from comfy_router.logs import tell_operator
+from comfy_router.startup_checks import StartupCheckFailed, check_all
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ class Command(BaseCommand):
                 "A worker needs a channel layer shared with the API processes: set "
                 "COMFY_ROUTER__CHANNEL_LAYER_URL=redis://… (or run `manage.py serve` alone)"
             )
+        try:
+            check_all(config, listens=False)
+        except StartupCheckFailed as problem:
+            raise CommandError(str(problem)) from None
         if options["migrate"]:
             from django.core.management import call_command
 
