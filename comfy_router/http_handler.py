@@ -15,7 +15,10 @@ gets a new thread, hence a new database connection. Here:
   output and read nothing took 900 MB. Here such an iterator is read some blocks at a time, on
   the request's thread, and each body message waits for the room the server makes once the client
   has taken the one before (`WriteRoom`; the Daphne request `serve` installs makes it, see
-  comfy_router.server_patches; under another server messages go as Django sends them).
+  comfy_router.server_patches; under another server messages go as Django sends them);
+- a view that must wait for something (a client's long poll) answers `AskAgainAfter`: the
+  handler awaits the wait on the event loop, holding no request thread, then passes the request
+  through the middleware and the view again, which read `waited_for(request)`.
 
 Everything else (reading the body, signals) is Django's own.
 
@@ -35,7 +38,7 @@ from typing import Any
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 REQUEST_THREADS = 8
 
@@ -125,6 +128,27 @@ async def read_in_request_thread(blocks: Iterator[bytes]) -> AsyncIterator[bytes
         yield read_so_far
 
 
+# The request attribute that carries an AskAgainAfter's state to the second pass.
+WAITED = "comfy_router_waited"
+
+
+class AskAgainAfter(HttpResponse):
+    """A view's answer that it will answer once `wait()` returns: the handler awaits it on the
+    event loop, then asks the view again with `waited_for(request)` giving `state`. (Under a
+    handler other than RouterASGIHandler, a test client's, this empty 202 is the answer.)"""
+
+    def __init__(self, wait: Callable[[], Awaitable[None]], state: object) -> None:
+        super().__init__(status=202)
+        self.wait = wait
+        self.state = state
+
+
+def waited_for(request: Any) -> object | None:
+    """The state of the AskAgainAfter the view answered this request with, on its second pass;
+    None on the first."""
+    return getattr(request, WAITED, None)
+
+
 class RouterASGIHandler(ASGIHandler):
     def __init__(self, threads: int = REQUEST_THREADS) -> None:
         self.threads = RequestThreads(threads)
@@ -135,6 +159,10 @@ class RouterASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        if isinstance(response, AskAgainAfter):
+            await response.wait()
+            setattr(request, WAITED, response.state)
+            response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
         if isinstance(response, StreamingHttpResponse) and not response.is_async:
             response.streaming_content = read_in_request_thread(iter(response.streaming_content))
         return response
