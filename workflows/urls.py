@@ -8,6 +8,9 @@ urlpatterns = [
     path("workflow", views.WorkflowListCreateView.as_view(), name="workflow-list"),
     path("workflow/<uuid:task_id>", views.WorkflowDetailView.as_view(), name="workflow-detail"),
     path(
+        "workflow/<uuid:task_id>/events", views.WorkflowEventsView.as_view(), name="workflow-events"
+    ),
+    path(
         "workflow/<uuid:task_id>/outputs/<int:index>",
         views.WorkflowOutputView.as_view(),
         name="workflow-output",

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from comfy_router.sizes import format_size
@@ -34,7 +36,39 @@ class TaskListQuerySerializer(serializers.Serializer):
     )
 
 
-class TaskDetailQuerySerializer(serializers.Serializer):
+# How long a request may wait for its task to end (`?wait=`): a client wanting longer asks again,
+# or listens to the task's events.
+MAX_WAIT_SECONDS = 300
+
+
+@extend_schema_field(
+    {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_WAIT_SECONDS}
+)
+class WaitField(serializers.FloatField):
+    """Seconds, more than 0: a FloatField's `min_value` allows the bound itself, so the field
+    checks it, and says so in the schema (drf-spectacular drops `exclusiveMinimum` beside one)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not math.isfinite(value) or value <= 0:
+            raise serializers.ValidationError(
+                f"Ensure this value is more than 0 and at most {MAX_WAIT_SECONDS}."
+            )
+        return value
+
+
+class WaitQuerySerializer(serializers.Serializer):
+    wait = WaitField(
+        required=False,
+        max_value=MAX_WAIT_SECONDS,
+        help_text=(
+            "Seconds to wait for the task to end before answering, more than 0 and at most "
+            f"{MAX_WAIT_SECONDS}."
+        ),
+    )
+
+
+class TaskDetailQuerySerializer(WaitQuerySerializer):
     include = serializers.ChoiceField(
         choices=["data"],
         required=False,

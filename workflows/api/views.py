@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseBase
@@ -15,13 +16,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from comfy_router.http_handler import AskAgainAfter, waited_for
 from workflows.api import previews
 from workflows.api.capacity import refuse_what_no_node_can_run
+from workflows.api.event_stream import CONTENT_TYPE as EVENT_STREAM
+from workflows.api.event_stream import EVENT_SCHEMA, ErrorsAsJson, event_stream_response
 from workflows.api.outputs import OUTPUT_HEADERS, output_response
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.api.queries import (
     TaskDetailQuerySerializer,
     TaskListQuerySerializer,
+    WaitQuerySerializer,
     refuse_data_past_the_bound,
 )
 from workflows.api.serializers import (
@@ -31,6 +36,7 @@ from workflows.api.serializers import (
     TaskPageSerializer,
     TaskPreviewSerializer,
 )
+from workflows.api.task_events import wait_for_end
 from workflows.models import Task
 from workflows.tasks import selectors, services
 
@@ -62,14 +68,27 @@ class WorkflowListCreateView(APIView):
     @extend_schema(
         operation_id="workflow_submit",
         request=WorkflowSubmissionSerializer,
+        parameters=[WaitQuerySerializer],
         responses={
+            200: OpenApiResponse(
+                TaskDetailSerializer, description="With `wait`: the task ended within it"
+            ),
             202: TaskCreatedSerializer,
             400: ErrorSerializer,
             429: OpenApiResponse(ErrorSerializer, description="PENDING_LIMIT tasks already wait"),
         },
-        summary="Submit a workflow; answers with the task id at once.",
+        summary="Submit a workflow; answers with the task id at once, or with `wait` once it ends.",
+        description=(
+            "With `wait=S`: a 200 with the finished task (as `GET /workflow/{id}` shows it) if it "
+            "ends within S seconds, else the 202. Waiting holds no request thread."
+        ),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponseBase:
+        waited = waited_for(request)
+        if isinstance(waited, uuid.UUID):
+            return submitted_answer(request, get_task(waited))
+        wait = WaitQuerySerializer(data=request.query_params)
+        wait.is_valid(raise_exception=True)
         submission = validate_submission(request.data)
         refuse_what_no_node_can_run(submission)
         try:
@@ -77,11 +96,10 @@ class WorkflowListCreateView(APIView):
         except services.QueueFull as full:
             raise QueueFullError(str(full)) from None
         services.task_announce(task)
-        return Response(
-            {"id": str(task.id)},
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": f"/workflow/{task.id}"},
-        )
+        seconds = wait.validated_data.get("wait")
+        if seconds is not None:
+            return AskAgainAfter(partial(wait_for_end, task.id, seconds), state=task.id)
+        return submitted_answer(request, task)
 
     @extend_schema(
         operation_id="workflow_list",
@@ -96,6 +114,18 @@ class WorkflowListCreateView(APIView):
         paginator = CheckedPage(query.validated_data["limit"], query.validated_data["offset"])
         page = paginator.paginate_queryset(selectors.task_list(status=wanted), request, view=self)
         return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
+
+
+def submitted_answer(request: Request, task: Task) -> Response:
+    """The answer to a submission: the task if it has ended (only a waiting one can have), else
+    its id."""
+    if task.is_finished:
+        return Response(selectors.task_detail(task, base_url=base_url(request)))
+    return Response(
+        {"id": str(task.id)},
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/workflow/{task.id}"},
+    )
 
 
 class CheckedPage(LimitOffsetPagination):
@@ -118,11 +148,18 @@ class WorkflowDetailView(APIView):
         parameters=[TaskDetailQuerySerializer],
         responses={200: TaskDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="A task's status, progress, preview, outputs and error.",
+        description=(
+            "With `wait=S`: answers once the task has ended or S seconds have passed, whichever "
+            "comes first (a long poll that holds no request thread)."
+        ),
     )
-    def get(self, request: Request, task_id: uuid.UUID) -> Response:
+    def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
         query = TaskDetailQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         task = get_task(task_id)
+        seconds = query.validated_data.get("wait")
+        if seconds is not None and not task.is_finished and waited_for(request) is None:
+            return AskAgainAfter(partial(wait_for_end, task.id, seconds), state=True)
         include_data = query.validated_data.get("include") == "data"
         if include_data:
             refuse_data_past_the_bound(task.outputs)
@@ -142,6 +179,30 @@ class WorkflowDetailView(APIView):
         except services.TaskNotCancellable as finished:
             raise Conflict(str(finished)) from None
         return Response(selectors.task_detail(task, base_url=base_url(request)))
+
+
+class WorkflowEventsView(APIView):
+    content_negotiation_class = ErrorsAsJson
+
+    @extend_schema(
+        operation_id="workflow_events",
+        responses={
+            (200, EVENT_STREAM): OpenApiResponse(
+                EVENT_SCHEMA,
+                description=(
+                    "Server-Sent Events, one `data:` line of JSON each, as the task websocket "
+                    "sends them: `status`, `progress`, `preview`, then one `finished` with the "
+                    "whole task, which ends the stream (close the EventSource then, or it "
+                    "reconnects). A task that has ended sends its `finished` at once."
+                ),
+            ),
+            404: ErrorSerializer,
+        },
+        summary="A task's live events as Server-Sent Events, for clients without websockets.",
+    )
+    def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
+        get_task(task_id)
+        return event_stream_response(request, task_id)
 
 
 class WorkflowOutputView(APIView):
