@@ -13,7 +13,7 @@ from comfy_router.config import (
     load_config,
 )
 from comfy_router.logs import logging_settings
-from comfy_router.startup_checks import StartupCheckFailed, database_directory_made
+from comfy_router.directory_checks import StartupCheckFailed, database_directory_made
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import errno
 import socket
-import tempfile
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import environ
 import redis
 from django.db import DatabaseError, connection
 
 from comfy_router.config import PREFIX, RouterConfig
+from comfy_router.directory_checks import StartupCheckFailed, check_directories
+
+__all__ = ["StartupCheckFailed", "check_all"]
 
 REDIS_TIMEOUT = 5.0  # seconds to connect to Redis and have its PONG
-
-
-class StartupCheckFailed(Exception):
-    pass
 
 
 def check_all(config: RouterConfig, *, listens: bool) -> None:
@@ -33,48 +29,6 @@ def check_all(config: RouterConfig, *, listens: bool) -> None:
         check_redis(config.channel_layer_url)
     if listens:
         check_port(config.host, config.port)
-
-
-def check_directories(config: RouterConfig) -> None:
-    for setting, path in (
-        ("DATA_DIR", config.data_dir),
-        ("DOWNLOAD__CACHE_DIR", config.cache_dir),
-        ("DOWNLOAD__ROOT_DIR", config.root_dir),
-    ):
-        cause = _unwritable(path)
-        if cause is not None:
-            raise StartupCheckFailed(f"{PREFIX}{setting}={path} is not a writable directory: {cause}")
-
-
-def database_directory_made(config: RouterConfig) -> None:
-    """The SQLite file's directory exists and takes files. Asked by the settings themselves, as
-    Django's database settings make that directory."""
-    database = environ.Env.db_url_config(config.database_url)
-    if database["ENGINE"] != "django.db.backends.sqlite3" or database["NAME"] == ":memory:":
-        return
-    folder = Path(database["NAME"]).parent
-    cause = _unwritable(folder)
-    if cause is None:
-        return
-    if folder == config.data_dir:
-        raise StartupCheckFailed(f"{PREFIX}DATA_DIR={folder} is not a writable directory: {cause}")
-    raise StartupCheckFailed(
-        f"{PREFIX}DATABASE_URL: the SQLite file's directory {folder} is not a writable "
-        f"directory: {cause}"
-    )
-
-
-def _unwritable(path: Path) -> str | None:
-    """Why no file can be made in the directory `path` (made if missing), or None."""
-    if path.exists() and not path.is_dir():
-        return "it is a file"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        return error.strerror or str(error)
-    return None
 
 
 def check_database() -> None:

@@ -36,7 +36,8 @@ def test_a_task_logs_its_submission_download_node_and_end_with_durations(
     end = wait_for_line(cluster.router, rf"INFO \S+: Task {task_id} ended done .*")
     node_url = cluster.nodes[0].url  # the log names the node by id and URL
     lines = lines_about(cluster.router.log(), task_id)
-    assert any(re.search(rf"INFO \S+: Task {task_id} submitted: SD15, 1 file\(s\)", x) for x in lines)
+    submitted = rf"INFO \S+: Task {task_id} submitted: SD15, 1 file\(s\) to download$"
+    assert any(re.search(submitted, x) for x in lines), lines
     assert any(
         re.search(
             rf"INFO \S+: Task {task_id} downloading 1 file\(s\): models/checkpoints/\S+ from "

@@ -22,7 +22,9 @@ from tests.support.live_router import PROJECT_DIR, LiveRouter
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
-    made = logging.LogRecord("workflows.tasks.endings", logging.INFO, __file__, 1, message, args, None)
+    made = logging.LogRecord(
+        "workflows.tasks.endings", logging.INFO, __file__, 1, message, args, None
+    )
     made.__dict__.update(extra)
     return made
 
