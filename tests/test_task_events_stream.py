@@ -4,7 +4,9 @@ the final one."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
 
 import httpx
 
@@ -72,3 +74,20 @@ def test_a_head_of_the_stream_answers_its_headers_at_once(cluster: Cluster) -> N
         response = client.head(f"/workflow/{task_id}/events", timeout=5)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
+
+
+def test_a_quiet_stream_sends_a_keep_alive_comment(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = cluster_factory(nodes=0)  # no node: the task waits, and nothing happens
+    task_id = cluster.submit(comfyui_body(tiny_graph(seed=34)))
+    started = time.monotonic()
+    with (
+        cluster.client() as client,
+        client.stream("GET", f"/workflow/{task_id}/events", timeout=30) as response,
+    ):
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+        comment = next(line for line in lines if line)
+    assert comment == ": keep-alive"
+    assert 14 < time.monotonic() - started < 25

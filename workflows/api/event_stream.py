@@ -1,12 +1,15 @@
 """`GET /workflow/{id}/events`: a task's events as Server-Sent Events, for clients that cannot
 speak websockets. Each event is one `data:` line carrying the JSON the task websocket sends; the
-stream ends after the final (`finished`) one.
+stream ends after the final (`finished`) one. While no event comes, a comment line every
+KEEP_ALIVE_SECONDS keeps proxies from closing the stream as idle (nginx's default is 60 s).
 
 The body is an async iterator, which Django's ASGI handler reads on the event loop: an open stream
 holds no request thread."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +25,8 @@ from workflows.api.task_events import task_events
 CONTENT_TYPE = "text/event-stream"
 # Proxies must pass each event on as it comes (nginx buffers unless told).
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEP_ALIVE_SECONDS = 15.0
+KEEP_ALIVE = b": keep-alive\n\n"
 
 # One event, as OpenAPI 3.0 describes a stream's events (its fields as an EventSource reads them).
 EVENT_SCHEMA = {
@@ -46,8 +51,28 @@ def event_frame(event: dict[str, Any]) -> bytes:
 
 
 async def event_frames(task_id: uuid.UUID) -> AsyncIterator[bytes]:
-    async for event in task_events(task_id):
-        yield event_frame(event)
+    events = task_events(task_id)
+    upcoming: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            if upcoming is None:
+                upcoming = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({upcoming}, timeout=KEEP_ALIVE_SECONDS)
+            if not done:
+                yield KEEP_ALIVE
+                continue
+            try:
+                event = upcoming.result()
+            except StopAsyncIteration:
+                return
+            upcoming = None
+            yield event_frame(event)
+    finally:
+        if upcoming is not None and not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(BaseException):
+                await upcoming
+        await events.aclose()
 
 
 def event_stream_response(request: Request, task_id: uuid.UUID) -> HttpResponseBase:
