@@ -10,10 +10,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from workflows.models import Task
-from workflows.tasks.live import final_event, group_name
-
-FINAL_CHECK_INTERVAL = 3.0
+from workflows.api.task_events import FINAL_CHECK_INTERVAL, final_if_ended, task_snapshot
+from workflows.tasks.live import group_name
 
 
 class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
@@ -35,7 +33,7 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = group_name(self.task_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(self._snapshot)()
+        snapshot = await database_sync_to_async(task_snapshot)(self.task_id)
         if snapshot is None:
             await self.close(code=4404)
             return
@@ -46,27 +44,10 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(snapshot)
         self.checker = asyncio.ensure_future(self._check_for_end())
 
-    def _snapshot(self) -> dict[str, Any] | None:
-        task = Task.objects.select_related("node").filter(pk=self.task_id).first()
-        if task is None:
-            return None
-        if task.is_finished:
-            return final_event(task)
-        return {
-            "type": "status",
-            "status": task.status,
-            "node": task.node.url if task.node else None,
-            "progress": task.progress,
-        }
-
-    def _final_if_ended(self) -> dict[str, Any] | None:
-        task = Task.objects.select_related("node").filter(pk=self.task_id).first()
-        return final_event(task) if task is not None and task.is_finished else None
-
     async def _check_for_end(self) -> None:
         while not self.final_sent:
             await asyncio.sleep(FINAL_CHECK_INTERVAL)
-            final = await database_sync_to_async(self._final_if_ended)()
+            final = await database_sync_to_async(final_if_ended)(self.task_id)
             if final is not None:
                 await self._send_final(final)
 
