@@ -125,6 +125,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choices used by several serializers get a readable name, not a hash suffix (`StatusF99Enum`).
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "workflows.models.Task.Status",
+        "WorkflowTypeEnum": "workflows.models.Task.Type",
+        "NodeStatusEnum": "nodes.models.Node.Status",
+    },
     "SECURITY": [{"basicAuth": []}],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
