@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +27,8 @@ from nodes.services import (
 )
 
 TAGS = ["cluster"]
+# ComfyUI's own address and port when it runs on the router's machine.
+EXAMPLE_NODE_URL = "http://127.0.0.1:8188"
 
 
 class NodeConflict(exceptions.APIException):
@@ -53,6 +55,14 @@ class NodeCollectionView(APIView):
         "`offline` if not, or if other requests are checking nodes at that moment (the health "
         "monitor brings it in once it answers).",
         request=NodeAddSerializer,
+        examples=[
+            OpenApiExample(
+                "Node",
+                summary="A ComfyUI server on this machine",
+                value={"url": EXAMPLE_NODE_URL, "name": "local-gpu", "labels": ["local"]},
+                request_only=True,
+            )
+        ],
         responses={
             201: NodeSerializer,
             200: NodeSerializer,
@@ -85,6 +95,14 @@ class NodeDeleteView(APIView):
         tags=TAGS,
         summary="Remove a node",
         request=NodeDeleteSerializer,
+        examples=[
+            OpenApiExample(
+                "Node",
+                summary="The node registered by the example of POST /cluster/nodes",
+                value={"url": EXAMPLE_NODE_URL},
+                request_only=True,
+            )
+        ],
         parameters=[
             OpenApiParameter("force", bool, description="Delete even while it runs a task.")
         ],

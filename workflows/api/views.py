@@ -21,6 +21,7 @@ from workflows.api import previews
 from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.event_stream import CONTENT_TYPE as EVENT_STREAM
 from workflows.api.event_stream import EVENT_SCHEMA, ErrorsAsJson, event_stream_response
+from workflows.api.examples import WORKFLOW_EXAMPLES
 from workflows.api.outputs import OUTPUT_HEADERS, output_response
 from workflows.api.params import WorkflowSubmissionSerializer, validate_submission
 from workflows.api.queries import (
@@ -69,6 +70,7 @@ class WorkflowListCreateView(APIView):
         operation_id="workflow_submit",
         request=WorkflowSubmissionSerializer,
         parameters=[WaitQuerySerializer],
+        examples=WORKFLOW_EXAMPLES,
         responses={
             200: OpenApiResponse(
                 TaskDetailSerializer, description="With `wait`: the task ended within it"
