@@ -63,7 +63,13 @@ def _batch_size_field() -> serializers.IntegerField:
 
 def _seed_field() -> serializers.IntegerField:
     low, high = number_limits("KSampler", "seed")
-    return serializers.IntegerField(min_value=low, max_value=high, required=False, allow_null=True)
+    return serializers.IntegerField(
+        min_value=low,
+        max_value=high,
+        required=False,
+        allow_null=True,
+        help_text="Omit (or null) for a random seed; the task shows the one it used.",
+    )
 
 
 class SamplingParamsSerializer(StrictSerializer):
