@@ -104,28 +104,39 @@ async def run_task(
 
 
 async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
-    """Ends the task (`workflows.tasks.endings`), tells its client, then gives ready tasks the
-    node it let go (and any other idle one) and starts their runs, without waiting for a pass of
-    the dispatcher."""
-    finished = await database_sync_to_async(_end)(task, owner, outcome)
-    if finished is None:
-        return
-    await announce_end(finished)
-    if outcome.ran_on is None:
-        return
-    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().offer()
+    """Ends the task (`workflows.tasks.endings`) and gives ready tasks the node it let go (and
+    any other with room) in one trip to the database thread, then tells its client and starts
+    the next runs, without waiting for a pass of the dispatcher: with a prompt queued ahead on
+    the node, this refills its queue while the next prompt runs."""
+    refill = outcome.ran_on is not None
+    keep_clients = idle_websockets().offer() if refill and not settings.ROUTER.scaled_out else {}
     try:
-        assigned = await database_sync_to_async(assign_nodes)(keep_clients=keep_clients)
-    except Exception:  # the task has ended; its node is the dispatcher's to fill then
-        logger.exception("Assigning nodes after task %s ended failed", task.pk)
-        assigned = Assigned()
-    try:
+        finished, assigned = await database_sync_to_async(_end_and_assign)(
+            task, owner, outcome, keep_clients=keep_clients if refill else None
+        )
+        if finished is None:
+            return
+        await announce_end(finished)
         await start_runs(assigned)
     finally:
         if keep_clients:
             idle_websockets().withdraw(keep_clients)
-    if all(next_task.node_id != outcome.ran_on for next_task, _, _ in assigned.started):
+    if refill and all(t.node_id != outcome.ran_on for t, _, _ in assigned.started):
         await dispatch_wakeup()  # the node may have room now: a submission would not nudge
+
+
+def _end_and_assign(
+    task: Task, owner: str, outcome: Outcome, *, keep_clients: dict[int, list[str]] | None
+) -> tuple[Task | None, Assigned]:
+    """`_end`, then (`keep_clients` given: the run let go of a node) `assign_nodes`."""
+    finished = _end(task, owner, outcome)
+    if finished is None or keep_clients is None:
+        return finished, Assigned()
+    try:
+        return finished, assign_nodes(keep_clients=keep_clients)
+    except Exception:  # the task has ended; its node is the dispatcher's to fill then
+        logger.exception("Assigning nodes after task %s ended failed", task.pk)
+        return finished, Assigned()
 
 
 def _end(task: Task, owner: str, outcome: Outcome) -> Task | None:
