@@ -1,6 +1,7 @@
 """At start, `serve` prints where the admin and the docs are, warns while the default admin/admin
-credentials are in use, and names any `COMFY_ROUTER__*` variable it does not know (a typo would
-otherwise be ignored without a word)."""
+credentials are in use or DOWNLOAD__ROOT_DIR is no ComfyUI base directory (no `models/`), and
+names any `COMFY_ROUTER__*` variable it does not know (a typo would otherwise be ignored without
+a word)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,14 @@ def test_the_known_variables_raise_no_warning() -> None:
     assert load_config({"COMFY_ROUTER__NODE__QUEUE": "1"}).unknown_variables[0].startswith(
         "COMFY_ROUTER__NODE__QUEUE is not a setting"
     )
+
+
+def test_serve_warns_when_the_root_dir_is_no_comfyui_base_directory(
+    router_factory: Callable[..., LiveRouter],
+) -> None:
+    router = router_factory()
+    assert "has no models/ folder: set it to ComfyUI's base directory" in router.log()
+    (router.root_dir / "models").mkdir(parents=True, exist_ok=True)
+    router.restart()
+    restarted = router.log().split("Comfy Router stopped")[-1]
+    assert "has no models/ folder" not in restarted

@@ -161,6 +161,16 @@ class Command(BaseCommand):
                 "COMFY_ROUTER__USERNAME and COMFY_ROUTER__PASSWORD before anyone else can reach it",
                 level=logging.WARNING,
             )
+        if not (config.root_dir / "models").is_dir():
+            # The one thing a deployment must get right: a model or image given by URL is linked
+            # there, and a node that does not see that folder fails the prompt.
+            tell_operator(
+                self,
+                config,
+                f"  WARNING: COMFY_ROUTER__DOWNLOAD__ROOT_DIR={config.root_dir} has no models/ "
+                "folder: set it to ComfyUI's base directory, shared with the nodes",
+                level=logging.WARNING,
+            )
         server.run()
         if not server.listening_addresses:
             raise CommandError(f"Could not listen on {config.host}:{config.port}")
