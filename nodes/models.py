@@ -88,6 +88,8 @@ RUNS_A_TASK = models.Q(held__gt=0) | models.Q(status=Node.Status.BUSY)
 # submission wakes the dispatcher only when one exists.
 CAN_TAKE_A_TASK = models.Q(status=Node.Status.IDLE, enabled=True, held=0)
 
-# The nodes a task can be queued ahead on (with `held__lt=1 + NODE__QUEUE_AHEAD`): busy ones,
-# so their next prompt is waiting in their own queue when the one running ends.
-CAN_QUEUE_AHEAD = models.Q(status=Node.Status.BUSY, enabled=True, held__gte=1)
+def can_queue_ahead(queue_ahead: int) -> models.Q:
+    """The nodes a task can be queued ahead on (NODE__QUEUE_AHEAD = `queue_ahead`): busy ones
+    holding fewer than 1 + `queue_ahead` tasks, so their next prompt is waiting in their own
+    queue when the one running ends. Claiming one is a conditional UPDATE on this."""
+    return models.Q(status=Node.Status.BUSY, enabled=True, held__gte=1, held__lt=1 + queue_ahead)

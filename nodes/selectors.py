@@ -14,9 +14,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 
-from nodes.models import CAN_QUEUE_AHEAD, CAN_TAKE_A_TASK, Node
+from nodes.models import CAN_TAKE_A_TASK, Node, can_queue_ahead
 
 
 def node_list() -> QuerySet[Node]:
@@ -25,10 +25,10 @@ def node_list() -> QuerySet[Node]:
 
 def node_can_take_a_task() -> bool:
     """Whether some node could take a task now: an idle one (`CAN_TAKE_A_TASK`), or a busy one
-    with room in its queue (`CAN_QUEUE_AHEAD`)."""
+    with room in its queue (`can_queue_ahead`)."""
     can_take = CAN_TAKE_A_TASK
     if settings.ROUTER.queue_ahead:
-        can_take |= CAN_QUEUE_AHEAD & Q(held__lt=1 + settings.ROUTER.queue_ahead)
+        can_take |= can_queue_ahead(settings.ROUTER.queue_ahead)
     return Node.objects.filter(can_take).exists()
 
 

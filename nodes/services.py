@@ -22,7 +22,7 @@ from django.utils import timezone
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
-from nodes.models import CAN_QUEUE_AHEAD, CAN_TAKE_A_TASK, RUNS_A_TASK, Node
+from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node, can_queue_ahead
 from nodes.node_url import normalize_node_url
 from nodes.probe import Probe, probe_nodes, validate_token
 
@@ -243,9 +243,7 @@ def node_claim(
     as far as model affinity is concerned: it is what the node will have loaded."""
     remember = {"last_model": model, "last_loras": list(loras)} if model else {}
     if ahead:
-        room = Node.objects.filter(
-            CAN_QUEUE_AHEAD, pk=node_id, held__lt=1 + settings.ROUTER.queue_ahead
-        )
+        room = Node.objects.filter(can_queue_ahead(settings.ROUTER.queue_ahead), pk=node_id)
         return bool(room.update(held=F("held") + 1, **remember))
     claimed = Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id).update(
         status=Status.BUSY, held=1, **remember
