@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
-from django.core.serializers.json import DjangoJSONEncoder
 
 from workflows.models import Task
 from workflows.tasks.live import final_event, group_name
@@ -32,13 +30,12 @@ def task_snapshot(task_id: uuid.UUID) -> dict[str, Any] | None:
         return None
     if task.is_finished:
         return final_event(task)
-    status = {
+    return {
         "type": "status",
         "status": task.status,
         "node": task.node.url if task.node else None,
         "progress": task.progress,
     }
-    return json.loads(json.dumps(status, cls=DjangoJSONEncoder))
 
 
 def final_if_ended(task_id: uuid.UUID) -> dict[str, Any] | None:

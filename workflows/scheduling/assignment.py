@@ -38,7 +38,7 @@ clock = HoldBackClock()  # when each task of this process first declined a cold 
 RUN_FIELDS = (
     "id", "type", "status", "progress", "graph", "params", "files", "main_model", "loras", "seed",
     "prompt_id", "client_id", "prompt_started", "output_node", "attempts", "webhook_url",
-    "node", "lease_owner", "lease_expires_at", "created_at", "started_at",
+    "base_url", "node", "lease_owner", "lease_expires_at", "created_at", "started_at",
     "node__url", "node__token",
 )  # fmt: skip
 
@@ -218,7 +218,8 @@ def choose_assignments() -> Choice:
     choice = Choice(
         [(pair, False) for pair in first.assignments] + [(pair, True) for pair in ahead.assignments]
     )
-    left_idle = [node for node in state.idle if node.pk not in {c.node.pk for c in first.assignments}]
+    given_nodes = {pair.node.pk for pair in first.assignments}
+    left_idle = [node for node in state.idle if node.pk not in given_nodes]
     if left_idle and state.queued_on:
         choice.steals = affinity.steals(
             queued_tasks(), left_idle, affinity_wait=affinity_wait, can_run=can_run
