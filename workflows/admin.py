@@ -24,16 +24,14 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from workflows.api.outputs import is_inline_image, output_response
-from workflows.graphs.builders import BuildResult, FileToFetch
-from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
 from workflows.tasks.selectors import output_path, preview_data_url
 from workflows.tasks.services import (
     QueueFull,
-    Submission,
     TaskNotCancellable,
     task_announce,
+    task_copy,
     task_request_cancel,
     task_submit,
 )
@@ -51,30 +49,6 @@ JSON_BLOCK = "max-height:32em;overflow:auto;white-space:pre-wrap"
 LIST_TEXT_CHARACTERS = 80
 # How often a waiting or running task's page asks for its progress (task_live.js).
 LIVE_POLL_MILLISECONDS = 1000
-
-
-def task_copy(task: Task) -> Submission:
-    """A submission of what `task` ran: same type, params, graph, files, needs and webhook (the
-    graph as stored, so the seed is the one it used; base64 images are in input/ already)."""
-    build = BuildResult(
-        graph=task.graph,
-        sampler_node=task.sampler_node or None,
-        output_node=task.output_node or None,
-        files=tuple(
-            FileToFetch(url=f["url"], folder=f["folder"], name=f["name"]) for f in task.files
-        ),
-        inline_files=(),
-        seed=int(task.seed) if task.seed else None,
-        main_model=task.main_model or None,
-        loras=tuple(task.loras),
-    )
-    return Submission(
-        type=task.type,
-        params=task.params,
-        webhook_url=task.webhook_url or None,
-        build=build,
-        needs=TaskNeeds.from_json(task.requirements),
-    )
 
 
 def shorten(text: str) -> str:

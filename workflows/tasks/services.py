@@ -20,7 +20,7 @@ from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.storage import write_inline_file
 from nodes.selectors import node_can_take_a_task
 from nodes.services import node_release_claim
-from workflows.graphs.builders import BuildResult
+from workflows.graphs.builders import BuildResult, FileToFetch
 from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
 from workflows.tasks import metrics
@@ -75,6 +75,30 @@ def _params_to_store(params: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return strip(params)
+
+
+def task_copy(task: Task) -> Submission:
+    """A submission of what `task` ran: same type, params, graph, files, needs and webhook (the
+    graph as stored, so the seed is the one it used; base64 images are in input/ already)."""
+    build = BuildResult(
+        graph=task.graph,
+        sampler_node=task.sampler_node or None,
+        output_node=task.output_node or None,
+        files=tuple(
+            FileToFetch(url=f["url"], folder=f["folder"], name=f["name"]) for f in task.files
+        ),
+        inline_files=(),
+        seed=int(task.seed) if task.seed else None,
+        main_model=task.main_model or None,
+        loras=tuple(task.loras),
+    )
+    return Submission(
+        type=task.type,
+        params=task.params,
+        webhook_url=task.webhook_url or None,
+        build=build,
+        needs=TaskNeeds.from_json(task.requirements),
+    )
 
 
 def task_submit(*, submission: Submission, base_url: str) -> Task:
