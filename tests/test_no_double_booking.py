@@ -13,12 +13,18 @@ NODES = 5
 
 def test_200_tasks_on_5_nodes_never_give_a_node_more_prompts_than_it_may_hold(cluster_factory) -> None:
     cluster: Cluster = cluster_factory(
-        nodes=NODES, knobs={"node_delay": 0.005}, COMFY_ROUTER__PENDING_LIMIT=str(TASKS),
-        COMFY_ROUTER__HISTORY_LIMIT=str(TASKS),
+        nodes=0, COMFY_ROUTER__PENDING_LIMIT=str(TASKS), COMFY_ROUTER__HISTORY_LIMIT=str(TASKS)
     )
+    # Half wait before any node comes (so nodes surely get prompts queued ahead), half are
+    # posted while the nodes work through them.
+    waiting = [cluster.submit(comfyui_body(tiny_graph(i))) for i in range(TASKS // 2)]
+    for _ in range(NODES):
+        cluster.add_node(node_delay=0.005)
     with ThreadPoolExecutor(max_workers=10) as pool:
-        task_ids = list(pool.map(lambda i: cluster.submit(comfyui_body(tiny_graph(i))), range(TASKS)))
-    tasks = [cluster.wait_for(task_id, timeout=120) for task_id in task_ids]
+        posted = list(
+            pool.map(lambda i: cluster.submit(comfyui_body(tiny_graph(i))), range(TASKS // 2, TASKS))
+        )
+    tasks = [cluster.wait_for(task_id, timeout=120) for task_id in waiting + posted]
     assert [t["status"] for t in tasks] == ["done"] * TASKS
     prompts = [prompt for node in cluster.nodes for prompt in node.log.prompts]
     assert len(prompts) == TASKS
