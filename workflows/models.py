@@ -50,8 +50,17 @@ class Task(models.Model):
     node = models.ForeignKey(
         "nodes.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
+    # The prompt's id and the websocket client id on its node: fresh for each attempt, never
+    # shown to clients (ComfyUI-style clients see the task's id as their prompt_id).
     prompt_id = models.CharField(max_length=64, blank=True)
     client_id = models.CharField(max_length=64, blank=True)
+    # Set for a task posted through ComfyUI's own `POST /prompt`: the `client_id` it gave, whose
+    # `/ws` gets the prompt's messages, and its `extra_data`, sent on to the node.
+    comfy_client_id = models.CharField(max_length=256, blank=True, db_index=True)
+    extra_data = models.JSONField(default=dict, blank=True)
+    # What ComfyUI's `/history` shows of the prompt once it ended: `outputs` and `meta` by node
+    # id (file entries naming the stored outputs) and the `messages` of its run.
+    comfy_history = models.JSONField(default=dict, blank=True, editable=False)
     prompt_started = models.BooleanField(
         default=False,
         help_text="Its prompt may have been sent to the node: whoever takes the task over asks "
