@@ -29,6 +29,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("", include("workflows.urls")),
+    # ComfyUI's own API, at both places ComfyUI serves it.
+    path("", include(("workflows.comfyui_api.urls", "comfyui"), namespace="comfyui")),
+    path("api/", include(("workflows.comfyui_api.urls", "comfyui"), namespace="comfyui-api")),
 ]
 
 handler400 = "comfy_router.errors.json_bad_request"
