@@ -101,9 +101,18 @@ def task_copy(task: Task) -> Submission:
     )
 
 
-def task_submit(*, submission: Submission, base_url: str) -> Task:
+def task_submit(
+    *,
+    submission: Submission,
+    base_url: str,
+    task_id: uuid.UUID | None = None,
+    comfy_client_id: str = "",
+    extra_data: dict[str, Any] | None = None,
+) -> Task:
     """Stores the task (pending), unless PENDING_LIMIT tasks already wait (QueueFull).
-    `base_url`: the submitting request's scheme and host, for its webhook's output URLs."""
+    `base_url`: the submitting request's scheme and host, for its webhook's output URLs.
+    A prompt posted through ComfyUI's own API gives its `task_id` (its prompt_id), the
+    `comfy_client_id` whose websocket follows it and its `extra_data`."""
     build = submission.build
     for inline in build.inline_files:  # base64 images go to input/ now; the task keeps no copy
         write_inline_file(settings.ROUTER.root_dir, inline.folder, inline.name, inline.data)
@@ -124,7 +133,11 @@ def task_submit(*, submission: Submission, base_url: str) -> Task:
         prompt_id=str(uuid.uuid4()),
         webhook_url=submission.webhook_url or "",
         base_url=base_url,
+        comfy_client_id=comfy_client_id,
+        extra_data=extra_data or {},
     )
+    if task_id is not None:
+        task.id = task_id
     with transaction.atomic():
         _lock_submissions()
         if Task.objects.filter(status__in=Task.WAITING).count() >= limit:
