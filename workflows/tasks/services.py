@@ -247,3 +247,17 @@ def task_enforce_history_limit() -> int:
     for task_id in old_ids:
         shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
     return len(old_ids)
+
+
+def task_delete_finished(*, task_ids: list[uuid.UUID] | None = None) -> int:
+    """Deletes finished tasks with their output files: those of `task_ids`, or all of them
+    (ComfyUI's `POST /history` `delete` and `clear`). Unfinished ones stay; so does any id that
+    is unknown."""
+    finished = Task.objects.filter(status__in=Task.FINISHED)
+    if task_ids is not None:
+        finished = finished.filter(pk__in=task_ids)
+    gone = list(finished.values_list("id", flat=True))
+    Task.objects.filter(pk__in=gone, status__in=Task.FINISHED).delete()
+    for task_id in gone:
+        shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
+    return len(gone)
