@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "nodes",
     "workflows",
     "downloads",
+    "clients",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +64,8 @@ MIDDLEWARE = [
 ]
 
 AUTHENTICATION_BACKENDS = ["comfy_router.auth.RouterCredentialsBackend"]
+# How comfy_router.auth checks an API key: a dotted path, as the project package imports no app.
+API_KEY_PRINCIPAL = "clients.auth.principal_for_key"
 
 ROOT_URLCONF = "comfy_router.urls"
 ASGI_APPLICATION = "comfy_router.asgi.application"
@@ -108,7 +111,10 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["comfy_router.auth.RouterBasicAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "comfy_router.auth.RouterBasicAuthentication",
+        "comfy_router.auth.RouterKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["comfy_router.parsers.StrictJSONParser"],

@@ -50,6 +50,12 @@ class Task(models.Model):
     node = models.ForeignKey(
         "nodes.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
+    # The client that submitted it (None: the operator), which alone may see it besides the
+    # operator; not `client`, as `client_id` is the node websocket's id below. A deleted
+    # client's tasks become the operator's.
+    submitted_by = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     # The prompt's id and the websocket client id on its node: fresh for each attempt, never
     # shown to clients (ComfyUI-style clients see the task's id as their prompt_id).
     prompt_id = models.CharField(max_length=64, blank=True)

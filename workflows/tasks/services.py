@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from clients.selectors import pending_limit_for
 from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.storage import write_inline_file
 from nodes.selectors import node_can_take_a_task
@@ -108,15 +109,20 @@ def task_submit(
     task_id: uuid.UUID | None = None,
     comfy_client_id: str = "",
     extra_data: dict[str, Any] | None = None,
+    client_id: int | None = None,
 ) -> Task:
-    """Stores the task (pending), unless PENDING_LIMIT tasks already wait (QueueFull).
-    `base_url`: the submitting request's scheme and host, for its webhook's output URLs.
-    A prompt posted through ComfyUI's own API gives its `task_id` (its prompt_id), the
-    `comfy_client_id` whose websocket follows it and its `extra_data`."""
+    """Stores the task (pending), unless its submitter already has its pending limit of tasks
+    waiting (QueueFull). `base_url`: the submitting request's scheme and host, for its
+    webhook's output URLs. A prompt posted through ComfyUI's own API gives its `task_id` (its
+    prompt_id), the `comfy_client_id` whose websocket follows it and its `extra_data`.
+    `client_id`: the submitting `clients.Client` (None: the operator), stored as the task's
+    `submitted_by` (not the task's own `client_id`, the node websocket's). Each submitter's
+    waiting tasks count against its own limit (a client's `pending_limit`, else PENDING_LIMIT),
+    so one client's batch refuses no other's tasks."""
     build = submission.build
     for inline in build.inline_files:  # base64 images go to input/ now; the task keeps no copy
         write_inline_file(settings.ROUTER.root_dir, inline.folder, inline.name, inline.data)
-    limit = settings.ROUTER.pending_limit
+    limit = pending_limit_for(client_id)
     task = Task(
         type=submission.type,
         params=_params_to_store(submission.params),
@@ -135,12 +141,14 @@ def task_submit(
         base_url=base_url,
         comfy_client_id=comfy_client_id,
         extra_data=extra_data or {},
+        submitted_by_id=client_id,
     )
     if task_id is not None:
         task.id = task_id
+    waiting = Task.objects.filter(status__in=Task.WAITING, submitted_by_id=client_id)
     with transaction.atomic():
         _lock_submissions()
-        if Task.objects.filter(status__in=Task.WAITING).count() >= limit:
+        if waiting.count() >= limit:
             raise QueueFull(limit)
         task.save(force_insert=True)
     files = f", {len(task.files)} file(s) to download" if task.files else ""
