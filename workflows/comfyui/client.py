@@ -167,6 +167,9 @@ class EventStream:
         self._connection = connection
         self.client_id = client_id
         self.max_message_bytes = max_message_bytes  # as the connection was opened with
+        # The frame the latest event came from, as the node sent it: relayed to ComfyUI-style
+        # clients (`workflows.execution.comfy_relay`), which want ComfyUI's exact messages.
+        self.message: str | bytes = b""
 
     @property
     def open(self) -> bool:
@@ -183,6 +186,7 @@ class EventStream:
             message = await self._connection.recv()
         except websockets.ConnectionClosed as exc:
             raise closed_error(exc, self.max_message_bytes) from exc
+        self.message = message
         return decode_message(message)
 
 

@@ -1,5 +1,254 @@
+"""ComfyUI's prompt routes over the pool: `POST /prompt` makes a router task (its id is the
+prompt_id), `/queue` shows and trims the pool's queue, `/interrupt` cancels one prompt wherever
+it runs, `/history` shows finished tasks as ComfyUI shows finished prompts.
+
+Answers and errors take ComfyUI 0.8.0's shapes, not the router's: a ComfyUI client shows its
+usual messages. The websocket side is `workflows.comfyui_api.consumers`.
+"""
+
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
-urlpatterns: list[Any] = []
+from asgiref.sync import async_to_sync
+from django.db import IntegrityError
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from comfy_router.parsers import StrictJSONParser
+from workflows.api.capacity import refuse_what_no_node_can_run
+from workflows.api.params import validate_submission
+from workflows.api.views import RETRY_AFTER_SECONDS, base_url
+from workflows.comfyui_api.errors import comfy_error, validation_answer
+from workflows.models import Task
+from workflows.tasks import comfy_shapes, live, services
+from workflows.tasks.endings import unfinished_count
+
+# `GET /history` without `max_items` answers at most this many, newest: ComfyUI answers its
+# whole history, which a router keeping HISTORY_LIMIT tasks could make megabytes of graphs.
+HISTORY_PAGE = 1000
+MAX_IDS = 1000  # ids in one `delete` list
+
+
+class AnyTypeJSONParser(StrictJSONParser):
+    """ComfyUI reads every body as JSON, whatever its Content-Type; its own script examples
+    post with urllib's default, `application/x-www-form-urlencoded`."""
+
+    media_type = "*/*"
+
+
+class ComfyView(APIView):
+    """Errors as ComfyUI words them: `{"error": {type, message, details, extra_info},
+    "node_errors": {}}`, with the status the router's own answer would have."""
+
+    parser_classes = [AnyTypeJSONParser]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, exceptions.ParseError):
+            return comfy_error(400, "invalid_json", str(exc.detail))
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            return super().handle_exception(exc)
+        if isinstance(exc, exceptions.APIException) and not isinstance(
+            exc, exceptions.MethodNotAllowed
+        ):
+            return comfy_error(exc.status_code, exc.default_code, str(exc.detail))
+        return super().handle_exception(exc)
+
+
+def body_object(request: Request) -> dict[str, Any]:
+    data = request.data
+    if not isinstance(data, dict):
+        raise exceptions.ParseError("The body must be a JSON object.")
+    return data
+
+
+def id_list(value: Any, field: str) -> list[uuid.UUID]:
+    """A `delete` list as ComfyUI takes it; ids that are no task of ours name nothing."""
+    if not isinstance(value, list) or len(value) > MAX_IDS:
+        raise exceptions.ValidationError(f"{field}: a list of at most {MAX_IDS} prompt ids")
+    ids = []
+    for item in value:
+        try:
+            ids.append(uuid.UUID(str(item)))
+        except ValueError:
+            continue
+    return ids
+
+
+class PromptView(ComfyView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        return Response({"exec_info": {"queue_remaining": unfinished_count()}})
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        body = body_object(request)
+        if "prompt" not in body:
+            return comfy_error(400, "no_prompt", "No prompt provided")
+        graph = body["prompt"]
+        extra_data = body.get("extra_data") or {}
+        if not isinstance(extra_data, dict):
+            return comfy_error(400, "invalid_prompt", "extra_data must be an object")
+        client_id = body.get("client_id", extra_data.get("client_id")) or ""
+        if not isinstance(client_id, str) or len(client_id) > 256:
+            return comfy_error(400, "invalid_prompt", "client_id must be a string of at most 256")
+        task_id = chosen_prompt_id(body.get("prompt_id"))
+        if isinstance(task_id, Response):
+            return task_id
+        try:
+            submission = validate_submission({"type": "ComfyUI", "params": {"prompt": graph}})
+            refuse_what_no_node_can_run(submission)
+        except serializers.ValidationError as invalid:
+            return validation_answer(invalid.detail, graph)
+        try:
+            task = services.task_submit(
+                submission=submission,
+                base_url=base_url(request),
+                task_id=task_id,
+                comfy_client_id=client_id,
+                extra_data=extra_data,
+            )
+        except services.QueueFull as full:
+            answer = comfy_error(429, "queue_full", str(full))
+            answer["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return answer
+        except IntegrityError:
+            return comfy_error(400, "invalid_prompt", f"prompt_id {task_id} is already in use")
+        services.task_announce(task)
+        if client_id:
+            status = comfy_shapes.status_message(unfinished_count())
+            async_to_sync(live.publish_comfy)(
+                client_id, text=json.dumps(status), prompt_id=str(task.id)
+            )
+        return Response(
+            {
+                "prompt_id": str(task.id),
+                "number": comfy_shapes.prompt_number(task),
+                "node_errors": {},
+            }
+        )
+
+
+def chosen_prompt_id(value: Any) -> uuid.UUID | None | Response:
+    """The client's own prompt_id, honoured when it is a UUID no task has: the client follows
+    its prompt by that id, so one that cannot be kept is refused rather than replaced."""
+    if value is None:
+        return None
+    try:
+        chosen = uuid.UUID(str(value))
+    except ValueError:
+        return comfy_error(400, "invalid_prompt", "prompt_id must be a UUID")
+    if Task.objects.filter(pk=chosen).exists():
+        return comfy_error(400, "invalid_prompt", f"prompt_id {chosen} is already in use")
+    return chosen
+
+
+class QueueView(ComfyView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        unfinished = Task.objects.filter(status__in=Task.UNFINISHED).order_by("created_at")
+        running, pending = [], []
+        for task in unfinished.defer("preview", "comfy_history"):
+            entry = comfy_shapes.queue_entry(task)
+            (running if task.status == Task.Status.RUNNING else pending).append(entry)
+        return Response({"queue_running": running, "queue_pending": pending})
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        """`clear`: cancels every waiting prompt; `delete`: those named, while they wait. A
+        running prompt stays, as in ComfyUI (`/interrupt` stops it)."""
+        body = body_object(request)
+        waiting = Task.objects.filter(status__in=Task.WAITING)
+        if body.get("clear"):
+            cancel_waiting(list(waiting.values_list("id", flat=True)))
+        if "delete" in body:
+            ids = id_list(body["delete"], "delete")
+            cancel_waiting(list(waiting.filter(pk__in=ids).values_list("id", flat=True)))
+        return Response(None)
+
+
+def cancel_waiting(task_ids: list[uuid.UUID]) -> None:
+    for task_id in task_ids:
+        try:
+            services.task_request_cancel(task_id=task_id)
+        except services.TaskNotCancellable:
+            pass  # it ended meanwhile
+
+
+class InterruptView(ComfyView):
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        """Cancels the named prompt wherever it runs (or waits). ComfyUI also takes no
+        prompt_id, meaning whatever runs; a pool runs many prompts at once, so that is refused
+        rather than guessed."""
+        body = request.data if isinstance(request.data, dict) else {}
+        prompt_id = body.get("prompt_id")
+        if prompt_id is None:
+            return comfy_error(
+                400,
+                "prompt_id_required",
+                'The router runs many prompts at once: name the one to stop, {"prompt_id": "..."}',
+            )
+        try:
+            task_id = uuid.UUID(str(prompt_id))
+        except ValueError:
+            return Response(None)  # no such prompt: nothing to stop, as ComfyUI answers
+        try:
+            services.task_request_cancel(task_id=task_id)
+        except (services.TaskNotCancellable, Task.DoesNotExist):
+            pass
+        return Response(None)
+
+
+class HistoryView(ComfyView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, prompt_id: str | None = None) -> Response:
+        finished = Task.objects.filter(status__in=Task.FINISHED).defer("preview")
+        if prompt_id is not None:
+            try:
+                task = finished.filter(pk=uuid.UUID(prompt_id)).first()
+            except ValueError:
+                task = None
+            return Response(
+                {} if task is None else {str(task.id): comfy_shapes.history_entry(task)}
+            )
+        limit = min(whole_number(request.query_params.get("max_items"), HISTORY_PAGE), HISTORY_PAGE)
+        offset = whole_number(request.query_params.get("offset"), 0)
+        newest = list(finished.order_by("-created_at")[offset : offset + limit])
+        return Response(
+            {str(task.id): comfy_shapes.history_entry(task) for task in reversed(newest)}
+        )
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response:
+        body = body_object(request)
+        if body.get("clear"):
+            services.task_delete_finished()
+        if "delete" in body:
+            services.task_delete_finished(task_ids=id_list(body["delete"], "delete"))
+        return Response(None)
+
+
+def whole_number(value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise exceptions.ValidationError(f"not a whole number: {value!r}") from None
+    return max(number, 0)
+
+
+urlpatterns = [
+    path("prompt", PromptView.as_view()),
+    path("queue", QueueView.as_view()),
+    path("interrupt", InterruptView.as_view()),
+    path("history", HistoryView.as_view()),
+    path("history/<str:prompt_id>", HistoryView.as_view()),
+]

@@ -45,6 +45,7 @@ from workflows.comfyui.events import (
     ExecutionStart,
     ExecutionSuccess,
 )
+from workflows.execution.comfy_relay import PromptRelay
 from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.outputs import (
     OutputBudget,
@@ -89,6 +90,7 @@ class Outcome:
     progress: float | None = None
     ran_on: int | None = None  # the node the run still holds, to let go of
     node_idle: float | None = None  # seconds the node sat idle before the prompt started
+    history: dict[str, Any] | None = None  # what ComfyUI's /history shows of the prompt
 
 
 class PromptEnds:
@@ -141,6 +143,7 @@ class TaskRun:
         assert self.node is not None
         self.client = node_clients.get(self.node.url, self.node.token or None)
         self.tracker = PromptTracker(task.graph, task.prompt_id, task.output_node or None)
+        self.relay = PromptRelay(task)
         # True when a prompt of this task may be on the node already (a previous owner's run):
         # the node is then asked before anything is sent.
         self.prompt_started = task.prompt_started and not fresh
@@ -218,7 +221,20 @@ class TaskRun:
             # which the task's ending may give it at once.
             websocket, self.websocket = self.websocket, None
             idle_websockets().keep(self.node.pk, self.node.url, websocket)
-        return Outcome(status, error, outputs, self.tracker.progress, ran_on, self.node_idle())
+        return Outcome(
+            status,
+            error,
+            outputs,
+            self.tracker.progress,
+            ran_on,
+            self.node_idle(),
+            self.relay.history(self.tracker, self.saved_files(outputs or [])),
+        )
+
+    def saved_files(self, outputs: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+        """Each file the node saved, with the output it is stored as: they were fetched in the
+        tracker's order, after the images that came over the websocket."""
+        return list(zip(self.tracker.outputs, outputs[len(self.websocket_images) :]))
 
     def drop_websocket(self) -> None:
         """Closes the websocket, in the background: nothing waits for the closing handshake."""
@@ -244,6 +260,7 @@ class TaskRun:
                 if not self.prompt_started:
                     await self.submit()
                 async for event in events:
+                    await self.relay.forward(events.message, event)
                     self.notice(event)
                     if self.tracker.feed(event):
                         await self.store_websocket_images()
@@ -326,11 +343,16 @@ class TaskRun:
                 self.task.graph,
                 self.task.client_id,
                 prompt_id=self.task.prompt_id,
-                extra_data={"preview_method": PREVIEW_METHOD},
+                extra_data={**self.extra_data(), "preview_method": PREVIEW_METHOD},
             )
         except PromptRejected as rejected:
             raise RunEnded(Task.Status.ERROR, rejection_error(rejected)) from None
         self.prompt_started = True
+
+    def extra_data(self) -> dict[str, Any]:
+        """What a ComfyUI-style client sent with its prompt (`extra_pnginfo`, …), for the node:
+        not its client id, which is the router's on the node."""
+        return {k: v for k, v in (self.task.extra_data or {}).items() if k != "client_id"}
 
     async def settle_from_history(self) -> tuple[str, TaskError | None] | None:
         """After losing the websocket or taking the task over: a finished prompt is settled from
@@ -344,6 +366,7 @@ class TaskRun:
             return None  # the node is unreachable for now: the caller retries or gives up
         if entry is not None:
             self.tracker.apply_history(entry)
+            self.relay.from_history(entry)
             return self.outcome()
         if self.task.prompt_id in running:
             if self.executing_since is None:

@@ -148,6 +148,7 @@ def _end(task: Task, owner: str, outcome: Outcome) -> Task | None:
         progress=outcome.progress,
         owner=owner,
         ran_on=outcome.ran_on,
+        comfy_history=outcome.history,
         held=task,
     )
     if finished is not None and outcome.node_idle is not None:

@@ -8,6 +8,7 @@ nobody working on it (a cancel)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from django.utils import timezone
 from downloads.services import cache_release_task
 from nodes.services import node_release_claim
 from workflows.models import Task
-from workflows.tasks import live, metrics, webhooks
+from workflows.tasks import comfy_shapes, live, metrics, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def task_end(
     owner: str | None,
     ran_on: int | None = None,
     held: Task | None = None,
+    comfy_history: dict[str, Any] | None = None,
 ) -> Task | None:
     """Ends the task once, in one transaction with the release of `ran_on` (the node the run
     held), and lets go of its cache pins after; returns the task as it ended, or None when it
@@ -63,7 +65,8 @@ def task_end(
     `owner`: the lease of the run or download ending it; None ends a task only while it waits
     (pending or downloading). `progress`: the last one seen, for a task that did not end done.
     `held`: the task as the holder of `owner` read it; while the lease holds, what it shows
-    changes only here, so it is brought up to date rather than read again."""
+    changes only here, so it is brought up to date rather than read again. `comfy_history`:
+    what ComfyUI's `/history` shows of the prompt (`workflows.tasks.comfy_shapes`)."""
     changes: dict[str, Any] = {
         "status": status,
         "finished_at": timezone.now(),
@@ -73,6 +76,8 @@ def task_end(
         "error": error.as_json() if error is not None else None,
         "outputs": outputs or [],
     }
+    if comfy_history is not None:
+        changes["comfy_history"] = comfy_history
     if status == Task.Status.DONE:
         changes["progress"] = 1.0
     elif progress is not None:
@@ -117,8 +122,25 @@ async def announce_end(task: Task) -> None:
         },
     )
     await live.publish(task.pk, live.final_event(task))
+    if task.comfy_client_id:
+        await tell_comfy_client(task)
     if task.webhook_url:
         webhooks.deliver_soon(task)
+
+
+async def tell_comfy_client(task: Task) -> None:
+    """Ends the prompt for the ComfyUI-style client that posted it, once the task's end is
+    stored: a client that asks `/history` on the end marker finds it finished."""
+    waiting = await database_sync_to_async(unfinished_count)()
+    messages = comfy_shapes.closing_messages(task, waiting)
+    await live.publish_comfy(
+        task.comfy_client_id, texts=[json.dumps(m) for m in messages], prompt_id=str(task.pk)
+    )
+
+
+def unfinished_count() -> int:
+    """ComfyUI's `queue_remaining`, over the pool: the prompts still waiting or running."""
+    return Task.objects.filter(status__in=Task.UNFINISHED).count()
 
 
 def task_durations(task: Task) -> tuple[float, float | None]:

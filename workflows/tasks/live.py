@@ -8,6 +8,7 @@ Events sent to clients (JSON): `{"type": "status", "status", "node"}`, `{"type":
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -43,6 +44,41 @@ async def publish(task_id: uuid.UUID | str, event: dict[str, Any]) -> None:
         await layer.group_send(group_name(task_id), {"type": "task.event", "event": event})
     except Exception:  # live updates are best effort; the task itself must go on
         logger.warning("Could not publish %s for task %s", event.get("type"), task_id, exc_info=True)
+
+
+def comfy_client_group(client_id: str) -> str:
+    """The group of the `/ws` websockets opened under one ComfyUI client id. Hashed: a client id
+    may be any string, a group name only a short ASCII one."""
+    return "comfyws-" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+async def publish_comfy(
+    client_id: str,
+    *,
+    text: str | None = None,
+    data: bytes | None = None,
+    texts: list[str] | None = None,
+    prompt_id: str | None = None,
+) -> None:
+    """Sends ComfyUI websocket messages to the client's `/ws` websockets, in whichever process
+    they are connected to: one JSON `text` or binary frame (`data`), or the `texts` that end
+    `prompt_id` (sent once per websocket: see `workflows.comfyui_api.consumers`). A `prompt_id`
+    with a `text` tells the websockets of a prompt to watch for its end. Best effort, like
+    `publish`."""
+    layer = get_channel_layer()
+    if layer is None or not client_id:
+        return
+    message: dict[str, Any] = {
+        "type": "comfy.closing" if texts is not None else "comfy.message",
+        "text": text,
+        "bytes": data,
+        "texts": texts,
+        "prompt_id": prompt_id,
+    }
+    try:
+        await layer.group_send(comfy_client_group(client_id), message)
+    except Exception:  # live updates are best effort; the task itself must go on
+        logger.warning("Could not relay a message to ComfyUI client %s", client_id, exc_info=True)
 
 
 def final_event(task: Task) -> dict[str, Any]:

@@ -1,0 +1,159 @@
+"""`WS /ws?clientId=ID`: ComfyUI's websocket over the pool. The first frame is `status`; then
+the messages of that client's prompts, relayed from whichever node runs each one
+(`workflows.execution.comfy_relay`) and ended by the router once each task has ended
+(`workflows.tasks.endings.tell_comfy_client`).
+
+Relayed messages are best effort (a worker may die between ending a task and telling anyone),
+so the websocket also watches its client's unfinished prompts in the database and ends, itself,
+any that ended without its hearing: a client waiting for its end marker always gets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from workflows.api.task_events import FINAL_CHECK_INTERVAL
+from workflows.comfyui.events import (
+    EVENT_PREVIEW_IMAGE,
+    EVENT_PREVIEW_WITH_METADATA,
+    IMAGE_FORMATS,
+)
+from workflows.models import Task
+from workflows.tasks import comfy_shapes
+from workflows.tasks.endings import unfinished_count
+from workflows.tasks.live import comfy_client_group
+
+MAX_CLIENT_ID_CHARS = 256
+FORMAT_CODES = {content_type: code for code, content_type in IMAGE_FORMATS.items()}
+
+
+def server_features() -> dict[str, Any]:
+    return {"supports_preview_metadata": True}
+
+
+class ComfyUIWebsocket(AsyncWebsocketConsumer):
+    client_id = ""
+    preview_metadata = False  # the client said it reads previews with metadata (event 4)
+    checker: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.client_id = (query.get("clientId") or [""])[0][:MAX_CLIENT_ID_CHARS]
+        if not self.client_id:
+            self.client_id = uuid.uuid4().hex  # as ComfyUI: a client without one gets one
+        self.watched: set[str] = set()  # its prompts not yet ended on this websocket
+        self.ended: set[str] = set()
+        self.group = comfy_client_group(self.client_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        waiting, unfinished = await database_sync_to_async(self.current)()
+        self.watched.update(unfinished)
+        status = comfy_shapes.status_message(waiting, sid=self.client_id)
+        await self.send(text_data=json.dumps(status))
+        self.checker = asyncio.ensure_future(self.check_for_ends())
+
+    def current(self) -> tuple[int, list[str]]:
+        """The pool's queue length, and this client's prompts still to end."""
+        mine = Task.objects.filter(comfy_client_id=self.client_id, status__in=Task.UNFINISHED)
+        return unfinished_count(), [str(pk) for pk in mine.values_list("pk", flat=True)]
+
+    async def disconnect(self, code: int) -> None:
+        if self.checker is not None and self.checker is not asyncio.current_task():
+            self.checker.cancel()
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        """A client says which features it reads (`feature_flags`), and hears the server's, as
+        ComfyUI answers; anything else it sends is ignored."""
+        if text_data is None or len(text_data) > 64 * 1024:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("type") == "feature_flags":
+            flags = message.get("data")
+            self.preview_metadata = isinstance(flags, dict) and bool(
+                flags.get("supports_preview_metadata")
+            )
+            await self.send(
+                text_data=json.dumps({"type": "feature_flags", "data": server_features()})
+            )
+
+    async def comfy_message(self, message: dict[str, Any]) -> None:
+        prompt_id = message.get("prompt_id")
+        if prompt_id is not None:
+            if prompt_id in self.ended:
+                return
+            self.watched.add(prompt_id)
+        if message.get("text") is not None:
+            await self.send(text_data=message["text"])
+        elif message.get("bytes") is not None:
+            frame = message["bytes"] if self.preview_metadata else plain_preview(message["bytes"])
+            if frame is not None:
+                await self.send(bytes_data=frame)
+
+    async def comfy_closing(self, message: dict[str, Any]) -> None:
+        await self.close_prompt(message["prompt_id"], message["texts"])
+
+    async def close_prompt(self, prompt_id: str, texts: list[str]) -> None:
+        if prompt_id in self.ended:
+            return
+        self.ended.add(prompt_id)
+        self.watched.discard(prompt_id)
+        for text in texts:
+            await self.send(text_data=text)
+
+    async def check_for_ends(self) -> None:
+        while True:
+            await asyncio.sleep(FINAL_CHECK_INTERVAL)
+            if not self.watched:
+                continue
+            for prompt_id, texts in await database_sync_to_async(self.unheard_ends)():
+                await self.close_prompt(prompt_id, texts)
+
+    def unheard_ends(self) -> list[tuple[str, list[str]]]:
+        """The closing messages of watched prompts that ended, as their ending would have sent
+        them (the queue length is now's)."""
+        ended = list(
+            Task.objects.filter(pk__in=list(self.watched), status__in=Task.FINISHED).defer(
+                "graph", "preview"
+            )
+        )
+        if not ended:
+            return []
+        waiting = unfinished_count()
+        return [
+            (str(task.pk), [json.dumps(m) for m in comfy_shapes.closing_messages(task, waiting)])
+            for task in ended
+        ]
+
+
+def plain_preview(frame: bytes) -> bytes | None:
+    """A preview with metadata (event 4) as a client that did not ask for metadata reads it
+    (event 1: format code, then the image); other frames as they are. None: an image format
+    event 1 cannot name."""
+    if len(frame) < 8:
+        return frame
+    event, length = struct.unpack(">II", frame[:8])
+    if event != EVENT_PREVIEW_WITH_METADATA or length > len(frame) - 8:
+        return frame
+    try:
+        metadata = json.loads(frame[8 : 8 + length])
+    except ValueError:
+        return None
+    code = FORMAT_CODES.get(metadata.get("image_type")) if isinstance(metadata, dict) else None
+    if code is None:
+        return None
+    return struct.pack(">II", EVENT_PREVIEW_IMAGE, code) + frame[8 + length :]

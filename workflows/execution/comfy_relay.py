@@ -1,0 +1,183 @@
+"""Relays a prompt, message for message, to the ComfyUI-style client that posted it (`POST
+/prompt` with a `client_id`), and keeps what ComfyUI's `/history` shows of it.
+
+The node's prompt id becomes the task's id, in text messages and in the metadata of previews
+(binary event 4). Three kinds of message are held back and sent by the task's ending
+(`workflows.tasks.endings.tell_comfy_client`), once the task's end is stored: the `executed` of a
+node that saved files (the router fetches them first, and names them as its `/view` serves
+them), the end message (`execution_success`, `_error`, `_interrupted`) and the end marker
+(`executing` with no node). `status` messages are the router's own, about the whole pool.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from workflows.comfyui.events import (
+    EVENT_PREVIEW_WITH_METADATA,
+    Event,
+    Executed,
+    ExecutionCached,
+    ExecutionError,
+    ExecutionInterrupted,
+    ExecutionStart,
+    ExecutionSuccess,
+)
+from workflows.comfyui.tracker import OUTPUT_KINDS, OutputFile, PromptTracker
+from workflows.models import Task
+from workflows.tasks.comfy_shapes import END_MESSAGES, has_files
+from workflows.tasks.live import publish_comfy
+
+# Events whose message goes into the prompt's /history, or whose data the relay needs.
+RECORDED_EVENTS = (
+    ExecutionStart,
+    ExecutionCached,
+    ExecutionSuccess,
+    ExecutionError,
+    ExecutionInterrupted,
+    Executed,
+)
+HISTORY_MESSAGES = ("execution_start", "execution_cached", *END_MESSAGES)
+# The node's own view of its queue and of its features, not the pool's.
+NOT_RELAYED = ("status", "feature_flags")
+
+
+class PromptRelay:
+    def __init__(self, task: Task) -> None:
+        self.client_id = task.comfy_client_id
+        self.prompt_id = str(task.id)
+        self.node_prompt_id = task.prompt_id
+        self.messages: list[list[Any]] = []  # [type, data] of the prompt's run, for /history
+        self.display_nodes: dict[str, str] = {}
+
+    async def forward(self, message: str | bytes, event: Event) -> None:
+        """Relays one frame from the node (the one `event` was decoded from) and notes what
+        /history will want of it."""
+        if isinstance(message, bytes):
+            if self.client_id:
+                await publish_comfy(self.client_id, data=self.renamed_frame(message))
+            return
+        if not self.client_id and not isinstance(event, RECORDED_EVENTS):
+            return  # nobody to relay to, nothing to keep: not worth parsing again
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            return
+        if not isinstance(parsed, dict):
+            return
+        kind, data = parsed.get("type"), parsed.get("data")
+        if kind in NOT_RELAYED:
+            return
+        if isinstance(data, dict):
+            if data.get("prompt_id", self.node_prompt_id) != self.node_prompt_id:
+                return  # another prompt's (a node may broadcast)
+            data = self.renamed(data)
+        if kind in HISTORY_MESSAGES:
+            self.messages.append([kind, data])
+        if kind == "executed" and isinstance(data, dict):
+            node = str(data.get("node"))
+            self.display_nodes[node] = str(data.get("display_node") or node)
+            output = data.get("output")
+            if isinstance(output, dict) and has_files(output):
+                return
+        if kind in END_MESSAGES:
+            return
+        if kind == "executing" and isinstance(data, dict) and data.get("node") is None:
+            return
+        if self.client_id:
+            await publish_comfy(
+                self.client_id,
+                text=json.dumps({"type": kind, "data": data}),
+                prompt_id=self.prompt_id,
+            )
+
+    def renamed(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The message's data with the task's id for the node's prompt id."""
+        data = dict(data)
+        if "prompt_id" in data:
+            data["prompt_id"] = self.prompt_id
+        nodes = data.get("nodes")
+        if isinstance(nodes, dict):  # progress_state: each node names the prompt too
+            data["nodes"] = {
+                key: {**value, "prompt_id": self.prompt_id}
+                if isinstance(value, dict) and "prompt_id" in value
+                else value
+                for key, value in nodes.items()
+            }
+        return data
+
+    def renamed_frame(self, frame: bytes) -> bytes:
+        """A binary frame as the client gets it: a preview's metadata names the task."""
+        if len(frame) < 8:
+            return frame
+        event, length = struct.unpack(">II", frame[:8])
+        if event != EVENT_PREVIEW_WITH_METADATA or length > len(frame) - 8:
+            return frame
+        try:
+            metadata = json.loads(frame[8 : 8 + length])
+        except ValueError:
+            return frame
+        if not isinstance(metadata, dict):
+            return frame
+        metadata["prompt_id"] = self.prompt_id
+        encoded = json.dumps(metadata).encode()
+        return struct.pack(">II", event, len(encoded)) + encoded + frame[8 + length :]
+
+    def from_history(self, entry: dict[str, Any]) -> None:
+        """Takes the run's messages from the node's /history entry (a prompt settled there)."""
+        status = entry.get("status")
+        messages = status.get("messages") if isinstance(status, dict) else None
+        self.messages = [
+            [message[0], self.renamed(message[1])]
+            for message in (messages if isinstance(messages, list) else [])
+            if isinstance(message, list)
+            and len(message) == 2
+            and message[0] in HISTORY_MESSAGES
+            and isinstance(message[1], dict)
+        ]
+
+    def history(
+        self, tracker: PromptTracker, saved: list[tuple[OutputFile, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """What /history shows of the prompt: `outputs` by node as the node reported them, each
+        file named as the router stored it (`saved`: the node's file, the stored output), a
+        file the router did not keep left out; `meta`; and the run's `messages`."""
+        stored = {
+            (found.node_id, found.filename, found.subfolder, found.type): output["stored_name"]
+            for found, output in saved
+        }
+        outputs: dict[str, Any] = {}
+        for node_id, output in tracker.executed.items():
+            shown: dict[str, Any] = {}
+            for key, value in output.items():
+                if key in OUTPUT_KINDS and isinstance(value, list):
+                    value = [
+                        {**item, "filename": name, "subfolder": self.prompt_id}
+                        for item in value
+                        if isinstance(item, dict)
+                        and (name := stored.get(file_key(node_id, item))) is not None
+                    ]
+                shown[key] = value
+            if any(shown.values()):
+                outputs[node_id] = shown
+        meta = {
+            node_id: {
+                "node_id": node_id,
+                "display_node": self.display_nodes.get(node_id, node_id),
+                "parent_node": None,
+                "real_node_id": node_id,
+            }
+            for node_id in outputs
+        }
+        return {"outputs": outputs, "meta": meta, "messages": self.messages}
+
+
+def file_key(node_id: str, item: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        node_id,
+        str(item.get("filename")),
+        str(item.get("subfolder", "")),
+        str(item.get("type", "output")),
+    )
