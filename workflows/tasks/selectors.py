@@ -158,3 +158,17 @@ def task_list(*, status: str | None = None) -> QuerySet[Task, dict[str, Any]]:
     if status:
         tasks = tasks.filter(status=status)
     return tasks.order_by("-created_at").values(*SUMMARY_FIELDS)
+
+
+def task_output_file(task_id: uuid.UUID, stored_name: str) -> Path | None:
+    """The stored file of the output task `task_id` lists under `stored_name` (how ComfyUI's
+    `/view` names outputs: the task's id as subfolder); None when there is no such task, output
+    or file."""
+    task = Task.objects.only("id", "outputs").filter(pk=task_id).first()
+    if task is None:
+        return None
+    for output in task.outputs:
+        if output.get("stored_name") == stored_name:
+            path = outputs_dir(task.id) / stored_name
+            return path if path.is_file() else None
+    return None
