@@ -1,6 +1,7 @@
 """Asks a node what it can run: its node classes (`GET /object_info`) and its model files by
-folder (`GET /models`, then `GET /models/{folder}` for each). Network only, like `nodes.probe`:
-`services.node_record_capabilities` stores the answer.
+folder (`GET /models`, then `GET /models/{folder}` for each), with `/object_info`'s bytes as sent
+(ComfyUI's own `/object_info` is served over the pool from them). Network only, like
+`nodes.probe`: `services.node_record_capabilities` stores the answer.
 
 `/object_info` is large (some 600 KB on a plain ComfyUI, far more with custom node packs), so
 the health monitor asks for it only when a node is new, comes back, or last said more than
@@ -30,6 +31,7 @@ class Capabilities:
     ok: bool
     node_classes: list[str] = field(default_factory=list)
     model_files: dict[str, list[str]] = field(default_factory=dict)
+    object_info: bytes = b""  # the `/object_info` answer, a JSON object, as the node sent it
     error: str = ""
 
 
@@ -40,12 +42,13 @@ class NodeAnswer(Exception):
 async def fetch_capabilities(
     client: httpx.AsyncClient, *, url: str, token: str, timeout: float
 ) -> Capabilities:
-    """The node's classes and model files, or `ok=False` with the reason; within `timeout`
-    for the whole exchange."""
+    """The node's classes, model files and `/object_info` answer, or `ok=False` with the
+    reason; within `timeout` for the whole exchange."""
     headers = auth_headers(token)
     try:
         async with asyncio.timeout(timeout):
-            object_info = await _json(client, url + "/object_info", headers, timeout)
+            object_info_body = await _read(client, url + "/object_info", headers, timeout)
+            object_info = _parse(url + "/object_info", object_info_body)
             if not isinstance(object_info, dict):
                 raise NodeAnswer("/object_info did not answer a JSON object")
             folders = await _json(client, url + "/models", headers, timeout)
@@ -74,15 +77,22 @@ async def fetch_capabilities(
             for folder, listed in zip(names, files)
             if isinstance(listed, list)
         },
+        object_info=object_info_body,
     )
 
 
 async def _json(
     client: httpx.AsyncClient, url: str, headers: dict[str, str], timeout: float
 ) -> Any:
+    return _parse(url, await _read(client, url, headers, timeout))
+
+
+async def _read(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], timeout: float
+) -> bytes:
     async with client.stream("GET", url, headers=headers, timeout=timeout) as response:
         if response.status_code == 404 and "/models/" in url:
-            return []  # a folder listed by /models that has no files
+            return b"[]"  # a folder listed by /models that has no files
         if response.status_code != 200:
             path = httpx.URL(url).path
             raise NodeAnswer(f"{path} answered HTTP {response.status_code}")
@@ -92,6 +102,10 @@ async def _json(
             if len(body) > MAX_ANSWER_BYTES:
                 path = httpx.URL(url).path
                 raise NodeAnswer(f"{path} answered more than {MAX_ANSWER_BYTES} bytes")
+    return bytes(body)
+
+
+def _parse(url: str, body: bytes) -> Any:
     try:
         return json.loads(body)
     except ValueError:

@@ -7,6 +7,24 @@ from django.db import models
 from django.utils import timezone
 
 
+class ObjectInfo(models.Model):
+    """One `GET /object_info` answer, as a node sent it, stored once however many nodes sent the
+    same bytes: nodes of one installation (same ComfyUI, custom nodes and model files) share a
+    row. It is some 600 KB on a plain ComfyUI and far more with custom node packs, so it is kept
+    compressed (zlib, about a tenth) and never read with the node."""
+
+    digest = models.CharField(max_length=64, primary_key=True)  # SHA-256 of the answer's bytes
+    body = models.BinaryField()  # zlib-compressed JSON, as the node sent it
+    size = models.PositiveBigIntegerField()  # bytes before compression
+    # When a node last sent it: a row no node points to is dropped once this is older than
+    # OBJECT_INFO_GRACE, so a row a node is about to point to (in a transaction not yet
+    # committed) is never dropped under it.
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+
 class Node(models.Model):
     class Status(models.TextChoices):
         IDLE = "idle"
@@ -49,6 +67,15 @@ class Node(models.Model):
     node_classes = models.JSONField(default=list, blank=True, editable=False)
     model_files = models.JSONField(default=dict, blank=True, editable=False)
     capabilities_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Its whole `/object_info` answer, for ComfyUI's own `/object_info` served over the pool.
+    object_info = models.ForeignKey(
+        ObjectInfo,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="nodes",
+    )
     labels = models.JSONField(
         default=list,
         blank=True,

@@ -8,15 +8,20 @@ current task.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model, OuterRef, QuerySet, Subquery
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 
-from nodes.models import CAN_TAKE_A_TASK, Node, can_queue_ahead
+from nodes.models import CAN_TAKE_A_TASK, Node, ObjectInfo, can_queue_ahead
+
+# The nodes whose reports make up the pool's view (ComfyUI's own `/object_info`, `/models`,
+# `/system_stats` served by the router): enabled and answering their health checks.
+IN_THE_POOL = Q(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
 
 
 def node_list() -> QuerySet[Node]:
@@ -87,3 +92,33 @@ def pool_model_files() -> list[dict[str, Any]]:
         {"folder": folder, "name": name, "nodes": nodes}
         for (folder, name), nodes in sorted(counts.items())
     ]
+
+
+def pool_nodes() -> QuerySet[Node]:
+    """The enabled nodes that answer, by URL: what they report is the pool's view."""
+    return Node.objects.filter(IN_THE_POOL).order_by("url")
+
+
+def pool_object_info_digests() -> list[str]:
+    """The digests of the `/object_info` answers of the pool's nodes, each once, sorted: the
+    pool's `/object_info` is made of these, so they are its version too."""
+    stored = pool_nodes().filter(object_info__isnull=False)
+    return sorted(set(stored.values_list("object_info_id", flat=True)))
+
+
+def object_info_bodies(digests: Iterable[str]) -> dict[str, bytes]:
+    """digest → the `/object_info` answer's bytes as the node sent them; an answer dropped
+    meanwhile is missing."""
+    rows = ObjectInfo.objects.filter(pk__in=list(digests)).values_list("digest", "body")
+    return {digest: zlib.decompress(body) for digest, body in rows}
+
+
+def pool_model_folders() -> dict[str, list[str]]:
+    """folder → the sorted names of the model files any of the pool's nodes has there, folders
+    in the order the nodes listed them (ComfyUI's own order on a plain install)."""
+    folders: dict[str, set[str]] = {}
+    said = pool_nodes().filter(capabilities_at__isnull=False)
+    for files in said.values_list("model_files", flat=True):
+        for folder, names in (files if isinstance(files, dict) else {}).items():
+            folders.setdefault(folder, set()).update(n for n in names if isinstance(n, str))
+    return {folder: sorted(names) for folder, names in folders.items()}

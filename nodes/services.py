@@ -6,23 +6,26 @@ which also count the tasks a node holds (`Node.held`: the running one and those 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Literal
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, ProtectedError
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
-from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node, can_queue_ahead
+from nodes.models import CAN_TAKE_A_TASK, RUNS_A_TASK, Node, ObjectInfo, can_queue_ahead
 from nodes.node_url import normalize_node_url
 from nodes.probe import Probe, probe_nodes, validate_token
 
@@ -39,6 +42,10 @@ Status = Node.Status
 REQUEST_CHECK_SECONDS = 0.5
 REQUEST_CHECKS_AT_ONCE = 2
 _request_checks = threading.BoundedSemaphore(REQUEST_CHECKS_AT_ONCE)
+
+# An `/object_info` answer no node points to any more is dropped once no node has sent it for
+# this long: far longer than a transaction that is about to point a node at it stays open.
+OBJECT_INFO_GRACE = timedelta(hours=1)
 
 
 class NodeNotFound(LookupError):
@@ -167,26 +174,61 @@ def node_record_probe(*, node_id: int, probe: Probe) -> bool:
 
 
 def node_record_capabilities(*, node_id: int, capabilities: Capabilities) -> bool:
-    """Stores what the node said it can run; True when that changed. A failed answer keeps
-    what it said before (and is logged): a node that cannot say is not a node that has
-    nothing."""
+    """Stores what the node said it can run, and its `/object_info` answer (`object_info_put`);
+    True when what it can run changed. A failed answer keeps what it said before (and is
+    logged): a node that cannot say is not a node that has nothing."""
     if not capabilities.ok:
         logger.warning("Node %s did not say what it can run: %s", node_id, capabilities.error)
         return False
     now = timezone.now()
+    digest = hashlib.sha256(capabilities.object_info).hexdigest()
+    # Compressed before the transaction, so the database is not held while it is; only an
+    # answer not stored yet (a new node's installation, a model file added) costs it.
+    stored = ObjectInfo.objects.filter(pk=digest).exists()
+    compressed = None if stored else zlib.compress(capabilities.object_info)
     with transaction.atomic():
         before = Node.objects.filter(pk=node_id).values_list("node_classes", "model_files").first()
         if before is None:
             return False
+        object_info_put(
+            digest=digest, body=capabilities.object_info, compressed=compressed, now=now
+        )
         changed = before != (capabilities.node_classes, capabilities.model_files)
         extra = {"profile_changed_at": now} if changed else {}
         Node.objects.filter(pk=node_id).update(
             node_classes=capabilities.node_classes,
             model_files=capabilities.model_files,
             capabilities_at=now,
+            object_info_id=digest,
             **extra,
         )
+    object_info_prune(now=now)
     return changed
+
+
+def object_info_put(*, digest: str, body: bytes, compressed: bytes | None, now: datetime) -> None:
+    """Makes sure the answer `body` is stored under `digest` and marks it sent `now`. Inserted
+    in one statement, so a reader sees the whole row or none, and nodes storing the same answer
+    at once store it once."""
+    if ObjectInfo.objects.filter(pk=digest).update(recorded_at=now):
+        return
+    row = ObjectInfo(
+        digest=digest,
+        body=compressed if compressed is not None else zlib.compress(body),
+        size=len(body),
+        recorded_at=now,
+    )
+    ObjectInfo.objects.bulk_create([row], ignore_conflicts=True)
+
+
+def object_info_prune(*, now: datetime) -> int:
+    """Drops the answers no node points to and none sent for OBJECT_INFO_GRACE; how many."""
+    unused = ObjectInfo.objects.filter(nodes__isnull=True, recorded_at__lt=now - OBJECT_INFO_GRACE)
+    try:
+        deleted, _ = unused.delete()
+    except ProtectedError:
+        return 0  # a node pointed to one meanwhile: it is kept, the rest go next time
+    return deleted
 
 
 def node_mark_offline(*, node_id: int, reason: str) -> None:
