@@ -134,7 +134,8 @@ class ModelListView(APIView):
         summary="The pool's model files",
         description="Every model file the enabled nodes have said they have (`/models` of each), "
         "with how many have it: a choice offered from here will run. A file given by URL at "
-        "submission needs no node to have it.",
+        "submission needs no node to have it. (`GET /models` is ComfyUI's own: the folder "
+        "names of the nodes that answer, as one ComfyUI lists them.)",
         responses={200: ModelListSerializer},
     )
     def get(self, request: Request) -> Response:

@@ -1,4 +1,5 @@
-"""`GET /models`: every model file the enabled nodes have said they have, with how many have it."""
+"""`GET /cluster/models`: every model file the enabled nodes have said they have, with how many
+have it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_it_counts_the_enabled_nodes_that_have_each_file() -> None:
     )  # fmt: skip
     Node.objects.create(url="http://10.0.0.1:4")  # has not said
     client = Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"admin:admin").decode())
-    response = client.get("/models")
+    response = client.get("/cluster/models")
     assert response.status_code == 200
     assert response.json() == {
         "models": [
@@ -38,10 +39,10 @@ def test_it_counts_the_enabled_nodes_that_have_each_file() -> None:
 
 
 def test_it_needs_basic_auth() -> None:
-    assert Client().get("/models").status_code == 401
+    assert Client().get("/cluster/models").status_code == 401
 
 
 def test_it_is_in_the_openapi_schema() -> None:
     client = Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"admin:admin").decode())
     schema = client.get("/doc/openapi.json").json()
-    assert "get" in schema["paths"]["/models"]
+    assert "get" in schema["paths"]["/cluster/models"]

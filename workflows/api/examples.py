@@ -1,8 +1,8 @@
 """Example bodies of `POST /workflow`, one per workflow type, as `/doc` offers them to try.
 
 Models are named by the files ComfyUI's own examples use, so an example runs as given on a node
-that has them (`GET /models` lists what the pool has). The seed is fixed so that trying an example
-twice gives the same image.
+that has them (`GET /cluster/models` lists what the pool has). The seed is fixed so that trying an
+example twice gives the same image.
 """
 
 from __future__ import annotations
