@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from comfy_router.auth import Principal
 from downloads.selectors import task_download_progress
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
@@ -160,12 +161,12 @@ def task_list(*, status: str | None = None) -> QuerySet[Task, dict[str, Any]]:
     return tasks.order_by("-created_at").values(*SUMMARY_FIELDS)
 
 
-def task_output_file(task_id: uuid.UUID, stored_name: str) -> Path | None:
+def task_output_file(task_id: uuid.UUID, stored_name: str, *, seen_by: Principal) -> Path | None:
     """The stored file of the output task `task_id` lists under `stored_name` (how ComfyUI's
     `/view` names outputs: the task's id as subfolder); None when there is no such task, output
-    or file."""
-    task = Task.objects.only("id", "outputs").filter(pk=task_id).first()
-    if task is None:
+    or file, or when the task is another client's."""
+    task = Task.objects.only("id", "outputs", "submitted_by").filter(pk=task_id).first()
+    if task is None or not seen_by.may_see(task.submitted_by_id):
         return None
     for output in task.outputs:
         if output.get("stored_name") == stored_name:
