@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from comfy_router.auth import Principal
 from workflows.api.task_events import FINAL_CHECK_INTERVAL
 from workflows.comfyui.events import (
     EVENT_PREVIEW_IMAGE,
@@ -51,7 +52,8 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
             self.client_id = uuid.uuid4().hex  # as ComfyUI: a client without one gets one
         self.watched: set[str] = set()  # its prompts not yet ended on this websocket
         self.ended: set[str] = set()
-        self.group = comfy_client_group(self.client_id)
+        self.principal: Principal = self.scope["principal"]
+        self.group = comfy_client_group(self.client_id, self.principal.client_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         waiting, unfinished = await database_sync_to_async(self.current)()
@@ -62,7 +64,11 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
 
     def current(self) -> tuple[int, list[str]]:
         """The pool's queue length, and this client's prompts still to end."""
-        mine = Task.objects.filter(comfy_client_id=self.client_id, status__in=Task.UNFINISHED)
+        mine = Task.objects.filter(
+            comfy_client_id=self.client_id,
+            submitted_by_id=self.principal.client_id,  # the same group as comfy_client_group's
+            status__in=Task.UNFINISHED,
+        )
         return unfinished_count(), [str(pk) for pk in mine.values_list("pk", flat=True)]
 
     async def disconnect(self, code: int) -> None:

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from comfy_router.errors import flatten_errors
 
 INPUT_PREFIX = "inputs."
+REQUIRED = "This input is required."  # the graph check's word for what ComfyUI calls missing
 
 
 def comfy_error(
@@ -60,7 +61,16 @@ def node_problems(problems: Any) -> list[dict[str, Any]]:
     for path, messages in flatten_errors(problems).items():
         input_name = path[len(INPUT_PREFIX) :] if path.startswith(INPUT_PREFIX) else None
         for message in messages:
-            if input_name:
+            if input_name and message == REQUIRED:
+                found.append(
+                    {
+                        "type": "required_input_missing",
+                        "message": "Required input is missing",
+                        "details": input_name,
+                        "extra_info": {"input_name": input_name},
+                    }
+                )
+            elif input_name:
                 found.append(
                     {
                         "type": "invalid_input",

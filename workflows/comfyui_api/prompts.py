@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from comfy_router.auth import Principal
 from comfy_router.parsers import StrictJSONParser
 from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.params import validate_submission
@@ -59,6 +60,10 @@ class ComfyView(APIView):
         ):
             return comfy_error(exc.status_code, exc.default_code, str(exc.detail))
         return super().handle_exception(exc)
+
+
+def principal(request: Request) -> Principal:
+    return request.principal  # set by comfy_router.auth on every API request
 
 
 def body_object(request: Request) -> dict[str, Any]:
@@ -113,6 +118,7 @@ class PromptView(ComfyView):
                 task_id=task_id,
                 comfy_client_id=client_id,
                 extra_data=extra_data,
+                client_id=principal(request).client_id,
             )
         except services.QueueFull as full:
             answer = comfy_error(429, "queue_full", str(full))
@@ -124,7 +130,7 @@ class PromptView(ComfyView):
         if client_id:
             status = comfy_shapes.status_message(unfinished_count())
             async_to_sync(live.publish_comfy)(
-                client_id, text=json.dumps(status), prompt_id=str(task.id)
+                client_id, task.submitted_by_id, text=json.dumps(status), prompt_id=str(task.id)
             )
         return Response(
             {
@@ -152,7 +158,8 @@ def chosen_prompt_id(value: Any) -> uuid.UUID | None | Response:
 class QueueView(ComfyView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
-        unfinished = Task.objects.filter(status__in=Task.UNFINISHED).order_by("created_at")
+        unfinished = principal(request).visible(Task.objects.filter(status__in=Task.UNFINISHED))
+        unfinished = unfinished.order_by("created_at")
         running, pending = [], []
         for task in unfinished.defer("preview", "comfy_history"):
             entry = comfy_shapes.queue_entry(task)
@@ -164,7 +171,7 @@ class QueueView(ComfyView):
         """`clear`: cancels every waiting prompt; `delete`: those named, while they wait. A
         running prompt stays, as in ComfyUI (`/interrupt` stops it)."""
         body = body_object(request)
-        waiting = Task.objects.filter(status__in=Task.WAITING)
+        waiting = principal(request).visible(Task.objects.filter(status__in=Task.WAITING))
         if body.get("clear"):
             cancel_waiting(list(waiting.values_list("id", flat=True)))
         if "delete" in body:
@@ -199,10 +206,11 @@ class InterruptView(ComfyView):
             task_id = uuid.UUID(str(prompt_id))
         except ValueError:
             return Response(None)  # no such prompt: nothing to stop, as ComfyUI answers
-        try:
-            services.task_request_cancel(task_id=task_id)
-        except (services.TaskNotCancellable, Task.DoesNotExist):
-            pass
+        if principal(request).visible(Task.objects.filter(pk=task_id)).exists():
+            try:
+                services.task_request_cancel(task_id=task_id)
+            except services.TaskNotCancellable:
+                pass  # it has ended
         return Response(None)
 
 
@@ -210,6 +218,7 @@ class HistoryView(ComfyView):
     @extend_schema(exclude=True)
     def get(self, request: Request, prompt_id: str | None = None) -> Response:
         finished = Task.objects.filter(status__in=Task.FINISHED).defer("preview")
+        finished = principal(request).visible(finished)
         if prompt_id is not None:
             try:
                 task = finished.filter(pk=uuid.UUID(prompt_id)).first()
@@ -228,10 +237,12 @@ class HistoryView(ComfyView):
     @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
         body = body_object(request)
+        mine = principal(request).visible(Task.objects.all())
         if body.get("clear"):
-            services.task_delete_finished()
+            services.task_delete_finished(tasks=mine)
         if "delete" in body:
-            services.task_delete_finished(task_ids=id_list(body["delete"], "delete"))
+            ids = id_list(body["delete"], "delete")
+            services.task_delete_finished(tasks=mine.filter(pk__in=ids))
         return Response(None)
 
 

@@ -47,6 +47,7 @@ NOT_RELAYED = ("status", "feature_flags")
 class PromptRelay:
     def __init__(self, task: Task) -> None:
         self.client_id = task.comfy_client_id
+        self.submitter = task.submitted_by_id
         self.prompt_id = str(task.id)
         self.node_prompt_id = task.prompt_id
         self.messages: list[list[Any]] = []  # [type, data] of the prompt's run, for /history
@@ -57,7 +58,9 @@ class PromptRelay:
         /history will want of it."""
         if isinstance(message, bytes):
             if self.client_id:
-                await publish_comfy(self.client_id, data=self.renamed_frame(message))
+                await publish_comfy(
+                    self.client_id, self.submitter, data=self.renamed_frame(message)
+                )
             return
         if not self.client_id and not isinstance(event, RECORDED_EVENTS):
             return  # nobody to relay to, nothing to keep: not worth parsing again
@@ -89,6 +92,7 @@ class PromptRelay:
         if self.client_id:
             await publish_comfy(
                 self.client_id,
+                self.submitter,
                 text=json.dumps({"type": kind, "data": data}),
                 prompt_id=self.prompt_id,
             )

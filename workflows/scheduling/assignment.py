@@ -38,8 +38,8 @@ clock = HoldBackClock()  # when each task of this process first declined a cold 
 RUN_FIELDS = (
     "id", "type", "status", "progress", "graph", "params", "files", "main_model", "loras", "seed",
     "prompt_id", "client_id", "prompt_started", "output_node", "attempts", "webhook_url",
-    "base_url", "comfy_client_id", "extra_data", "node", "lease_owner", "lease_expires_at",
-    "created_at", "started_at", "node__url", "node__token",
+    "base_url", "comfy_client_id", "extra_data", "submitted_by", "node", "lease_owner",
+    "lease_expires_at", "created_at", "started_at", "node__url", "node__token",
 )  # fmt: skip
 
 

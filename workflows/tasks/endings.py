@@ -134,7 +134,10 @@ async def tell_comfy_client(task: Task) -> None:
     waiting = await database_sync_to_async(unfinished_count)()
     messages = comfy_shapes.closing_messages(task, waiting)
     await live.publish_comfy(
-        task.comfy_client_id, texts=[json.dumps(m) for m in messages], prompt_id=str(task.pk)
+        task.comfy_client_id,
+        task.submitted_by_id,
+        texts=[json.dumps(m) for m in messages],
+        prompt_id=str(task.pk),
     )
 
 

@@ -46,14 +46,17 @@ async def publish(task_id: uuid.UUID | str, event: dict[str, Any]) -> None:
         logger.warning("Could not publish %s for task %s", event.get("type"), task_id, exc_info=True)
 
 
-def comfy_client_group(client_id: str) -> str:
-    """The group of the `/ws` websockets opened under one ComfyUI client id. Hashed: a client id
-    may be any string, a group name only a short ASCII one."""
-    return "comfyws-" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+def comfy_client_group(client_id: str, submitter: int | None) -> str:
+    """The group of the `/ws` websockets opened under one ComfyUI client id by one submitter
+    (an API client; None: the operator): a client id chosen by one API client reaches nothing
+    of another's. Hashed: a client id may be any string, a group name only a short ASCII one."""
+    key = f"{submitter or ''}:{client_id}".encode("utf-8", "surrogatepass")
+    return "comfyws-" + hashlib.sha256(key).hexdigest()[:40]
 
 
 async def publish_comfy(
     client_id: str,
+    submitter: int | None,
     *,
     text: str | None = None,
     data: bytes | None = None,
@@ -76,7 +79,7 @@ async def publish_comfy(
         "prompt_id": prompt_id,
     }
     try:
-        await layer.group_send(comfy_client_group(client_id), message)
+        await layer.group_send(comfy_client_group(client_id, submitter), message)
     except Exception:  # live updates are best effort; the task itself must go on
         logger.warning("Could not relay a message to ComfyUI client %s", client_id, exc_info=True)
 

@@ -13,7 +13,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from clients.selectors import pending_limit_for
@@ -257,14 +257,10 @@ def task_enforce_history_limit() -> int:
     return len(old_ids)
 
 
-def task_delete_finished(*, task_ids: list[uuid.UUID] | None = None) -> int:
-    """Deletes finished tasks with their output files: those of `task_ids`, or all of them
-    (ComfyUI's `POST /history` `delete` and `clear`). Unfinished ones stay; so does any id that
-    is unknown."""
-    finished = Task.objects.filter(status__in=Task.FINISHED)
-    if task_ids is not None:
-        finished = finished.filter(pk__in=task_ids)
-    gone = list(finished.values_list("id", flat=True))
+def task_delete_finished(*, tasks: QuerySet[Task]) -> int:
+    """Deletes the finished ones of `tasks` with their output files (ComfyUI's `POST /history`
+    `delete` and `clear`); unfinished ones stay."""
+    gone = list(tasks.filter(status__in=Task.FINISHED).values_list("id", flat=True))
     Task.objects.filter(pk__in=gone, status__in=Task.FINISHED).delete()
     for task_id in gone:
         shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
