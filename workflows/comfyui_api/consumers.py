@@ -44,6 +44,9 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
     client_id = ""
     preview_metadata = False  # the client said it reads previews with metadata (event 4)
     checker: asyncio.Task[None] | None = None
+    # A preview made plain (event 1) waits for the text that follows it: ComfyUI sends a
+    # plain preview after its `progress`, and one with metadata (what nodes send us) before.
+    held_preview: bytes | None = None
 
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -105,10 +108,21 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
             self.watched.add(prompt_id)
         if message.get("text") is not None:
             await self.send(text_data=message["text"])
+            await self.send_held_preview()
         elif message.get("bytes") is not None:
             frame = message["bytes"] if self.preview_metadata else plain_preview(message["bytes"])
-            if frame is not None:
+            if frame is None:
+                return
+            if frame is message["bytes"]:
                 await self.send(bytes_data=frame)
+            else:
+                await self.send_held_preview()
+                self.held_preview = frame
+
+    async def send_held_preview(self) -> None:
+        frame, self.held_preview = self.held_preview, None
+        if frame is not None:
+            await self.send(bytes_data=frame)
 
     async def comfy_closing(self, message: dict[str, Any]) -> None:
         await self.close_prompt(message["prompt_id"], message["texts"])
@@ -118,6 +132,7 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
             return
         self.ended.add(prompt_id)
         self.watched.discard(prompt_id)
+        await self.send_held_preview()
         for text in texts:
             await self.send(text_data=text)
 
