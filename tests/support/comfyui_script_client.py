@@ -25,8 +25,10 @@ class ScriptClient:
         auth: tuple[str, str] | None = ("admin", "admin"),
         token: str | None = None,
         client_id: str | None = None,
+        prefix: str = "",
     ) -> None:
         self.server = server.rstrip("/")  # http://host:port
+        self.prefix = prefix  # "/api": ComfyUI serves every route there too
         self.client_id = client_id or str(uuid.uuid4())
         self.headers: dict[str, str] = {}
         if auth is not None:
@@ -37,7 +39,8 @@ class ScriptClient:
     def url(self, path: str, **query: str) -> str:
         if self.token is not None:
             query["token"] = self.token
-        return self.server + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        query_string = "?" + urllib.parse.urlencode(query) if query else ""
+        return self.server + self.prefix + path + query_string
 
     def request(self, method: str, path: str, body: Any = None, **query: str) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -48,10 +51,18 @@ class ScriptClient:
             raw = response.read()
         return json.loads(raw) if raw else None
 
-    def error(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """The status and JSON body of a request expected to fail."""
+    def error(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        """The status and JSON body of a request expected to fail (`raw`: a body sent as is)."""
         try:
-            self.request(method, path, body)
+            if raw is None:
+                self.request(method, path, body)
+            else:
+                request = urllib.request.Request(
+                    self.url(path), data=raw, method=method, headers=self.headers
+                )
+                urllib.request.urlopen(request, timeout=20).close()
         except urllib.error.HTTPError as failed:
             return failed.code, json.loads(failed.read() or b"null")
         raise AssertionError(f"{method} {path} did not fail")
@@ -63,6 +74,12 @@ class ScriptClient:
     def history(self, prompt_id: str) -> dict[str, Any]:
         return self.request("GET", f"/history/{prompt_id}")
 
+    def queue(self) -> dict[str, Any]:
+        return self.request("GET", "/queue")
+
+    def interrupt(self, prompt_id: str) -> None:
+        self.request("POST", "/interrupt", {"prompt_id": prompt_id})
+
     def view(self, filename: str, subfolder: str, folder_type: str) -> bytes:
         query = {"filename": filename, "subfolder": subfolder, "type": folder_type}
         request = urllib.request.Request(self.url("/view", **query), headers=self.headers)
@@ -71,7 +88,7 @@ class ScriptClient:
 
     @contextmanager
     def websocket(self, feature_flags: bool = False) -> Iterator[ClientConnection]:
-        ws_url = self.server.replace("http", "ws", 1) + "/ws"
+        ws_url = self.server.replace("http", "ws", 1) + self.prefix + "/ws"
         query = {"clientId": self.client_id}
         if self.token is not None:
             query["token"] = self.token
