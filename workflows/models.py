@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import models
+from django.utils import timezone
 
 
 class Task(models.Model):
@@ -107,3 +109,23 @@ class Task(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class SubmissionKey(models.Model):
+    """An `Idempotency-Key` sent with a submission that made a task: the same key from the same
+    submitter within `KEPT_FOR` gets that task again, never a second one."""
+
+    KEPT_FOR = timedelta(hours=24)
+
+    # "operator", or the submitting client's id: one key space each, the operator's included
+    # (a unique constraint over a null column would let the operator's keys repeat).
+    submitter = models.CharField(max_length=20)
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64, help_text="SHA-256 of the body, as parsed.")
+    task_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["submitter", "key"], name="one_task_per_key")
+        ]

@@ -38,7 +38,7 @@ from workflows.execution.idle_websockets import idle_websockets
 from workflows.execution.start import start_run, start_runs
 from workflows.models import Task
 from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
-from workflows.tasks import leases, services
+from workflows.tasks import idempotency, leases, services
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, list[str]
         for node_id in release_abandoned_nodes():
             logger.warning("Node %s held more tasks than it has unfinished; let go", node_id)
         services.task_enforce_history_limit()
+        idempotency.forget_expired()
     started = start_downloads() if sweep or downloads else []
     if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
         local_dispatcher.nudge(downloads=True)

@@ -24,7 +24,7 @@ from nodes.services import node_release_claim
 from workflows.graphs.builders import BuildResult, FileToFetch
 from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
-from workflows.tasks import metrics
+from workflows.tasks import idempotency, metrics
 from workflows.tasks.endings import TaskError, announce_end, task_end
 from workflows.tasks.files import outputs_dir
 
@@ -110,9 +110,11 @@ def task_submit(
     comfy_client_id: str = "",
     extra_data: dict[str, Any] | None = None,
     client_id: int | None = None,
+    key: idempotency.Keyed | None = None,
 ) -> Task:
     """Stores the task (pending), unless its submitter already has its pending limit of tasks
-    waiting (QueueFull). `base_url`: the submitting request's scheme and host, for its
+    waiting (QueueFull), or its idempotency `key` made a task already (KeyRepeated; KeyReused
+    for another body). `base_url`: the submitting request's scheme and host, for its
     webhook's output URLs. A prompt posted through ComfyUI's own API gives its `task_id` (its
     prompt_id), the `comfy_client_id` whose websocket follows it and its `extra_data`.
     `client_id`: the submitting `clients.Client` (None: the operator), stored as the task's
@@ -148,9 +150,13 @@ def task_submit(
     waiting = Task.objects.filter(status__in=Task.WAITING, submitted_by_id=client_id)
     with transaction.atomic():
         _lock_submissions()
+        if key is not None and (made := idempotency.task_made_for(key)) is not None:
+            raise idempotency.KeyRepeated(made)
         if waiting.count() >= limit:
             raise QueueFull(limit)
         task.save(force_insert=True)
+        if key is not None:
+            idempotency.remember(key, task.id)
     files = f", {len(task.files)} file(s) to download" if task.files else ""
     logger.info(
         "Task %s submitted: %s%s", task.pk, task.type, files,
