@@ -28,7 +28,7 @@ from workflows.api.params import validate_submission
 from workflows.api.views import RETRY_AFTER_SECONDS, base_url
 from workflows.comfyui_api.errors import comfy_error, validation_answer
 from workflows.models import Task
-from workflows.tasks import comfy_shapes, live, services
+from workflows.tasks import comfy_shapes, idempotency, live, services
 from workflows.tasks.endings import unfinished_count
 
 # `GET /history` without `max_items` answers at most this many, newest: ComfyUI answers its
@@ -103,6 +103,19 @@ class PromptView(ComfyView):
         client_id = body.get("client_id", extra_data.get("client_id")) or ""
         if not isinstance(client_id, str) or len(client_id) > 256:
             return comfy_error(400, "invalid_prompt", "client_id must be a string of at most 256")
+        submitter = principal(request).client_id
+        try:
+            # Asked first: a retry must get its task even where a new prompt would be refused.
+            key = idempotency.keyed(
+                request.headers.get(idempotency.HEADER), client_id=submitter, body=body
+            )
+            made = idempotency.task_made_for(key) if key is not None else None
+        except ValueError as malformed:
+            return comfy_error(400, "invalid_idempotency_key", f"{idempotency.HEADER}: {malformed}")
+        except idempotency.KeyReused as reused:
+            return comfy_error(422, "idempotency_key_reused", str(reused))
+        if made is not None:
+            return prompt_answer(made)
         task_id = chosen_prompt_id(body.get("prompt_id"))
         if isinstance(task_id, Response):
             return task_id
@@ -118,8 +131,13 @@ class PromptView(ComfyView):
                 task_id=task_id,
                 comfy_client_id=client_id,
                 extra_data=extra_data,
-                client_id=principal(request).client_id,
+                client_id=submitter,
+                key=key,
             )
+        except idempotency.KeyRepeated as repeated:  # the same key, posted at the same time
+            return prompt_answer(repeated.task_id)
+        except idempotency.KeyReused as reused:
+            return comfy_error(422, "idempotency_key_reused", str(reused))
         except services.QueueFull as full:
             answer = comfy_error(429, "queue_full", str(full))
             answer["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -139,6 +157,13 @@ class PromptView(ComfyView):
                 "node_errors": {},
             }
         )
+
+
+def prompt_answer(task_id: uuid.UUID) -> Response:
+    """The first answer again, for a submission repeated with its idempotency key."""
+    task = Task.objects.filter(pk=task_id).only("id", "created_at").first()
+    number = comfy_shapes.prompt_number(task) if task is not None else 0
+    return Response({"prompt_id": str(task_id), "number": number, "node_errors": {}})
 
 
 def chosen_prompt_id(value: Any) -> uuid.UUID | None | Response:
