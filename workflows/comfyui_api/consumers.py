@@ -27,6 +27,7 @@ from workflows.comfyui.events import (
     EVENT_PREVIEW_WITH_METADATA,
     IMAGE_FORMATS,
 )
+from workflows.comfyui_api.pool import server_features
 from workflows.models import Task
 from workflows.tasks import comfy_shapes
 from workflows.tasks.endings import unfinished_count
@@ -34,10 +35,6 @@ from workflows.tasks.live import comfy_client_group
 
 MAX_CLIENT_ID_CHARS = 256
 FORMAT_CODES = {content_type: code for code, content_type in IMAGE_FORMATS.items()}
-
-
-def server_features() -> dict[str, Any]:
-    return {"supports_preview_metadata": True}
 
 
 class ComfyUIWebsocket(AsyncWebsocketConsumer):
