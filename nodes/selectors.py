@@ -113,6 +113,13 @@ def object_info_bodies(digests: Iterable[str]) -> dict[str, bytes]:
     return {digest: zlib.decompress(body) for digest, body in rows}
 
 
+def pool_model_files_version() -> tuple[tuple[int, Any], ...]:
+    """What `pool_model_folders` is made of, cheaply: which nodes, and when what each can run
+    last changed."""
+    said = pool_nodes().filter(capabilities_at__isnull=False)
+    return tuple(said.order_by("pk").values_list("pk", "profile_changed_at"))
+
+
 def pool_model_folders() -> dict[str, list[str]]:
     """folder → the sorted names of the model files any of the pool's nodes has there, folders
     in the order the nodes listed them (ComfyUI's own order on a plain install)."""

@@ -16,11 +16,11 @@ import posixpath
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -31,12 +31,14 @@ from django.views.decorators.http import require_safe
 from nodes.models import Node
 from nodes.selectors import (
     object_info_bodies,
+    pool_model_files_version,
     pool_model_folders,
     pool_nodes,
     pool_object_info_digests,
 )
 from workflows.graphs.limits import MAX_INLINE_IMAGE_BYTES
 
+T = TypeVar("T")
 JSON = "application/json; charset=utf-8"  # as ComfyUI labels its answers
 # The ComfyUI whose API the router speaks: `/system_stats` says it while no node says its own.
 COMFYUI_VERSION = "0.8.0"
@@ -54,9 +56,6 @@ class ObjectInfoJSON:
 
     classes: dict[str, bytes]
     whole: bytes
-
-
-EMPTY_OBJECT_INFO = ObjectInfoJSON(classes={}, whole=b"{}")
 
 
 def merge_object_infos(answers: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -134,35 +133,48 @@ def _as_json(merged: dict[str, Any]) -> ObjectInfoJSON:
     return ObjectInfoJSON(classes=classes, whole=b"{" + b", ".join(items) + b"}")
 
 
-class PoolObjectInfo:
-    """This process's copy of the pool's `/object_info`, merged again when the set of answers
-    the pool's nodes stored changes. The answers are content-addressed, so that set of digests
-    is the exact version: no node's change can go unnoticed, and nodes coming and going with
-    answers already merged cost nothing."""
+class VersionedCopy(Generic[T]):
+    """This process's copy of something built from the database, built again when its version
+    (read with one small query per request) changes. One request builds; those arriving
+    meanwhile wait for its result rather than each building their own."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, version: Callable[[], Hashable], build: Callable[[Any], tuple[T, bool]]
+    ) -> None:
+        self._version, self._build = version, build
         self._lock = threading.Lock()
-        self._digests: tuple[str, ...] = ()
-        self._merged = EMPTY_OBJECT_INFO
+        self._kept: tuple[Hashable, T] | None = None
 
-    def current(self) -> ObjectInfoJSON:
-        digests = tuple(pool_object_info_digests())
-        with self._lock:  # one request merges; those arriving meanwhile take its result
-            if digests == self._digests:
-                return self._merged
-            bodies = object_info_bodies(digests)
-            answers = (json.loads(bodies[digest]) for digest in digests if digest in bodies)
-            merged = _as_json(merge_object_infos(a for a in answers if isinstance(a, dict)))
-            if len(bodies) == len(digests):  # an answer dropped meanwhile: merge again next time
-                self._digests, self._merged = digests, merged
-            return merged
-
-    def forget(self) -> None:
+    def current(self) -> T:
+        version = self._version()
         with self._lock:
-            self._digests, self._merged = (), EMPTY_OBJECT_INFO
+            if self._kept is not None and self._kept[0] == version:
+                return self._kept[1]
+            value, whole = self._build(version)
+            if whole:  # else built from less than the version says: built again next time
+                self._kept = (version, value)
+            return value
 
 
-object_infos = PoolObjectInfo()
+def _merge_stored(digests: tuple[str, ...]) -> tuple[ObjectInfoJSON, bool]:
+    bodies = object_info_bodies(digests)
+    answers = (json.loads(bodies[digest]) for digest in digests if digest in bodies)
+    merged = merge_object_infos(answer for answer in answers if isinstance(answer, dict))
+    return _as_json(merged), len(bodies) == len(digests)  # one may have been dropped meanwhile
+
+
+# The answers are stored content-addressed, so the set of their digests is the exact version of
+# the pool's `/object_info`: no node's change goes unnoticed, a node that says the same again
+# costs no merge, and nodes of one installation are merged as one. The model files are
+# versioned by which nodes are in the pool and when what each can run last changed.
+object_infos = VersionedCopy(
+    version=lambda: tuple(pool_object_info_digests()),
+    build=_merge_stored,
+)
+model_folders_kept = VersionedCopy(
+    version=pool_model_files_version,
+    build=lambda version: (pool_model_folders(), True),
+)
 
 
 # --- /system_stats and /features ------------------------------------------------------------
@@ -280,7 +292,7 @@ def object_info_class(request: HttpRequest, node_class: str) -> HttpResponse:
 @csrf_exempt
 @require_safe
 def model_folders(request: HttpRequest) -> HttpResponse:
-    return _json(list(pool_model_folders()))
+    return _json(list(model_folders_kept.current()))
 
 
 @csrf_exempt
@@ -288,7 +300,7 @@ def model_folders(request: HttpRequest) -> HttpResponse:
 def model_folder(request: HttpRequest, folder: str) -> HttpResponse:
     """The folder's files on any of the pool's nodes; a folder none has is a 404, as ComfyUI
     answers one it does not know."""
-    files = pool_model_folders().get(folder)
+    files = model_folders_kept.current().get(folder)
     if files is None:
         return HttpResponse(status=404)
     return _json(files)
@@ -298,7 +310,7 @@ def model_folder(request: HttpRequest, folder: str) -> HttpResponse:
 @require_safe
 def embeddings(request: HttpRequest) -> HttpResponse:
     """The embeddings' names without their extension, as ComfyUI lists them for prompts."""
-    files = pool_model_folders().get("embeddings", [])
+    files = model_folders_kept.current().get("embeddings", [])
     return _json([posixpath.splitext(name)[0] for name in files])
 
 
