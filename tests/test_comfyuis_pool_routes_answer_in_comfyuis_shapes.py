@@ -145,7 +145,7 @@ def test_features_say_previews_carry_metadata_and_the_routers_upload_limit(
 ) -> None:
     real = recorded()["/features"]["response"]
     features = answers["/features"].json()
-    # An image as large as an inline image may be (16 MiB), within the 32 MiB request bodies.
+    # /upload/image's limit (16 MiB, as an inline image), within the 32 MiB request bodies.
     assert features == {"supports_preview_metadata": True, "max_upload_size": 16 * 1024 * 1024}
     assert shape({k: real[k] for k in features}) == shape(features)
 

@@ -36,7 +36,7 @@ from nodes.selectors import (
     pool_nodes,
     pool_object_info_digests,
 )
-from workflows.graphs.limits import MAX_INLINE_IMAGE_BYTES
+from workflows.comfyui_api.upload_parser import MAX_UPLOAD_BYTES
 
 T = TypeVar("T")
 JSON = "application/json; charset=utf-8"  # as ComfyUI labels its answers
@@ -254,11 +254,10 @@ def _memory() -> tuple[int, int]:
 
 def server_features() -> dict[str, Any]:
     """ComfyUI's feature flags for the router: previews carry their metadata, and the largest
-    image `/upload/image` takes: an image as large as an inline one may be (the router checks
-    both alike), within a request body's limit."""
+    image `/upload/image` takes (within a request body's limit, as its form comes in one)."""
     return {
         "supports_preview_metadata": True,
-        "max_upload_size": min(MAX_INLINE_IMAGE_BYTES, settings.ROUTER.max_request_bytes),
+        "max_upload_size": min(MAX_UPLOAD_BYTES, settings.ROUTER.max_request_bytes),
     }
 
 
