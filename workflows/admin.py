@@ -3,7 +3,8 @@
 Output files are served to the admin by an admin view, since the API's own output URLs need
 Basic auth that a logged-in browser session does not send. A task that has not finished is
 never deleted, only cancelled (deleting it would leave its node held for nothing); a finished
-one goes with its output files, or is retried: a copy submitted through `task_submit`.
+one goes with its output files, or is retried: a copy submitted through `task_submit`, for the
+same client (against its pending limit).
 A waiting or running task's page polls the public preview endpoint (`task_live.js`).
 """
 
@@ -69,14 +70,15 @@ def pretty_json(value: Any) -> SafeString:
 class TaskAdmin(admin.ModelAdmin):
     list_display = (
         "short_id", "type", "status_badge", "prompt_shown", "model_shown", "error_first_line",
-        "node", "duration", "created_at", "thumbnails",
+        "submitted_by", "node", "duration", "created_at", "thumbnails",
     )
-    list_filter = ("status", "type")
+    list_filter = ("status", "type", "submitted_by")
     search_fields = ("id", "prompt_id")
-    list_select_related = ("node",)
+    list_select_related = ("node", "submitted_by")
     ordering = ("-created_at",)
     readonly_fields = (
-        "id", "type", "status_badge", "node", "attempts", "progress", "prompt_id", "client_id",
+        "id", "type", "status_badge", "submitted_by", "node", "attempts", "progress", "prompt_id",
+        "client_id",
         "created_at", "started_at", "finished_at", "duration", "error_json", "thumbnails",
         "params_json", "graph_json", "outputs",
     )
@@ -149,7 +151,9 @@ class TaskAdmin(admin.ModelAdmin):
         try:
             # The copy's webhook links to outputs as the original's did.
             base_url = task.base_url or request.build_absolute_uri("/").rstrip("/")
-            copy = task_submit(submission=task_copy(task), base_url=base_url)
+            copy = task_submit(
+                submission=task_copy(task), base_url=base_url, client_id=task.submitted_by_id
+            )
         except QueueFull as full:
             self.message_user(request, f"Task {task.id} not retried: {full}", messages.ERROR)
             return None

@@ -10,8 +10,15 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from comfy_router.auth import Principal
 from workflows.api.task_events import FINAL_CHECK_INTERVAL, final_if_ended, task_snapshot
+from workflows.models import Task
 from workflows.tasks.live import group_name
+
+
+def task_visible(task_id: uuid.UUID, principal: Principal) -> bool:
+    """Whether the task exists and is the principal's."""
+    return principal.visible(Task.objects.filter(pk=task_id)).exists()
 
 
 class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
@@ -30,6 +37,12 @@ class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
             self.task_id = uuid.UUID(self.scope["url_route"]["kwargs"]["task_id"])
         except ValueError:
             await self.close(code=4404)
+            return
+        principal = self.scope["principal"]
+        if not principal.is_operator and not await database_sync_to_async(task_visible)(
+            self.task_id, principal
+        ):
+            await self.close(code=4404)  # another client's task: as if there were none
             return
         self.group = group_name(self.task_id)
         await self.channel_layer.group_add(self.group, self.channel_name)

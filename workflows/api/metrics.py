@@ -2,7 +2,7 @@
 
 Gauges come from aggregate queries over the current rows; counters and histograms from the
 persistent series in comfy_router.counters, so every process reports the same numbers and a
-restart or the task history limit takes nothing back. About seven small queries per scrape.
+restart or the task history limit takes nothing back. About nine small queries per scrape.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from clients.models import Client
 from comfy_router.counters import HISTOGRAM_BUCKETS, bucket_label, counter_values
 from downloads.eviction import pinned_bytes
 from downloads.models import CacheEntry
@@ -87,8 +88,37 @@ class RouterCollector(Collector):
             value=(held["n"] or 0) - held["nodes"],
         )
 
+        yield from self.client_metrics()
         yield from self.cache_metrics()
         yield from self.persistent_series()
+
+    def client_metrics(self) -> Iterator[GaugeMetricFamily]:
+        """Tasks by client (its name: one series per client and status) and each client's
+        queue. The operator's tasks are the difference from the totals above."""
+        rows = (
+            Task.objects.filter(submitted_by__isnull=False)
+            .values_list("submitted_by__name", "status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        names = Client.objects.values_list("name", flat=True)
+        counts: dict[str, dict[str, int]] = {name: {} for name in names}  # zeros for the idle
+        for name, status, n in rows:
+            counts.setdefault(name, {})[status] = n
+        tasks = GaugeMetricFamily(
+            PREFIX + "client_tasks", "Tasks in the database by client and status.",
+            labels=["client", "status"],
+        )
+        queues = GaugeMetricFamily(
+            PREFIX + "client_queue_length", "A client's tasks waiting for a node.",
+            labels=["client"],
+        )
+        for name, by_status in sorted(counts.items()):
+            for status in Task.Status.values:
+                tasks.add_metric([name, status], by_status.get(status, 0))
+            queues.add_metric([name], sum(by_status.get(status, 0) for status in Task.WAITING))
+        yield tasks
+        yield queues
 
     def cache_metrics(self) -> Iterator[GaugeMetricFamily]:
         entries = GaugeMetricFamily(

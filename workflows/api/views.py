@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from comfy_router.auth import Principal
 from comfy_router.http_handler import AskAgainAfter, waited_for
 from workflows.api import previews
 from workflows.api.capacity import refuse_what_no_node_can_run
@@ -54,7 +55,17 @@ class QueueFullError(exceptions.Throttled):
         super().__init__(wait=RETRY_AFTER_SECONDS, detail=message)
 
 
-def get_task(task_id: uuid.UUID) -> Task:
+def get_task(task_id: uuid.UUID, principal: Principal) -> Task:
+    """The task, if `principal` may see it: another client's task is a 404, word for word the
+    one of an unknown id."""
+    task = get_public_task(task_id)
+    if not principal.may_see(task.submitted_by_id):
+        raise exceptions.NotFound(f"No task {task_id}.")
+    return task
+
+
+def get_public_task(task_id: uuid.UUID) -> Task:
+    """The task whoever submitted it: for the public preview routes (see README, Security)."""
     task = selectors.task_for_detail(task_id)
     if task is None:
         raise exceptions.NotFound(f"No task {task_id}.")
@@ -77,7 +88,11 @@ class WorkflowListCreateView(APIView):
             ),
             202: TaskCreatedSerializer,
             400: ErrorSerializer,
-            429: OpenApiResponse(ErrorSerializer, description="PENDING_LIMIT tasks already wait"),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="The submitter's pending limit of tasks already wait (a client's "
+                "own `pending_limit`, else PENDING_LIMIT)",
+            ),
         },
         summary="Submit a workflow; answers with the task id at once, or with `wait` once it ends.",
         description=(
@@ -88,13 +103,17 @@ class WorkflowListCreateView(APIView):
     def post(self, request: Request) -> HttpResponseBase:
         waited = waited_for(request)
         if isinstance(waited, uuid.UUID):
-            return submitted_answer(request, get_task(waited))
+            return submitted_answer(request, get_task(waited, request.principal))
         wait = WaitQuerySerializer(data=request.query_params)
         wait.is_valid(raise_exception=True)
         submission = validate_submission(request.data)
         refuse_what_no_node_can_run(submission)
         try:
-            task = services.task_submit(submission=submission, base_url=base_url(request))
+            task = services.task_submit(
+                submission=submission,
+                base_url=base_url(request),
+                client_id=request.principal.client_id,
+            )
         except services.QueueFull as full:
             raise QueueFullError(str(full)) from None
         services.task_announce(task)
@@ -114,7 +133,8 @@ class WorkflowListCreateView(APIView):
         query.is_valid(raise_exception=True)
         wanted = query.validated_data.get("status")
         paginator = CheckedPage(query.validated_data["limit"], query.validated_data["offset"])
-        page = paginator.paginate_queryset(selectors.task_list(status=wanted), request, view=self)
+        tasks = request.principal.visible(selectors.task_list(status=wanted))
+        page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
 
 
@@ -158,7 +178,7 @@ class WorkflowDetailView(APIView):
     def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
         query = TaskDetailQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        task = get_task(task_id)
+        task = get_task(task_id, request.principal)
         seconds = query.validated_data.get("wait")
         if seconds is not None and not task.is_finished and waited_for(request) is None:
             return AskAgainAfter(partial(wait_for_end, task.id, seconds), state=True)
@@ -175,7 +195,7 @@ class WorkflowDetailView(APIView):
         summary="Cancel: dequeue a waiting task, or interrupt a running one on its node.",
     )
     def delete(self, request: Request, task_id: uuid.UUID) -> Response:
-        get_task(task_id)
+        get_task(task_id, request.principal)
         try:
             task = services.task_request_cancel(task_id=task_id)
         except services.TaskNotCancellable as finished:
@@ -203,7 +223,7 @@ class WorkflowEventsView(APIView):
         summary="A task's live events as Server-Sent Events, for clients without websockets.",
     )
     def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
-        get_task(task_id)
+        get_task(task_id, request.principal)
         return event_stream_response(request, task_id)
 
 
@@ -219,7 +239,7 @@ class WorkflowOutputView(APIView):
         ),
     )
     def get(self, request: Request, task_id: uuid.UUID, index: int) -> Any:
-        task = get_task(task_id)
+        task = get_task(task_id, request.principal)
         path = selectors.output_path(task, index)
         if path is None:
             raise exceptions.NotFound(f"Task {task_id} has no output {index}.")
@@ -253,7 +273,7 @@ class PreviewView(PublicPreviewView):
         summary="Status, progress and latest preview of a task; no auth, CORS *.",
     )
     def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
-        task = get_task(task_id)
+        task = get_public_task(task_id)
         tag = previews.etag(selectors.preview_version(task))
         if previews.client_has(request, tag):
             return previews.not_modified(tag)
@@ -272,7 +292,7 @@ class PreviewImageView(PublicPreviewView):
         summary="The latest preview of a running task, as the node sent it; no auth, CORS *.",
     )
     def get(self, request: Request, task_id: uuid.UUID) -> HttpResponseBase:
-        task = get_task(task_id)
+        task = get_public_task(task_id)
         preview = selectors.shown_preview(task)
         if preview is None:
             raise exceptions.NotFound(f"Task {task_id} has no preview now.")
