@@ -181,18 +181,19 @@ def node_record_capabilities(*, node_id: int, capabilities: Capabilities) -> boo
         logger.warning("Node %s did not say what it can run: %s", node_id, capabilities.error)
         return False
     now = timezone.now()
-    digest = hashlib.sha256(capabilities.object_info).hexdigest()
+    body = capabilities.object_info
+    digest = hashlib.sha256(body).hexdigest() if body else None  # None: no answer to keep
     # Compressed before the transaction, so the database is not held while it is; only an
     # answer not stored yet (a new node's installation, a model file added) costs it.
-    stored = ObjectInfo.objects.filter(pk=digest).exists()
-    compressed = None if stored else zlib.compress(capabilities.object_info)
+    compressed = None
+    if digest is not None and not ObjectInfo.objects.filter(pk=digest).exists():
+        compressed = zlib.compress(body)
     with transaction.atomic():
         before = Node.objects.filter(pk=node_id).values_list("node_classes", "model_files").first()
         if before is None:
             return False
-        object_info_put(
-            digest=digest, body=capabilities.object_info, compressed=compressed, now=now
-        )
+        if digest is not None:
+            object_info_put(digest=digest, body=body, compressed=compressed, now=now)
         changed = before != (capabilities.node_classes, capabilities.model_files)
         extra = {"profile_changed_at": now} if changed else {}
         Node.objects.filter(pk=node_id).update(

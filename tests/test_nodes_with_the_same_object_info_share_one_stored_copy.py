@@ -54,3 +54,10 @@ def test_a_failed_answer_keeps_the_copy_the_node_sent_before() -> None:
     before = Node.objects.get(pk=node.pk).object_info_id
     node_record_capabilities(node_id=node.pk, capabilities=Capabilities(ok=False, error="boom"))
     assert Node.objects.get(pk=node.pk).object_info_id == before
+
+
+def test_capabilities_without_an_answer_leave_the_node_without_one() -> None:
+    node = Node.objects.create(url="http://10.0.0.1:1")
+    node_record_capabilities(node_id=node.pk, capabilities=Capabilities(ok=True))
+    assert Node.objects.get(pk=node.pk).object_info_id is None
+    assert not ObjectInfo.objects.exists()

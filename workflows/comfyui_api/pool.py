@@ -158,9 +158,16 @@ class VersionedCopy(Generic[T]):
 
 def _merge_stored(digests: tuple[str, ...]) -> tuple[ObjectInfoJSON, bool]:
     bodies = object_info_bodies(digests)
-    answers = (json.loads(bodies[digest]) for digest in digests if digest in bodies)
+    answers = (_parsed(bodies[digest]) for digest in digests if digest in bodies)
     merged = merge_object_infos(answer for answer in answers if isinstance(answer, dict))
     return _as_json(merged), len(bodies) == len(digests)  # one may have been dropped meanwhile
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:  # checked when the node sent it: only a row damaged since
+        return None
 
 
 # The answers are stored content-addressed, so the set of their digests is the exact version of
