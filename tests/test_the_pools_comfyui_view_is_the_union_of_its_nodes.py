@@ -123,9 +123,8 @@ def test_the_loaders_file_inputs_list_every_file_some_node_has(two_nodes: Any) -
     assert combo(cluster, "LoraLoader", "lora_name") == ["detail.safetensors"]
     assert combo(cluster, "VAELoader", "vae_name") == ["b-vae.safetensors", "pixel_space"]
     # A choice that is not a file is as the nodes have it.
-    assert combo(cluster, "KSampler", "sampler_name") == (
-        schema.object_info()["KSampler"]["input"]["required"]["sampler_name"][0]
-    )
+    samplers = schema.object_info()["KSampler"]["input"]["required"]["sampler_name"][0]
+    assert combo(cluster, "KSampler", "sampler_name") == samplers
 
 
 def test_object_info_has_every_class_some_node_has(two_nodes: Any) -> None:
