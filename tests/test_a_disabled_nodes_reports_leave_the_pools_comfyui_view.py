@@ -35,20 +35,21 @@ def a_node(port: int, class_type: str, checkpoint: str) -> Node:
 
 def test_a_disabled_nodes_classes_files_and_device_are_gone_until_it_is_enabled() -> None:
     client = Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"admin:admin").decode())
-    a_node(1, "OnlyOnOne", "one.safetensors")
+    one = a_node(1, "OnlyOnOne", "one.safetensors")
     two = a_node(2, "OnlyOnTwo", "two.safetensors")
 
-    def view() -> tuple[list[str], list[str], list[str], int]:
+    def view() -> tuple[list[str], list[str], list[str], list[str]]:
         classes = client.get("/object_info").json()
         ckpt_names = classes["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]
         devices = client.get("/system_stats").json()["devices"]
-        return sorted(classes), client.get("/models/checkpoints").json(), ckpt_names, len(devices)
+        names = [device["name"] for device in devices]
+        return sorted(classes), client.get("/models/checkpoints").json(), ckpt_names, names
 
     everything = (
         ["CheckpointLoaderSimple", "OnlyOnOne", "OnlyOnTwo"],
         ["one.safetensors", "two.safetensors"],
         ["one.safetensors", "two.safetensors"],
-        2,
+        [f"node {one.pk}: cuda:0", f"node {two.pk}: cuda:0"],  # unnamed nodes go by their id
     )
     assert view() == everything
     node_set_enabled(node_ids=[two.pk], enabled=False)
@@ -56,7 +57,7 @@ def test_a_disabled_nodes_classes_files_and_device_are_gone_until_it_is_enabled(
         ["CheckpointLoaderSimple", "OnlyOnOne"],
         ["one.safetensors"],
         ["one.safetensors"],
-        1,
+        [f"node {one.pk}: cuda:0"],
     )
     assert client.get("/object_info/OnlyOnTwo").json() == {}
     node_set_enabled(node_ids=[two.pk], enabled=True)

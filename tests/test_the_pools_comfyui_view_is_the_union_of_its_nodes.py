@@ -80,8 +80,9 @@ def two_nodes(
     b = Node(tmp_path / "b", frozenset({"ImageBlur"}))
     try:
         with cluster.client() as client:
-            for node in (a, b):
-                assert client.post("/cluster/nodes", json={"url": node.url}).status_code == 201
+            for name, node in (("a", a), ("b", b)):
+                added = client.post("/cluster/nodes", json={"url": node.url, "name": name})
+                assert added.status_code == 201
         for node in (a, b):
             cluster.wait_for_node(node.url, "idle")
         yield cluster, a, b
@@ -148,4 +149,4 @@ def test_what_a_node_that_goes_offline_has_leaves_the_pools_view(two_nodes: Any)
         assert client.get("/models/vae").json() == []  # a has the folder, empty
         assert "ImageInvert" not in client.get("/object_info").json()
         devices = client.get("/system_stats").json()["devices"]
-    assert [device["name"].split(": ")[0] for device in devices] == [a.url]
+    assert [device["name"] for device in devices] == ["a: cpu"]

@@ -191,7 +191,7 @@ def system_stats_body() -> dict[str, Any]:
     """ComfyUI's `/system_stats` for the pool: the router's own machine and Python under
     `system`, with the versions of ComfyUI and its dependencies most of the pool's nodes
     report; under `devices`, each node's device, named after the node."""
-    nodes = list(pool_nodes().only("url", "name", "system_stats"))
+    nodes = list(pool_nodes().only("pk", "url", "name", "system_stats"))
     systems = [_section(node.system_stats, "system") for node in nodes]
 
     def most_common(key: str, default: str = "") -> str:
@@ -223,11 +223,13 @@ def _section(stats: Any, key: str) -> dict[str, Any]:
 
 
 def _device(node: Node) -> dict[str, Any]:
-    """The node's (first) device in ComfyUI's shape, its name prefixed with the node's."""
+    """The node's (first) device in ComfyUI's shape, its name prefixed with the node's name or
+    id. Not its URL: a client with an API key may read this, and the pool's addresses are the
+    operator's (`/cluster/` refuses keys)."""
     devices = node.system_stats.get("devices") if isinstance(node.system_stats, dict) else None
     first = devices[0] if isinstance(devices, list) and devices else None
     device = first if isinstance(first, dict) else {}
-    node_name = f"{node.name} ({node.url})" if node.name else node.url
+    node_name = node.name or f"node {node.pk}"
     return {
         "name": f"{node_name}: {device.get('name') or 'unknown device'}",
         "type": str(device.get("type") or ""),
