@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from comfy_router.errors import flatten_errors
 
 INPUT_PREFIX = "inputs."
+PROMPT_FIELD = "params.prompt."
 REQUIRED = "This input is required."  # the graph check's word for what ComfyUI calls missing
 
 
@@ -33,6 +34,7 @@ def comfy_error(
 def validation_answer(detail: Any, graph: Any) -> Response:
     """The 400 for a prompt the router's checks refused (DRF's `detail` of the submission
     `{"type": "ComfyUI", "params": {"prompt": graph}}`)."""
+    detail = nested_input_errors(detail)
     params = detail.get("params") if isinstance(detail, dict) else None
     by_node = params.get("prompt") if isinstance(params, dict) else None
     if isinstance(by_node, dict) and by_node:
@@ -54,6 +56,23 @@ def validation_answer(detail: Any, graph: Any) -> Response:
     message = messages[0]
     kind = "prompt_no_outputs" if "no output node" in message else "invalid_prompt"
     return comfy_error(400, kind, message, path)
+
+
+def nested_input_errors(detail: Any) -> Any:
+    """The pool's check (`workflows.api.capacity`) names the inputs it refuses by dotted path,
+    `params.prompt.4.inputs.ckpt_name`; nested as the graph check nests its errors, they name
+    the node and input alike."""
+    if not isinstance(detail, dict):
+        return detail
+    by_node: dict[str, dict[str, Any]] = {}
+    others: dict[str, Any] = {}
+    for key, messages in detail.items():
+        node_id, _, field = str(key).removeprefix(PROMPT_FIELD).partition(".")
+        if str(key).startswith(PROMPT_FIELD) and field.startswith(INPUT_PREFIX):
+            by_node.setdefault(node_id, {})[field] = messages
+        else:
+            others[key] = messages
+    return {**others, "params": {"prompt": by_node}} if by_node else detail
 
 
 def node_problems(problems: Any) -> list[dict[str, Any]]:
