@@ -70,9 +70,8 @@ class ClientAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "made": made,
         }
-        response = TemplateResponse(request, NEW_KEYS_TEMPLATE, context)
-        response["Cache-Control"] = "no-store"  # the page holds the keys: no copy in any cache
-        return response
+        # admin_view marks it never_cache (`no-store`): no cache keeps a copy of the keys.
+        return TemplateResponse(request, NEW_KEYS_TEMPLATE, context)
 
     def get_urls(self) -> list[URLPattern]:
         return [
