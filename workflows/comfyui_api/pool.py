@@ -191,7 +191,7 @@ def system_stats_body() -> dict[str, Any]:
     """ComfyUI's `/system_stats` for the pool: the router's own machine and Python under
     `system`, with the versions of ComfyUI and its dependencies most of the pool's nodes
     report; under `devices`, each node's device, named after the node."""
-    nodes = list(pool_nodes().only("pk", "url", "name", "system_stats"))
+    nodes = list(pool_nodes().only("pk", "name", "system_stats"))
     systems = [_section(node.system_stats, "system") for node in nodes]
 
     def most_common(key: str, default: str = "") -> str:
