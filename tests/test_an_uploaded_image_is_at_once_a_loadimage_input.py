@@ -55,3 +55,15 @@ def test_an_upload_needs_credentials(module_router: LiveRouter) -> None:
         answer = upload(client, png(), name="anonymous.png")
     assert answer.status_code == 401
     assert not (module_router.root_dir / "input" / "anonymous.png").exists()
+
+
+def test_only_the_first_image_of_a_form_is_taken(module_router: LiveRouter) -> None:
+    first, second = png(color=(7, 0, 0)), png(color=(0, 7, 0))
+    files = [("image", ("first.png", first)), ("image", ("second.png", second))]
+    with module_router.client() as client:
+        answer = client.post("/upload/image", files=files, data={"subfolder": "two"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["name"] == "first.png"
+    folder = module_router.root_dir / "input" / "two"
+    assert [p.name for p in folder.iterdir()] == ["first.png"]
+    assert (folder / "first.png").read_bytes() == first

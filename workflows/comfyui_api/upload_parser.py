@@ -92,7 +92,9 @@ class StagingHandler(FileUploadHandler):
         return self.staged
 
     def upload_interrupted(self) -> None:
-        self.discard()
+        # Django says so too when a part after the staged image was skipped: that one stays.
+        if self.writing is not None:
+            self.discard()
 
     def discard(self) -> None:
         if self.writing is not None:
