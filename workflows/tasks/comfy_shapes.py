@@ -78,7 +78,7 @@ def end_message(task: Task) -> list[Any]:
             exception_type=error.get("exception_type") or "comfy_router.TaskError",
             traceback=[],
             current_inputs={},
-            current_outputs={},
+            current_outputs=[],
         )
     elif wanted == "execution_interrupted":
         data.update(node_id=error.get("node_id"), node_type=error.get("node_type"), executed=[])
