@@ -167,3 +167,24 @@ def test_a_mask_without_a_usable_original_is_a_400(
     answer = upload(client, png(mode="RGBA", color=(0, 0, 0, 0)), name="mask.png",
                     route="/upload/mask", **fields)
     assert refused_field(answer) == ["original_ref"]
+
+
+def test_a_form_of_too_many_fields_or_files_is_a_400(
+    client: httpx.Client, leaves_nothing: None
+) -> None:
+    image = {"image": ("many.png", png())}
+    many_fields = client.post("/upload/image", files=image, data={f"f{i}": "x" for i in range(1200)})
+    assert refused_field(many_fields) == ["body"]
+    many_files = [("image", ("first.png", png()))] + [("x", (f"{i}.png", b"x")) for i in range(150)]
+    assert refused_field(client.post("/upload/image", files=many_files)) == ["body"]
+
+
+def test_a_part_in_base64_that_is_not_is_a_400(client: httpx.Client, leaves_nothing: None) -> None:
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!not base64!!\r\n--b--\r\n"
+    )
+    answer = client.post(
+        "/upload/image", content=body, headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert refused_field(answer) == ["body"]

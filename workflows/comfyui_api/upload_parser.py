@@ -43,6 +43,10 @@ class StagedImage:
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def close(self) -> None:
+        """What Django's parser calls on the files of a form it fails to parse: nothing is open
+        (the handler closed the file when it was complete), and the parser's caller discards."""
+
 
 def staging_path(folder: Path) -> Path:
     """A fresh hidden name in `folder`: ComfyUI lists no such file, and no client picks it."""
