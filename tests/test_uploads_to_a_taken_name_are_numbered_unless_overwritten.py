@@ -4,6 +4,7 @@ the same name back with no copy; `overwrite` ("true" or "1", as ComfyUI reads it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -93,3 +94,21 @@ def test_a_link_the_router_keeps_in_input_is_not_overwritten(
     assert answer.status_code == 400
     assert "image" in answer.json()["detail"]
     assert link.is_symlink() and cached.read_bytes() == png(color=(3, 3, 3))
+
+
+def test_concurrent_uploads_of_one_name_never_replace_each_other(
+    module_router: LiveRouter,
+) -> None:
+    images = [png(color=(i, 100, 100)) for i in range(8)]
+
+    def send(image: bytes) -> str:
+        with module_router.client() as client:
+            answer = upload(client, image, name="race.png", subfolder="race")
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["name"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(send, images))
+    assert len(set(taken)) == 8
+    for name, image in zip(taken, images):
+        assert (folder(module_router, "race") / name).read_bytes() == image
