@@ -119,7 +119,10 @@ def test_a_model_url_that_answers_404_ends_the_prompt_with_execution_error(
             "inputs": {"ckpt_name": file_server.url("/missing/gone.safetensors")},
         },
         "8": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["4", 2]}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+        "5": {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 64, "height": 64, "batch_size": 1},
+        },
         "9": {"class_type": "SaveImageWebsocket", "inputs": {"images": ["8", 0]}},
     }
     prompt_id, frames = run(client, graph)

@@ -64,7 +64,7 @@ def test_a_model_no_node_has_names_the_loader_and_its_input(cluster: Cluster) ->
     status, answer = client.error("POST", "/prompt", {**body, "client_id": client.client_id})
     assert status == 400
     assert error_shape(answer) == error_shape(recorded)
-    assert answer["error"]["type"] == recorded["error"]["type"] == "prompt_outputs_failed_validation"
+    assert answer["error"] == recorded["error"]  # prompt_outputs_failed_validation
     assert list(answer["node_errors"]) == list(recorded["node_errors"]) == ["4"]
     node = answer["node_errors"]["4"]
     assert set(node) == set(recorded["node_errors"]["4"])

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -107,6 +107,22 @@ class ScriptClient:
 def follow(socket: ClientConnection, prompt_id: str, timeout: float = 30) -> list[Any]:
     """Every frame until the prompt's end marker (`executing` with no node), as
     websockets_api_example.py waits: text frames parsed, binary ones as bytes."""
+    return frames_until(socket, lambda message: is_end_marker(message, prompt_id), timeout)
+
+
+def is_end_marker(message: dict[str, Any], prompt_id: str) -> bool:
+    data = message.get("data") or {}
+    return (
+        message.get("type") == "executing"
+        and data.get("node") is None
+        and data.get("prompt_id") == prompt_id
+    )
+
+
+def frames_until(
+    socket: ClientConnection, last: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> list[Any]:
+    """Every frame up to the first text message for which `last` is true, that one included."""
     frames: list[Any] = []
     while True:
         frame = socket.recv(timeout=timeout)
@@ -115,10 +131,5 @@ def follow(socket: ClientConnection, prompt_id: str, timeout: float = 30) -> lis
             continue
         message = json.loads(frame)
         frames.append(message)
-        data = message.get("data") or {}
-        if (
-            message["type"] == "executing"
-            and data.get("node") is None
-            and data.get("prompt_id") == prompt_id
-        ):
+        if last(message):
             return frames
