@@ -1,13 +1,14 @@
 """Model-affinity scheduling: which ready task goes to which idle node.
 
 `plan` is a pure function over plain objects, so every rule is testable without a database:
-1. tasks are taken oldest first (FIFO), each only to a node that can run it (`can_run`: its
+1. tasks are taken in the order given (the fair share's, `workflows.scheduling.fair_share`:
+   oldest first for a single client), each only to a node that can run it (`can_run`: its
    classes, model files and labels); one that no idle node can run waits, and later tasks go;
 2. a task goes to an idle node that last ran its main model (checkpoint or UNet), the one with
    the most of its LoRAs first, then the one idle longest;
 3. with no such node, it waits for one, but only while a busy node runs the same model and for
-   at most `affinity_wait` seconds from when it first declined a cold node that plain FIFO would
-   have given it; later tasks may go ahead meanwhile;
+   at most `affinity_wait` seconds from when it first declined a cold node that the plain order
+   would have given it; later tasks may go ahead meanwhile;
 4. otherwise it takes the idle node idle longest among those no waiting task wants warm, so a
    cold start does not throw away a model another task is about to use.
 
@@ -68,10 +69,11 @@ def plan(
     affinity_wait: float,
     can_run: Callable[[T, N], bool] = lambda task, node: True,
 ) -> Plan[T, N]:
-    """Pairs ready tasks (oldest first) with idle nodes (idle longest first) that can run them.
+    """Pairs ready tasks (in the order given) with idle nodes (idle longest first) that can run
+    them.
 
     `busy_models` are the main models of the tasks running now, one per busy node; `waited`
-    maps a task's pk to the seconds since it first declined a cold node that plain FIFO would
+    maps a task's pk to the seconds since it first declined a cold node that the plain order would
     have given it (missing: not yet)."""
     free = list(idle_nodes)
     coming_warm = Counter(model for model in busy_models if model)

@@ -1,8 +1,8 @@
-"""Giving ready tasks their nodes, as the affinity rules say (`workflows.scheduling.affinity`):
-one transaction claims each chosen node (`idle → busy`, or one more place in a busy node's queue:
-a conditional UPDATE) and starts its task (`pending → running`, with a lease for its run), then
-reads the started tasks as their runs need them. The dispatcher calls it on every pass, and so
-does each run's ending.
+"""Giving ready tasks their nodes, in the fair share's order (`workflows.scheduling.fair_share`)
+and as the affinity rules say (`workflows.scheduling.affinity`): one transaction claims each
+chosen node (`idle → busy`, or one more place in a busy node's queue: a conditional UPDATE) and
+starts its task (`pending → running`, with a lease for its run), then reads the started tasks as
+their runs need them. The dispatcher calls it on every pass, and so does each run's ending.
 
 With NODE__QUEUE_AHEAD, a busy node gets its next task while it runs one: its run posts the
 prompt at once, and ComfyUI starts it the moment the one before ends. A task so queued that has
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, Count, F, Q, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from comfy_router.owners import new_owner
@@ -26,7 +28,7 @@ from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
 from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
-from workflows.scheduling import affinity
+from workflows.scheduling import affinity, fair_share
 from workflows.scheduling.affinity import Assignment, HoldBackClock
 from workflows.scheduling.capabilities import profiles
 from workflows.tasks import leases, metrics
@@ -52,6 +54,8 @@ class ReadyTask:
     loras: list[str]
     attempts: int
     created_at: datetime
+    client: int | None  # who submitted it; None: the operator
+    priority: int | None  # its client's; None: the operator's
     needs: TaskNeeds
 
 
@@ -111,13 +115,43 @@ def pool_state() -> Pool:
     return Pool(idle, [state for _, state in room], busy_models, full_models, queued_on)
 
 
-def ready_tasks(limit: int) -> list[ReadyTask]:
-    """The `limit` oldest tasks ready to run."""
-    ready = Task.objects.filter(status=Task.Status.PENDING, files_ready=True).order_by("created_at")
-    rows = ready.values_list(
-        "pk", "main_model", "loras", "attempts", "created_at", "requirements"
-    )[:limit]
-    return [ReadyTask(*row[:5], needs=TaskNeeds.from_json(row[5])) for row in rows]
+def ready_tasks(limit: int, *, promote_before: datetime) -> list[ReadyTask]:
+    """The first `limit` ready tasks by the fair share's tiers (`fair_share.tier`), each client's
+    oldest first, clients in turn: a pass sees every waiting client's oldest tasks however many
+    another has waiting, and `fair_share.fair_order` then orders them exactly."""
+    ready = Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
+    past_bound = Q(created_at__lt=promote_before)
+    rows = (
+        ready.annotate(
+            past_bound=Case(When(past_bound, then=Value(0)), default=Value(1)),
+            priority_rank=Case(
+                When(past_bound, then=Value(0)),
+                default=-Coalesce("submitted_by__priority", Value(fair_share.OPERATOR_PRIORITY)),
+            ),
+            turn=Window(RowNumber(), partition_by=F("submitted_by_id"), order_by="created_at"),
+        )
+        .order_by("past_bound", "priority_rank", "turn", "created_at")
+        .values_list(
+            "pk", "main_model", "loras", "attempts", "created_at", "submitted_by_id",
+            "submitted_by__priority", "requirements",
+        )[:limit]
+    )  # fmt: skip
+    return [ReadyTask(*row[:7], needs=TaskNeeds.from_json(row[7])) for row in rows]
+
+
+def held_by_client() -> dict[Hashable, int]:
+    """How many tasks each client has on nodes now, running or queued ahead (None: the
+    operator's)."""
+    running = Task.objects.filter(status=Task.Status.RUNNING).order_by()
+    return dict(running.values_list("submitted_by_id").annotate(held=Count("pk")))
+
+
+def in_fair_order(ready: list[ReadyTask], promote_before: datetime) -> list[ReadyTask]:
+    """`ready` as the fair share orders it. With one client waiting (the operator alone, say)
+    that is oldest first, as read, and who holds what need not be read."""
+    if len({task.client for task in ready}) < 2:
+        return ready
+    return fair_share.fair_order(ready, held=held_by_client(), promote_before=promote_before)
 
 
 @dataclass(frozen=True)
@@ -165,9 +199,9 @@ class Choice:
 
 
 def choose_assignments() -> Choice:
-    """The pairs for this dispatch pass: ready tasks to idle nodes first, as the affinity rules
-    say; those left queued ahead on busy nodes with room; and, for idle nodes still left,
-    queued-ahead tasks to take back."""
+    """The pairs for this dispatch pass: ready tasks, in the fair share's order, to idle nodes
+    first, as the affinity rules say; those left queued ahead on busy nodes with room; and, for
+    idle nodes still left, queued-ahead tasks to take back."""
     state = pool_state()
     if not state.idle and not state.room:
         return Choice()
@@ -183,8 +217,9 @@ def choose_assignments() -> Choice:
     # Usually a pass has a node or two to fill and a short read does; when tasks are held back
     # for a warm node and nodes are left, later ones may go ahead: then more are read.
     short, long = 2 * nodes + 2, nodes + LOOKAHEAD
+    cutoff = timezone.now() - timedelta(seconds=fair_share.PROMOTE_AFTER)
     for limit in (short, long) if long > short else (short,):
-        ready = ready_tasks(limit)
+        ready = in_fair_order(ready_tasks(limit, promote_before=cutoff), cutoff)
         now = time.monotonic()
         waited = clock.waited(
             (task.pk for task in ready),
