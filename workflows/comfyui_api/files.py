@@ -28,6 +28,7 @@ from workflows.comfyui_api.upload_parser import (
     FILE_FIELD,
     MAX_UPLOAD_BYTES,
     ImageUploadParser,
+    InputNotWritable,
     StagedImage,
 )
 from workflows.comfyui_api.upload_store import (
@@ -92,6 +93,8 @@ class UploadView(APIView):
             return Response(self.store(form))
         except UploadRefused as refused:
             raise exceptions.ValidationError({refused.field: [str(refused)]}) from None
+        except OSError as error:
+            raise InputNotWritable(error) from None
         finally:
             if form is not None:
                 form.image.discard()

@@ -19,7 +19,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, get_encoding
 
 from downloads.policy import folder_path
@@ -30,6 +30,17 @@ FILE_FIELD = "image"
 MAX_UPLOAD_BYTES = MAX_INLINE_IMAGE_BYTES
 STAGING_PREFIX = ".upload-"
 STAGING_SUFFIX = ".part"
+
+
+class InputNotWritable(APIException):
+    """The input folder did not take a file (disk full, permissions): the router's trouble, said
+    as such rather than as a 500."""
+
+    status_code = 507
+    default_code = "insufficient_storage"
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"The input folder cannot take the upload: {error.strerror or error}.")
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,9 @@ class ImageUploadParser(BaseParser):
         except (MultiPartParserError, SuspiciousOperation) as exc:
             handler.discard()
             raise ParseError(f"Multipart form parse error - {exc}") from None
+        except OSError as exc:
+            handler.discard()
+            raise InputNotWritable(exc) from None
         except BaseException:
             handler.discard()
             raise
