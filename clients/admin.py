@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -54,9 +54,13 @@ class ClientAdmin(admin.ModelAdmin):
     actions = ("make_keys",)
     change_form_template = "admin/clients/client/change_form.html"
 
-    @admin.display(description="live keys")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
+        live = Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True))
+        return super().get_queryset(request).annotate(live_key_count=live)
+
+    @admin.display(description="live keys", ordering="live_key_count")
     def live_keys(self, client: Client) -> int:
-        return client.api_keys.filter(revoked_at__isnull=True).count()
+        return int(getattr(client, "live_key_count", 0))
 
     @admin.action(description="Make a new API key for each selected client")
     def make_keys(self, request: HttpRequest, queryset: QuerySet[Client]) -> HttpResponse:
