@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
@@ -239,19 +240,27 @@ class InterruptView(ComfyView):
         return Response(None)
 
 
+def finished_tasks(request: Request) -> QuerySet[Task]:
+    return (
+        principal(request).visible(Task.objects.filter(status__in=Task.FINISHED)).defer("preview")
+    )
+
+
+class HistoryEntryView(ComfyView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, prompt_id: str) -> Response:
+        """One prompt's entry; `{}` while it has not ended, or for an id that is no task's."""
+        try:
+            task = finished_tasks(request).filter(pk=uuid.UUID(prompt_id)).first()
+        except ValueError:
+            task = None
+        return Response({} if task is None else {str(task.id): comfy_shapes.history_entry(task)})
+
+
 class HistoryView(ComfyView):
     @extend_schema(exclude=True)
-    def get(self, request: Request, prompt_id: str | None = None) -> Response:
-        finished = Task.objects.filter(status__in=Task.FINISHED).defer("preview")
-        finished = principal(request).visible(finished)
-        if prompt_id is not None:
-            try:
-                task = finished.filter(pk=uuid.UUID(prompt_id)).first()
-            except ValueError:
-                task = None
-            return Response(
-                {} if task is None else {str(task.id): comfy_shapes.history_entry(task)}
-            )
+    def get(self, request: Request) -> Response:
+        finished = finished_tasks(request)
         limit = min(whole_number(request.query_params.get("max_items"), HISTORY_PAGE), HISTORY_PAGE)
         offset = whole_number(request.query_params.get("offset"), 0)
         newest = list(finished.order_by("-created_at")[offset : offset + limit])
@@ -286,5 +295,5 @@ urlpatterns = [
     path("queue", QueueView.as_view()),
     path("interrupt", InterruptView.as_view()),
     path("history", HistoryView.as_view()),
-    path("history/<str:prompt_id>", HistoryView.as_view()),
+    path("history/<str:prompt_id>", HistoryEntryView.as_view()),
 ]
