@@ -110,6 +110,17 @@ def follow(socket: ClientConnection, prompt_id: str, timeout: float = 30) -> lis
     return frames_until(socket, lambda message: is_end_marker(message, prompt_id), timeout)
 
 
+def follow_all(socket: ClientConnection, prompt_ids: list[str], timeout: float = 30) -> list[Any]:
+    """Every frame until each of the prompts has had its end marker, in whatever order."""
+    left = set(prompt_ids)
+
+    def last(message: dict[str, Any]) -> bool:
+        left.difference_update(p for p in list(left) if is_end_marker(message, p))
+        return not left
+
+    return frames_until(socket, last, timeout)
+
+
 def is_end_marker(message: dict[str, Any], prompt_id: str) -> bool:
     data = message.get("data") or {}
     return (
