@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
@@ -40,7 +40,7 @@ from workflows.api.serializers import (
 )
 from workflows.api.task_events import wait_for_end
 from workflows.models import Task
-from workflows.tasks import selectors, services
+from workflows.tasks import idempotency, selectors, services
 
 RETRY_AFTER_SECONDS = 5
 
@@ -48,6 +48,11 @@ RETRY_AFTER_SECONDS = 5
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
+
+
+class KeyReusedError(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
 
 
 class QueueFullError(exceptions.Throttled):
@@ -80,7 +85,17 @@ class WorkflowListCreateView(APIView):
     @extend_schema(
         operation_id="workflow_submit",
         request=WorkflowSubmissionSerializer,
-        parameters=[WaitQuerySerializer],
+        parameters=[
+            WaitQuerySerializer,
+            OpenApiParameter(
+                idempotency.HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Any unique string (a UUID): posting again with the same key within "
+                "24 hours answers with the first task, never a second one. Up to 255 printable "
+                "ASCII characters.",
+            ),
+        ],
         examples=WORKFLOW_EXAMPLES,
         responses={
             200: OpenApiResponse(
@@ -88,6 +103,9 @@ class WorkflowListCreateView(APIView):
             ),
             202: TaskCreatedSerializer,
             400: ErrorSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer, description="The Idempotency-Key was used for another body"
+            ),
             429: OpenApiResponse(
                 ErrorSerializer,
                 description="The submitter's pending limit of tasks already wait (a client's "
@@ -106,6 +124,12 @@ class WorkflowListCreateView(APIView):
             return submitted_answer(request, get_task(waited, request.principal))
         wait = WaitQuerySerializer(data=request.query_params)
         wait.is_valid(raise_exception=True)
+        seconds = wait.validated_data.get("wait")
+        key = submission_key(request)
+        # Asked first: a retry gets its task even where a new submission would be refused.
+        made = key_task(key) if key is not None else None
+        if made is not None:
+            return repeated_answer(made, seconds)
         submission = validate_submission(request.data)
         refuse_what_no_node_can_run(submission)
         try:
@@ -113,11 +137,15 @@ class WorkflowListCreateView(APIView):
                 submission=submission,
                 base_url=base_url(request),
                 client_id=request.principal.client_id,
+                key=key,
             )
+        except idempotency.KeyRepeated as repeated:  # the same key, posted at the same time
+            return repeated_answer(repeated.task_id, seconds)
+        except idempotency.KeyReused as reused:
+            raise KeyReusedError(str(reused)) from None
         except services.QueueFull as full:
             raise QueueFullError(str(full)) from None
         services.task_announce(task)
-        seconds = wait.validated_data.get("wait")
         if seconds is not None:
             return AskAgainAfter(partial(wait_for_end, task.id, seconds), state=task.id)
         return submitted_answer(request, task)
@@ -136,6 +164,37 @@ class WorkflowListCreateView(APIView):
         tasks = request.principal.visible(selectors.task_list(status=wanted))
         page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
+
+
+def submission_key(request: Request) -> idempotency.Keyed | None:
+    """The submission's `Idempotency-Key`, if it has one; a 400 naming the header if malformed."""
+    try:
+        return idempotency.keyed(
+            request.headers.get(idempotency.HEADER),
+            client_id=request.principal.client_id,
+            body=request.data,
+        )
+    except ValueError as malformed:
+        raise exceptions.ValidationError({idempotency.HEADER: [str(malformed)]}) from None
+
+
+def key_task(key: idempotency.Keyed) -> uuid.UUID | None:
+    try:
+        return idempotency.task_made_for(key)
+    except idempotency.KeyReused as reused:
+        raise KeyReusedError(str(reused)) from None
+
+
+def repeated_answer(task_id: uuid.UUID, wait: float | None) -> HttpResponseBase:
+    """A submission repeated with its key: the first answer again (the task's id), or, with
+    `wait`, the task once it ends as for a new one."""
+    if wait is not None:
+        return AskAgainAfter(partial(wait_for_end, task_id, wait), state=task_id)
+    return Response(
+        {"id": str(task_id)},
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/workflow/{task_id}"},
+    )
 
 
 def submitted_answer(request: Request, task: Task) -> Response:

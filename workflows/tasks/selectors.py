@@ -95,6 +95,7 @@ def task_downloads(task: Task) -> list[dict[str, Any]]:
 DETAIL_FIELDS = (
     "id", "type", "status", "progress", "preview", "preview_content_type", "outputs", "error",
     "node", "attempts", "seed", "params", "created_at", "started_at", "finished_at", "node__url",
+    "submitted_by",
 )  # fmt: skip
 
 
