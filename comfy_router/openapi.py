@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
+from comfy_router.auth import OPERATOR_ONLY
+
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
     "type": "object",
@@ -35,7 +37,12 @@ def shared_error_responses(path: str, operation: dict[str, Any]) -> dict[str, di
     if queried or operation.get("requestBody"):
         shared["400"] = _error("Invalid input; `detail` maps each field path to its problems.")
     if operation.get("security"):
-        shared["401"] = _error("Missing or wrong HTTP Basic credentials.")
+        shared["401"] = _error(
+            "Missing or wrong credentials: the operator's HTTP Basic pair, or a client's API key "
+            "(Bearer, or ?token=)."
+        )
+    if operation.get("security") and OPERATOR_ONLY.match(path):
+        shared["403"] = _error("An API key: this route is the operator's only.")
     if "{" in path:
         shared["404"] = _error("No such object (or a malformed id).")
     if operation.get("requestBody"):
