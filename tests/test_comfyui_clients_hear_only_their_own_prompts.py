@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.support.cluster import Cluster, sampler_graph, tiny_graph
-from tests.support.comfyui_script_client import ScriptClient, follow, frames_until
+from tests.support.comfyui_script_client import ScriptClient, executing, follow, frames_until
 from tests.support.comfyui_traces import kinds, recorded_kinds, require_traces
 
 STUCK = {"step_delay": 3600.0}  # a sampler step lasts until the prompt is interrupted
@@ -29,13 +29,7 @@ def prompt_ids(frames: list[Any]) -> set[str]:
 
 
 def sampling(prompt_id: str) -> Callable[[dict[str, Any]], bool]:
-    def started(message: dict[str, Any]) -> bool:
-        data = message.get("data") or {}
-        return message["type"] == "executing" and data.get("node") == "3" and (
-            data.get("prompt_id") == prompt_id
-        )
-
-    return started
+    return executing(prompt_id, "3")  # the KSampler of `sampler_graph`
 
 
 def test_two_clients_each_hear_only_their_own_prompts(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.cluster import Cluster, sampler_graph, tiny_graph
-from tests.support.comfyui_script_client import ScriptClient, follow, frames_until
+from tests.support.comfyui_script_client import ScriptClient, executing, follow, frames_until
 from tests.support.comfyui_traces import (
     assert_shaped_like_comfyui,
     kinds,
@@ -34,15 +34,7 @@ ONE_PROMPT_A_NODE = {
 
 
 def sampling(prompt_id: str) -> Callable[[dict[str, Any]], bool]:
-    def started(message: dict[str, Any]) -> bool:
-        data = message.get("data") or {}
-        return (
-            message["type"] == "executing"
-            and data.get("node") == "3"
-            and data.get("prompt_id") == prompt_id
-        )
-
-    return started
+    return executing(prompt_id, "3")  # the KSampler of `sampler_graph`
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from tests.support.cluster import Cluster, sampler_graph, tiny_graph
 from tests.support.comfyui_script_client import (
     ScriptClient,
+    executing,
     follow,
     follow_all,
     frames_until,
@@ -29,15 +30,7 @@ NO_QUEUE_AHEAD = {"COMFY_ROUTER__NODE__QUEUE_AHEAD": "0"}  # waiting prompts sta
 
 
 def sampling(prompt_id: str) -> Callable[[dict[str, Any]], bool]:
-    def started(message: dict[str, Any]) -> bool:
-        data = message.get("data") or {}
-        return message["type"] == "executing" and data == {
-            "node": "3",
-            "display_node": "3",
-            "prompt_id": prompt_id,
-        }
-
-    return started
+    return executing(prompt_id, "3")  # the KSampler of `sampler_graph`
 
 
 def ids(entries: list[list[Any]]) -> list[str]:

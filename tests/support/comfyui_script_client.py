@@ -121,6 +121,20 @@ def follow_all(socket: ClientConnection, prompt_ids: list[str], timeout: float =
     return frames_until(socket, last, timeout)
 
 
+def executing(prompt_id: str, node: str) -> Callable[[dict[str, Any]], bool]:
+    """For `frames_until`: the message saying the prompt's node `node` starts."""
+
+    def starts(message: dict[str, Any]) -> bool:
+        data = message.get("data") or {}
+        return (
+            message.get("type") == "executing"
+            and data.get("node") == node
+            and data.get("prompt_id") == prompt_id
+        )
+
+    return starts
+
+
 def is_end_marker(message: dict[str, Any], prompt_id: str) -> bool:
     data = message.get("data") or {}
     return (
