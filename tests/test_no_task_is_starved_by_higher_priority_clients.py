@@ -1,6 +1,6 @@
 """No task waits forever (workflows.scheduling.fair_share): within a priority, clients take
-turns; across priorities, a task that has waited past the starvation bound (PROMOTE_AFTER)
-counts as top priority, and such tasks are served in turn before any other."""
+turns; across priorities, a task that has waited past the starvation bound (PROMOTE_AFTER) goes
+before every task that has not, whatever the priorities, oldest first."""
 
 from __future__ import annotations
 
@@ -40,14 +40,14 @@ def test_a_task_past_the_bound_goes_before_any_priority() -> None:
     assert order(tasks, held={"l": 3}) == ["low", "high"]
 
 
-def test_tasks_past_the_bound_take_turns_among_their_clients() -> None:
+def test_tasks_past_the_bound_go_oldest_first_whatever_their_priority() -> None:
     tasks = [
-        waited("a1", "a", 9, PROMOTE_AFTER + 30),
-        waited("a2", "a", 9, PROMOTE_AFTER + 20),
-        waited("b1", "b", 0, PROMOTE_AFTER + 10),
+        waited("high-old", "h", 9, PROMOTE_AFTER + 20),
+        waited("low-older", "l", 0, PROMOTE_AFTER + 30),
+        waited("high-newer", "h", 9, PROMOTE_AFTER + 10),
         waited("fresh", "c", 99, 1),
     ]
-    assert order(tasks) == ["a1", "b1", "a2", "fresh"]
+    assert order(tasks, held={"l": 5}) == ["low-older", "high-old", "high-newer", "fresh"]
 
 
 def test_a_client_that_keeps_posting_cannot_hold_an_equal_one_back() -> None:

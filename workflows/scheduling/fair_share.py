@@ -2,9 +2,11 @@
 affinity rules (`workflows.scheduling.affinity.plan`), a pure function of plain data.
 
 The rule, in order:
-1. **Starvation bound.** A task that has waited longer than `PROMOTE_AFTER` counts as top
-   priority, above every client's: strict priority alone would let a busy high-priority client
-   hold a low-priority one back forever. Past the bound every waiting client is served in turn.
+1. **Starvation bound.** A task that has waited longer than `PROMOTE_AFTER` goes before every
+   task that has not, whatever its client's priority, oldest first: strict priority alone would
+   let a busy high-priority client hold a low-priority one back forever. So in an overloaded
+   pool every task starts within about PROMOTE_AFTER plus the time to run the tasks that
+   waited past it before it.
 2. **Priority.** Otherwise a higher `priority` goes first. The operator's own tasks (submitted
    with the Basic credentials, no client) count as one more client, of priority 0.
 3. **Round-robin over nodes held.** Within a priority, each client's k-th waiting task takes
@@ -26,8 +28,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-# Seconds a task may wait before it counts as top priority (rule 1): long next to a job, so
-# priorities hold in a burst, and short enough that nobody's task waits for hours.
+# Seconds a task may wait before it goes ahead of every priority (rule 1): long next to a job,
+# so priorities hold through a burst, and short enough that no task waits for hours.
 PROMOTE_AFTER = 300.0
 
 OPERATOR_PRIORITY = 0  # the operator's tasks: one more client (None), of this priority
@@ -55,19 +57,19 @@ def fair_order(
     for task in sorted(tasks, key=lambda task: task.created_at):
         waiting[task.client] += 1
         turn = held.get(task.client, 0) + waiting[task.client]
-        keyed.append(((*tier(task, promote_before), turn, task.created_at), task))
+        keyed.append((order_key(task, promote_before, turn), task))
     keyed.sort(key=lambda entry: entry[0])
     return [task for _, task in keyed]
 
 
-def tier(task: ClientTask, promote_before: datetime) -> tuple[int, int]:
-    """(0 for a task past the starvation bound, else 1; minus its priority): lower goes first.
-    The ready-task read orders by the same tiers, so that it reads the tasks this order puts
-    first."""
-    if task.created_at < promote_before:
-        return (0, 0)
-    return (1, -effective_priority(task.priority))
+def order_key(task: ClientTask, promote_before: datetime, turn: int) -> tuple[object, ...]:
+    """Lower goes first. Its first part is `promote_before` for every task within the bound, so
+    that priority and turn decide among those, and the task's own age for those past it (rule
+    1). The ready-task read orders by the same key, with each client's place in its own queue
+    as the turn, so that it reads the tasks this order puts first."""
+    since = min(task.created_at, promote_before)
+    return (since, -priority_of(task.priority), turn, task.created_at)
 
 
-def effective_priority(priority: int | None) -> int:
+def priority_of(priority: int | None) -> int:
     return OPERATOR_PRIORITY if priority is None else priority
