@@ -1,20 +1,30 @@
 """A dispatch pass (workflows.scheduling.assignment.choose_assignments) reads each waiting
-client's oldest ready tasks, however many another client has waiting before them, and gives the
-next node to the client holding the fewest."""
+client's oldest ready tasks, however many another client has waiting before them, gives the next
+node to the client holding the fewest, and reads a task past the starvation bound first."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clients.models import Client
 from clients.services import client_create
 from nodes.models import Node
 from workflows.models import Task
+from workflows.scheduling import ready as ready_read
 from workflows.scheduling.assignment import choose_assignments
+from workflows.scheduling.fair_share import PROMOTE_AFTER
+
+
+@pytest.fixture(autouse=True)
+def no_shared_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a process that has seen one client waiting: the cheap read first."""
+    monkeypatch.setattr(ready_read.hint, "shared", False)
 
 
 def ready(client: Client | None, count: int) -> list[Task]:
@@ -64,14 +74,28 @@ def test_a_higher_priority_clients_tasks_are_read_first_behind_any_number_of_oth
 
 
 @pytest.mark.django_db
-def test_with_one_client_waiting_a_pass_reads_no_more_than_before() -> None:
-    """Who holds which nodes is read only when two or more clients wait."""
+def test_with_one_client_waiting_a_pass_reads_the_ready_tasks_once_as_before() -> None:
+    """The fair read, and who holds which nodes, are read only while two or more clients wait."""
     Node.objects.create(url="http://idle:1", status=Node.Status.IDLE)
-    ready(None, 5)
+    operator = ready(None, 2)
     choose_assignments()  # the first pass also reads what the node can run
     with CaptureQueriesContext(connection) as alone:
         choose_assignments()
     ready(client_create(name="other"), 1)
+    choose_assignments()  # finds two clients: the next passes go to the fair read at once
     with CaptureQueriesContext(connection) as shared:
-        choose_assignments()
+        choice = choose_assignments()
     assert len(shared.captured_queries) == len(alone.captured_queries) + 1
+    assert [pair.task.pk for pair, ahead in choice.assignments][:1] == [operator[0].pk]
+
+
+@pytest.mark.django_db
+def test_a_task_past_the_starvation_bound_is_read_and_goes_first_behind_any_priority() -> None:
+    low, high = client_create(name="low"), client_create(name="high", priority=3)
+    Node.objects.create(url="http://idle:1", status=Node.Status.IDLE)
+    [starving] = ready(low, 1)
+    long_ago = timezone.now() - timedelta(seconds=PROMOTE_AFTER + 1)
+    Task.objects.filter(pk=starving.pk).update(created_at=long_ago)
+    ready(high, 100)
+    first = [pair.task.pk for pair, ahead in choose_assignments().assignments if not ahead]
+    assert first == [starving.pk]

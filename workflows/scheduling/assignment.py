@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Count, F, Q, Value, When, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.owners import new_owner
@@ -28,9 +26,10 @@ from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
 from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
-from workflows.scheduling import affinity, fair_share
+from workflows.scheduling import affinity
 from workflows.scheduling.affinity import Assignment, HoldBackClock
 from workflows.scheduling.capabilities import profiles
+from workflows.scheduling.ready import ReadyTask, promote_before, ready_in_fair_order
 from workflows.tasks import leases, metrics
 
 LOOKAHEAD = 50  # ready tasks looked at beyond one per idle node: some may pass a waiting one
@@ -43,20 +42,6 @@ RUN_FIELDS = (
     "base_url", "comfy_client_id", "extra_data", "submitted_by", "node", "lease_owner",
     "lease_expires_at", "created_at", "started_at", "node__url", "node__token",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ReadyTask:
-    """What scheduling reads of a task."""
-
-    pk: uuid.UUID
-    main_model: str
-    loras: list[str]
-    attempts: int
-    created_at: datetime
-    client: int | None  # who submitted it; None: the operator
-    priority: int | None  # its client's; None: the operator's
-    needs: TaskNeeds
 
 
 @dataclass(frozen=True)
@@ -113,45 +98,6 @@ def pool_state() -> Pool:
             idle.append(state)
     room.sort(key=lambda entry: entry[0])  # stable: busy longest first among equals
     return Pool(idle, [state for _, state in room], busy_models, full_models, queued_on)
-
-
-def ready_tasks(limit: int, *, promote_before: datetime) -> list[ReadyTask]:
-    """The first `limit` ready tasks by the fair share's tiers (`fair_share.tier`), each client's
-    oldest first, clients in turn: a pass sees every waiting client's oldest tasks however many
-    another has waiting, and `fair_share.fair_order` then orders them exactly."""
-    ready = Task.objects.filter(status=Task.Status.PENDING, files_ready=True)
-    past_bound = Q(created_at__lt=promote_before)
-    rows = (
-        ready.annotate(
-            past_bound=Case(When(past_bound, then=Value(0)), default=Value(1)),
-            priority_rank=Case(
-                When(past_bound, then=Value(0)),
-                default=-Coalesce("submitted_by__priority", Value(fair_share.OPERATOR_PRIORITY)),
-            ),
-            turn=Window(RowNumber(), partition_by=F("submitted_by_id"), order_by="created_at"),
-        )
-        .order_by("past_bound", "priority_rank", "turn", "created_at")
-        .values_list(
-            "pk", "main_model", "loras", "attempts", "created_at", "submitted_by_id",
-            "submitted_by__priority", "requirements",
-        )[:limit]
-    )  # fmt: skip
-    return [ReadyTask(*row[:7], needs=TaskNeeds.from_json(row[7])) for row in rows]
-
-
-def held_by_client() -> dict[Hashable, int]:
-    """How many tasks each client has on nodes now, running or queued ahead (None: the
-    operator's)."""
-    running = Task.objects.filter(status=Task.Status.RUNNING).order_by()
-    return dict(running.values_list("submitted_by_id").annotate(held=Count("pk")))
-
-
-def in_fair_order(ready: list[ReadyTask], promote_before: datetime) -> list[ReadyTask]:
-    """`ready` as the fair share orders it. With one client waiting (the operator alone, say)
-    that is oldest first, as read, and who holds what need not be read."""
-    if len({task.client for task in ready}) < 2:
-        return ready
-    return fair_share.fair_order(ready, held=held_by_client(), promote_before=promote_before)
 
 
 @dataclass(frozen=True)
@@ -217,9 +163,9 @@ def choose_assignments() -> Choice:
     # Usually a pass has a node or two to fill and a short read does; when tasks are held back
     # for a warm node and nodes are left, later ones may go ahead: then more are read.
     short, long = 2 * nodes + 2, nodes + LOOKAHEAD
-    cutoff = timezone.now() - timedelta(seconds=fair_share.PROMOTE_AFTER)
+    cutoff = promote_before()
     for limit in (short, long) if long > short else (short,):
-        ready = in_fair_order(ready_tasks(limit, promote_before=cutoff), cutoff)
+        ready = ready_in_fair_order(limit, cutoff=cutoff)
         now = time.monotonic()
         waited = clock.waited(
             (task.pk for task in ready),
