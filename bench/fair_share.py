@@ -13,7 +13,8 @@ fresh nodes, in one run of this script:
 
 Figures, on the bench's clock (the fake nodes log on it): B's first start after the first node
 to come free once B posted (a prompt's end), in job durations; B's first start and B's last end
-after B's first POST; A's last end after B's first POST; the whole makespan. Goal (issue 20):
+after B's first POST; A's last end after B's first POST; the whole makespan; the router's CPU
+per job (the POSTs and the polling for the end included). Goal (issue 20):
 B's first job starts within one job duration of a node coming free, and B's jobs end long
 before A's batch.
 
@@ -54,6 +55,7 @@ class Result:
     a_last_end: float  # after B's first POST (s)
     a_before_b: int  # A's jobs that started after B posted and before B's last start
     makespan: float  # from A's first POST to the last end
+    cpu_per_task: float  # the router's CPU from the first POST to the last end, per job (s)
 
 
 def main() -> None:
@@ -91,6 +93,7 @@ def main() -> None:
                 "A last end (s)",
                 "A's jobs started between B's post and B's last start",
                 "makespan (s)",
+                "router CPU per job (ms)",
             ],
             [
                 [
@@ -101,6 +104,7 @@ def main() -> None:
                     r.a_last_end,
                     r.a_before_b,
                     r.makespan,
+                    1000 * r.cpu_per_task,
                 ]
                 for name, r in results
             ],
@@ -123,6 +127,7 @@ def through_router(args: argparse.Namespace, *, two_clients: bool, queue_ahead: 
         fakes = setup.add_nodes(args.nodes, node_delay=args.duration / 2)  # tiny_graph: 2 nodes
         setup.wait_idle(args.nodes)
         with key_client(setup.router, key_a) as a, key_client(setup.router, key_b) as b:
+            cpu_before = setup.cpu_seconds()
             a_posted = time.monotonic()
             for seed in range(args.a_tasks):
                 response = a.post("/workflow", json=comfyui_body(tiny_graph(seed)))
@@ -133,6 +138,7 @@ def through_router(args: argparse.Namespace, *, two_clients: bool, queue_ahead: 
                 assert response.status_code == 202, response.text
         with setup.router.client() as operator:
             wait_finished(operator, args.a_tasks + args.b_tasks)
+        cpu = setup.cpu_seconds() - cpu_before
     spread = Spread.of(fakes, args.a_tasks + args.b_tasks)
     ran_b = [p for p in spread.ran if image_tree_seed(p.graph) >= B_SEEDS_FROM]
     ran_a = [p for p in spread.ran if image_tree_seed(p.graph) < B_SEEDS_FROM]
@@ -146,6 +152,7 @@ def through_router(args: argparse.Namespace, *, two_clients: bool, queue_ahead: 
         a_last_end=max(p.ended for p in ran_a) - b_posted,
         a_before_b=sum(b_posted < p.started < b_last_start for p in ran_a),
         makespan=spread.last_end - a_posted,
+        cpu_per_task=cpu / (args.a_tasks + args.b_tasks),
     )
 
 
