@@ -30,9 +30,13 @@ def no_shared_hint(monkeypatch: pytest.MonkeyPatch) -> None:
 def ready(client: Client | None, count: int) -> list[Task]:
     return [
         Task.objects.create(
-            type="ComfyUI", params={}, graph={}, files_ready=True, prompt_id=str(uuid.uuid4()),
+            type="ComfyUI",
+            params={},
+            graph={},
+            files_ready=True,
+            prompt_id=str(uuid.uuid4()),
             submitted_by=client,
-        )  # fmt: skip
+        )
         for _ in range(count)
     ]
 

@@ -62,7 +62,9 @@ def fair_order(
     return [task for _, task in keyed]
 
 
-def order_key(task: ClientTask, promote_before: datetime, turn: int) -> tuple[object, ...]:
+def order_key(
+    task: ClientTask, promote_before: datetime, turn: int
+) -> tuple[datetime, int, int, datetime]:
     """Lower goes first. Its first part is `promote_before` for every task within the bound, so
     that priority and turn decide among those, and the task's own age for those past it (rule
     1). The ready-task read orders by the same key, with each client's place in its own queue
