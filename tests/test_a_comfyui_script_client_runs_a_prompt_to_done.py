@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, sampler_graph
+from tests.support.cluster import Cluster, sampler_graph, tiny_graph
 from tests.support.comfyui_script_client import ScriptClient, follow
 from tests.support.comfyui_traces import (
     assert_shaped_like_comfyui,
+    binary_header,
     first_appearances,
     json_shape,
     kinds,
@@ -27,6 +28,7 @@ from tests.support.comfyui_traces import (
     recorded_http,
     recorded_kinds,
     require_traces,
+    trace,
 )
 
 TRACE = "sd15_txt2img"  # checkpoint → prompts → KSampler (2 steps, previews) → SaveImage
@@ -130,3 +132,51 @@ def test_a_finished_prompt_is_in_the_history_in_comfyuis_shape(
     assert json_shape(client.request("GET", "/prompt")) == json_shape(
         recorded_http("basic_endpoints", "GET", "/prompt")["response"]
     )
+
+
+def test_text_frames_and_text_outputs_come_as_comfyui_sends_them(cluster: Cluster) -> None:
+    """GetImageSize sends a binary text frame (event 3) and PreviewAny a text output: relayed as
+    the node sends them (trace `binary_text_event`, its graph replayed). ComfyUI also sends the
+    text frame to every other client (trace `binary_text_event_observer`); the router, to the
+    prompt's client only."""
+    name = "binary_text_event"
+    client = ScriptClient(cluster.router.url)
+    graph = recorded_http(name, "POST", "/prompt")["request_json"]["prompt"]
+    with client.websocket() as socket:
+        prompt_id = client.queue_prompt(graph)["prompt_id"]
+        frames = follow(socket, prompt_id)
+    without_status = [kind for kind in kinds(frames) if kind != "status"]
+    assert without_status == [kind for kind in recorded_kinds(name) if kind != "status"]
+    [text_frame] = [frame for frame in frames if isinstance(frame, bytes)]
+    recorded_frame = next(r for r in trace(name) if r["kind"] == "ws_binary")
+    event, length = binary_header(text_frame)
+    assert (event, length) == (recorded_frame["u32_0"], recorded_frame["u32_1"])
+    assert text_frame[8 : 8 + length].decode() == recorded_frame["node_id"]
+    assert text_frame[8 + length :].decode() == recorded_frame["text"]
+    executed = next(f for f in frames if not isinstance(f, bytes) and f["type"] == "executed")
+    recorded_executed = next(
+        r["msg"] for r in trace(name) if r["kind"] == "ws_text" and r["msg"]["type"] == "executed"
+    )
+    assert executed["data"] == {**recorded_executed["data"], "prompt_id": prompt_id}
+    assert client.history(prompt_id)[prompt_id]["outputs"] == {"3": {"text": ["64"]}}
+
+
+def test_a_prompt_queued_again_unchanged_ends_with_its_saved_image_again(cluster: Cluster) -> None:
+    """Its nodes are cached on the node, which reports the saved image without saving it anew
+    (`executed` of a cached node), as ComfyUI does when a client queues a prompt twice."""
+    client = ScriptClient(cluster.router.url)
+    graph = tiny_graph(seed=5, save="SaveImage")
+    with client.websocket() as socket:
+        for _ in range(2):
+            prompt_id = client.queue_prompt(graph)["prompt_id"]
+            frames = follow(socket, prompt_id)
+            assert kinds(frames)[-3:] == ["execution_success", "status", "executing"]
+            [message] = [f for f in frames if not isinstance(f, bytes) and f["type"] == "executed"]
+            assert_shaped_like_comfyui(message)
+            [image] = message["data"]["output"]["images"]
+            # The router's /view serves a prompt's outputs under its id.
+            assert image["subfolder"] == prompt_id and image["filename"].endswith(".png")
+            outputs = client.history(prompt_id)[prompt_id]["outputs"]
+            assert outputs == {"2": message["data"]["output"]}
+    first, again = cluster.nodes[0].log.prompts
+    assert again.cached == ["1", "2"]

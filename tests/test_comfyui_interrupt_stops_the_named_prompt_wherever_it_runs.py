@@ -23,6 +23,7 @@ from tests.support.comfyui_traces import (
     recorded_kinds,
     require_traces,
 )
+from tests.support.queue_ahead import wait_until
 
 TRACE = "interrupt_targeted"
 # A sampler step lasts this long unless interrupted: a prompt runs until the test stops it.
@@ -115,3 +116,24 @@ def test_an_interrupt_without_a_prompt_id_is_refused(cluster: Cluster, body: Any
     assert set(answer) == {"error", "node_errors"} and answer["node_errors"] == {}
     assert set(answer["error"]) == {"type", "message", "details", "extra_info"}
     assert "prompt_id" in answer["error"]["message"]
+
+
+def test_an_interrupt_takes_a_prompt_queued_ahead_off_its_nodes_queue(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = cluster_factory(nodes=1, knobs=STUCK)  # a busy node takes one prompt ahead
+    [node] = cluster.nodes
+    client = ScriptClient(cluster.router.url)
+    with client.websocket() as socket:
+        running = client.queue_prompt(sampler_graph(seed=1))["prompt_id"]
+        frames_until(socket, sampling(running))
+        ahead = client.queue_prompt(tiny_graph(seed=2))["prompt_id"]
+        wait_until(lambda: len(node.log.prompts) == 2, "the node has the prompt queued ahead")
+        client.interrupt(ahead)
+        frames = follow(socket, ahead)
+        assert kinds(frames)[-3:] == ["execution_interrupted", "status", "executing"]
+        assert_shaped_like_comfyui(frames[-3], may_be_null=("node_id", "node_type"))
+        assert [entry[1] for entry in client.queue()["queue_running"]] == [running]
+        client.interrupt(running)
+        follow(socket, running)
+    assert [prompt.outcome for prompt in node.log.prompts] == ["interrupted", "deleted"]
