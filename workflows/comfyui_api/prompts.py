@@ -186,10 +186,11 @@ class QueueView(ComfyView):
     def get(self, request: Request) -> Response:
         unfinished = principal(request).visible(Task.objects.filter(status__in=Task.UNFINISHED))
         unfinished = unfinished.order_by("created_at")
+        executing = executing_ids()
         running, pending = [], []
         for task in unfinished.defer("preview", "comfy_history"):
             entry = comfy_shapes.queue_entry(task)
-            (running if task.status == Task.Status.RUNNING else pending).append(entry)
+            (running if task.pk in executing else pending).append(entry)
         return Response({"queue_running": running, "queue_pending": pending})
 
     @extend_schema(exclude=True)
@@ -197,13 +198,24 @@ class QueueView(ComfyView):
         """`clear`: cancels every waiting prompt; `delete`: those named, while they wait. A
         running prompt stays, as in ComfyUI (`/interrupt` stops it)."""
         body = body_object(request)
-        waiting = principal(request).visible(Task.objects.filter(status__in=Task.WAITING))
+        unfinished = Task.objects.filter(status__in=Task.UNFINISHED).exclude(pk__in=executing_ids())
+        waiting = principal(request).visible(unfinished)
         if body.get("clear"):
             cancel_waiting(list(waiting.values_list("id", flat=True)))
         if "delete" in body:
             ids = id_list(body["delete"], "delete")
             cancel_waiting(list(waiting.filter(pk__in=ids).values_list("id", flat=True)))
         return Response(None)
+
+
+def executing_ids() -> set[uuid.UUID]:
+    """The running tasks their nodes are executing: each node's first. The others were queued
+    ahead on their busy node (NODE__QUEUE_AHEAD) and wait in its queue: pending, for ComfyUI."""
+    first: dict[int | None, uuid.UUID] = {}
+    running = Task.objects.filter(status=Task.Status.RUNNING).order_by("started_at", "created_at")
+    for task_id, node_id in running.values_list("pk", "node_id"):
+        first.setdefault(node_id, task_id)
+    return set(first.values())
 
 
 def cancel_waiting(task_ids: list[uuid.UUID]) -> None:
