@@ -24,6 +24,7 @@ from tests.support.comfyui_script_client import (
     frames_until,
 )
 from tests.support.comfyui_traces import json_shape, kinds, recorded_http, require_traces
+from tests.support.queue_ahead import wait_until
 
 STUCK = {"step_delay": 3600.0}  # a sampler step lasts until the prompt is interrupted
 NO_QUEUE_AHEAD = {"COMFY_ROUTER__NODE__QUEUE_AHEAD": "0"}  # waiting prompts stay in the router
@@ -114,3 +115,35 @@ def test_deleting_from_the_queue_cancels_only_the_waiting_prompts_named(cluster:
         follow(socket, running)
     [ran] = cluster.nodes[0].log.prompts
     assert ran.outcome == "interrupted"
+
+
+def test_a_prompt_queued_ahead_on_a_busy_node_is_listed_and_deleted_as_pending(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """The router may hand a busy node its next prompt early (NODE__QUEUE_AHEAD): it waits in
+    the node's queue, not yet running, which ComfyUI lists as pending."""
+    require_traces()
+    cluster = cluster_factory(nodes=1, knobs=STUCK)
+    [node] = cluster.nodes
+    client = ScriptClient(cluster.router.url)
+    with client.websocket() as socket:
+        running = client.queue_prompt(sampler_graph(seed=1))["prompt_id"]
+        frames_until(socket, sampling(running))
+        ahead = client.queue_prompt(tiny_graph(seed=2))["prompt_id"]
+        wait_until(lambda: len(node.log.prompts) == 2, "the node has the prompt queued ahead")
+        waiting = client.queue_prompt(tiny_graph(seed=3))["prompt_id"]
+
+        queue = client.queue()
+        assert ids(queue["queue_running"]) == [running]
+        assert ids(queue["queue_pending"]) == [ahead, waiting]
+
+        client.request("POST", "/queue", {"delete": [ahead]})
+        frames = follow(socket, ahead)
+        assert kinds(frames)[-3:] == ["execution_interrupted", "status", "executing"]
+        assert ids(client.queue()["queue_pending"]) == [waiting]
+        client.request("POST", "/queue", {"clear": True})
+        follow(socket, waiting)
+        assert ids(client.queue()["queue_running"]) == [running]
+        client.interrupt(running)
+        follow(socket, running)
+    assert [prompt.outcome for prompt in node.log.prompts][:2] == ["interrupted", "deleted"]
