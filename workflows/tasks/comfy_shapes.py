@@ -47,11 +47,10 @@ def queue_entry(task: Task) -> list[Any]:
     """`[number, prompt_id, prompt, extra_data, outputs_to_execute]`, as in `/queue` and in a
     `/history` entry's `prompt`."""
     graph = posted_graph(task)
-    extra_data = {
-        **(task.extra_data or {}),
-        "client_id": task.comfy_client_id or None,
-        "create_time": milliseconds(task.created_at),
-    }
+    extra_data = {k: v for k, v in (task.extra_data or {}).items() if k != "client_id"}
+    if task.comfy_client_id:  # ComfyUI leaves it out of a prompt posted without one
+        extra_data["client_id"] = task.comfy_client_id
+    extra_data["create_time"] = milliseconds(task.created_at)
     return [prompt_number(task), str(task.id), graph, extra_data, outputs_to_execute(graph)]
 
 
