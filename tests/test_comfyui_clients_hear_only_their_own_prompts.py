@@ -14,7 +14,12 @@ from typing import Any
 
 from tests.support.cluster import Cluster, sampler_graph, tiny_graph
 from tests.support.comfyui_script_client import ScriptClient, executing, follow, frames_until
-from tests.support.comfyui_traces import kinds, recorded_kinds, require_traces
+from tests.support.comfyui_traces import (
+    kinds,
+    recorded_history_entry,
+    recorded_kinds,
+    require_traces,
+)
 
 STUCK = {"step_delay": 3600.0}  # a sampler step lasts until the prompt is interrupted
 NO_QUEUE_AHEAD = {"COMFY_ROUTER__NODE__QUEUE_AHEAD": "0"}  # a waiting prompt stays in the router
@@ -106,3 +111,25 @@ def test_a_websocket_opened_after_its_prompt_ended_hears_nothing_of_it(
         another = client.queue_prompt(tiny_graph(seed=4))["prompt_id"]
         frames = follow(socket, another)
     assert prompt_ids(frames) == {another}
+
+
+def test_a_prompt_posted_without_a_client_id_runs_and_is_relayed_to_no_one(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """ComfyUI broadcasts such a prompt's `status` and `progress_state` to every client (trace
+    `no_client_id`); the router tells no one of a prompt that named no client."""
+    require_traces()
+    cluster = cluster_factory(nodes=1)
+    listener = ScriptClient(cluster.router.url)
+    with listener.websocket() as socket:
+        anonymous = listener.request("POST", "/prompt", {"prompt": tiny_graph(seed=5)})
+        anonymous_id = anonymous["prompt_id"]
+        cluster.wait_for(anonymous_id)
+        mine = listener.queue_prompt(tiny_graph(seed=6))["prompt_id"]
+        frames = follow(socket, mine)
+    assert prompt_ids(frames) == {mine}
+    entry = listener.history(anonymous_id)[anonymous_id]
+    assert entry["status"]["status_str"] == "success"
+    # Its extra_data names no client, as ComfyUI's does.
+    assert set(entry["prompt"][3]) == set(recorded_history_entry("no_client_id")["prompt"][3])
+    assert "progress_state" in recorded_kinds("no_client_id")
