@@ -133,3 +133,18 @@ def test_a_prompt_posted_without_a_client_id_runs_and_is_relayed_to_no_one(
     # Its extra_data names no client, as ComfyUI's does.
     assert set(entry["prompt"][3]) == set(recorded_history_entry("no_client_id")["prompt"][3])
     assert "progress_state" in recorded_kinds("no_client_id")
+
+
+def test_a_websocket_without_a_client_id_hears_the_prompts_posted_under_the_sid_it_is_given(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """ComfyUI's web frontend opens /ws without a clientId and posts under the `sid` of the
+    first `status`."""
+    cluster = cluster_factory(nodes=1)
+    client = ScriptClient(cluster.router.url)
+    with client.websocket(send_client_id=False) as socket:
+        [status] = frames_until(socket, lambda message: True)
+        client.client_id = status["data"]["sid"]
+        prompt_id = client.queue_prompt(tiny_graph(seed=7))["prompt_id"]
+        frames = follow(socket, prompt_id)
+    assert "execution_start" in kinds(frames) and prompt_ids(frames) == {prompt_id}

@@ -87,13 +87,17 @@ class ScriptClient:
             return response.read()
 
     @contextmanager
-    def websocket(self, feature_flags: bool = False) -> Iterator[ClientConnection]:
+    def websocket(
+        self, feature_flags: bool = False, send_client_id: bool = True
+    ) -> Iterator[ClientConnection]:
+        """`send_client_id=False`: as ComfyUI's web frontend, which takes the id the server
+        gives in the first `status` (its `sid`)."""
         ws_url = self.server.replace("http", "ws", 1) + self.prefix + "/ws"
-        query = {"clientId": self.client_id}
+        query = {"clientId": self.client_id} if send_client_id else {}
         if self.token is not None:
             query["token"] = self.token
         with connect(
-            ws_url + "?" + urllib.parse.urlencode(query),
+            ws_url + ("?" + urllib.parse.urlencode(query) if query else ""),
             additional_headers=self.headers,
             max_size=None,
             open_timeout=10,
