@@ -2,8 +2,8 @@
 `status` and the end marker `executing {node: null}`, and `/history` shows it with status
 `error`. A failure on the node is relayed with the node's own fields (node, class, exception
 type and message, traceback, inputs, outputs; trace `err_exec_corrupt_image`, replayed here). A
-failure only the router sees (a model URL that answers 404, a prompt the node refuses) ends the
-same way, its `execution_error` made by the router.
+failure only the router sees (a model URL that answers 404, a prompt the node refuses, a node
+lost mid-run) ends the same way, its `execution_error` made by the router.
 
 Not ComfyUI: a prompt the router ends without any node having run it names no node
 (`node_id` and `node_type` are null), and its `/history` messages hold only that error.
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, tiny_graph
-from tests.support.comfyui_script_client import ScriptClient, follow
+from tests.support.cluster import Cluster, sampler_graph, tiny_graph
+from tests.support.comfyui_script_client import ScriptClient, executing, follow, frames_until
 from tests.support.comfyui_traces import (
     assert_shaped_like_comfyui,
     kinds,
@@ -149,5 +149,23 @@ def test_a_prompt_the_node_refuses_ends_with_execution_error(cluster: Cluster) -
     assert_shaped_like_comfyui({"type": "execution_error", "data": error}, may_be_null=NO_NODE)
     assert error["node_id"] == "1" and error["node_type"] == "EmptyImage"
     assert "width" in error["exception_message"]
+    status = client.history(prompt_id)[prompt_id]["status"]
+    assert (status["status_str"], status["completed"]) == ("error", False)
+
+
+def test_a_prompt_whose_node_dies_mid_run_ends_with_execution_error(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    cluster = cluster_factory(nodes=1, knobs={"step_delay": 3600.0})
+    [node] = cluster.nodes
+    client = ScriptClient(cluster.router.url)
+    with client.websocket() as socket:
+        prompt_id = client.queue_prompt(sampler_graph(seed=1))["prompt_id"]
+        frames = frames_until(socket, executing(prompt_id, "3"))
+        node.stop()
+        frames += follow(socket, prompt_id, timeout=60)
+    assert_ended_by_error(prompt_id, frames)
+    error = the_error(frames)
+    assert_shaped_like_comfyui({"type": "execution_error", "data": error}, may_be_null=NO_NODE)
     status = client.history(prompt_id)[prompt_id]["status"]
     assert (status["status_str"], status["completed"]) == ("error", False)
