@@ -73,6 +73,8 @@ class PromptRelay:
         kind, data = parsed.get("type"), parsed.get("data")
         if kind in NOT_RELAYED:
             return
+        if kind == "executing" and isinstance(data, dict) and "prompt_id" not in data:
+            return  # the node's greeting to our websocket as it reconnected: not the client's
         if isinstance(data, dict):
             if data.get("prompt_id", self.node_prompt_id) != self.node_prompt_id:
                 return  # another prompt's (a node may broadcast)
