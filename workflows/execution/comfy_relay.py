@@ -52,12 +52,15 @@ class PromptRelay:
         self.node_prompt_id = task.prompt_id
         self.messages: list[list[Any]] = []  # [type, data] of the prompt's run, for /history
         self.display_nodes: dict[str, str] = {}
+        # Between our prompt's first message and its end: ComfyUI sends some binary frames
+        # (text, event 3) to every websocket on the node, ours too while another prompt runs.
+        self.running = False
 
     async def forward(self, message: str | bytes, event: Event) -> None:
         """Relays one frame from the node (the one `event` was decoded from) and notes what
         /history will want of it."""
         if isinstance(message, bytes):
-            if self.client_id:
+            if self.client_id and self.running:
                 await publish_comfy(
                     self.client_id, self.submitter, data=self.renamed_frame(message)
                 )
@@ -78,6 +81,9 @@ class PromptRelay:
         if isinstance(data, dict):
             if data.get("prompt_id", self.node_prompt_id) != self.node_prompt_id:
                 return  # another prompt's (a node may broadcast)
+            if "prompt_id" in data:
+                ending = kind in END_MESSAGES or (kind == "executing" and data.get("node") is None)
+                self.running = not ending
             data = self.renamed(data)
         if kind in HISTORY_MESSAGES:
             self.messages.append([kind, data])
