@@ -6,13 +6,15 @@ their runs need them. The dispatcher calls it on every pass, and so does each ru
 
 With NODE__QUEUE_AHEAD, a busy node gets its next task while it runs one: its run posts the
 prompt at once, and ComfyUI starts it the moment the one before ends. A task so queued that has
-not started yet is taken back for a node left idle (`steals`): its run deletes it from the
-node's queue, makes sure it never ran, and puts it back in ours."""
+not started yet is taken back for a node left idle (`affinity.steals`), or for a waiting task
+that comes before it in the fair share's order (`fair_share.fair_steals`): its run deletes it
+from the node's queue, makes sure it never ran, and puts it back in ours."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -26,10 +28,10 @@ from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
 from workflows.graphs.requirements import TaskNeeds
 from workflows.models import Task
-from workflows.scheduling import affinity
+from workflows.scheduling import affinity, fair_share
 from workflows.scheduling.affinity import Assignment, HoldBackClock
-from workflows.scheduling.capabilities import profiles
-from workflows.scheduling.ready import ReadyTask, promote_before, ready_in_fair_order
+from workflows.scheduling.capabilities import PoolProfile, profiles
+from workflows.scheduling.ready import Ready, ReadyTask, promote_before, ready_in_fair_order
 from workflows.tasks import leases, metrics
 
 LOOKAHEAD = 50  # ready tasks looked at beyond one per idle node: some may pass a waiting one
@@ -68,7 +70,7 @@ class Pool:
     room: list[NodeState]  # busy with room in their queue: fewest held, then busy longest
     busy_models: list[str]  # the model each busy node will have loaded, one per node
     full_models: list[str]  # the same, of busy nodes whose queue is full
-    queued_on: int  # busy nodes holding a task queued ahead (steals look only then)
+    queued_on: list[NodeState]  # busy nodes holding a task queued ahead (steals look only then)
 
 
 def pool_state() -> Pool:
@@ -78,7 +80,7 @@ def pool_state() -> Pool:
     room: list[tuple[int, NodeState]] = []
     busy_models: list[str] = []
     full_models: list[str] = []
-    queued_on = 0
+    queued_on: list[NodeState] = []
     limit = 1 + settings.ROUTER.queue_ahead
     pool = Node.objects.filter(enabled=True, status__in=(Node.Status.IDLE, Node.Status.BUSY))
     rows = pool.order_by("idle_since", "pk").values_list(
@@ -89,7 +91,8 @@ def pool_state() -> Pool:
         state = NodeState(pk, last_model, last_loras or [], changed_at, reported_at is not None)
         if status == Node.Status.BUSY:
             busy_models.append(last_model)
-            queued_on += held > 1
+            if held > 1:
+                queued_on.append(state)
             if held >= limit:
                 full_models.append(last_model)
             elif held >= 1:
@@ -110,44 +113,65 @@ class QueuedTask:
     needs: TaskNeeds
     warm_where_queued: bool
     queued_for: float
+    node: int
+    node_model: str  # the model of the task before it on the node
+    client: int | None
+    priority: int | None
+    created_at: datetime
+    asked: bool  # already asked to move
+    started: bool  # its run has written progress: ComfyUI runs it
 
 
 def queued_tasks() -> list[QueuedTask]:
     """The tasks queued ahead on busy nodes, oldest first: on each node, every unfinished task
-    but the first given it (which runs, or has just ended). Those already asked to move are left
-    out."""
+    but the first given it (which runs, or has just ended), those already asked to move too."""
     running = Task.objects.filter(status=Task.Status.RUNNING, node__held__gt=1)
     rows = running.order_by("node_id", "started_at").values_list(
         "pk", "node_id", "main_model", "loras", "requirements", "started_at", "created_at",
-        "steal_requested",
+        "steal_requested", "submitted_by_id", "submitted_by__priority", "progress", named=True,
     )  # fmt: skip
     now = timezone.now()
-    queued: list[tuple[datetime, QueuedTask]] = []
-    ahead_of: tuple[int, str] | None = None  # (node, main model) of the task before
-    for pk, node_id, model, loras, needs, started_at, created_at, asked in rows:
-        before, ahead_of = ahead_of, (node_id, model)
-        if before is None or before[0] != node_id or asked:
-            continue
-        since = (now - started_at).total_seconds() if started_at else 0.0
-        warm = bool(model) and before[1] == model
-        task = QueuedTask(pk, model, loras or [], TaskNeeds.from_json(needs), warm, since)
-        queued.append((created_at, task))
-    return [task for _, task in sorted(queued, key=lambda entry: entry[0])]
+    queued: list[QueuedTask] = []
+    before = None  # the row of the task before, if on the same node
+    for row in rows:
+        if before is not None and before.node_id == row.node_id:
+            queued.append(
+                QueuedTask(
+                    pk=row.pk,
+                    main_model=row.main_model,
+                    loras=row.loras or [],
+                    needs=TaskNeeds.from_json(row.requirements),
+                    warm_where_queued=bool(row.main_model) and before.main_model == row.main_model,
+                    queued_for=(now - row.started_at).total_seconds() if row.started_at else 0.0,
+                    node=row.node_id,
+                    node_model=before.main_model,
+                    client=row.submitted_by_id,
+                    priority=row.submitted_by__priority,
+                    created_at=row.created_at,
+                    asked=row.steal_requested,
+                    started=row.progress > 0,
+                )
+            )
+        before = row
+    return sorted(queued, key=lambda task: task.created_at)
 
 
 @dataclass
 class Choice:
     """What a pass decided: tasks to start (on idle nodes, or queued ahead on busy ones) and
-    tasks to take back from a busy node's queue for an idle one."""
+    tasks to take back from a busy node's queue, for an idle node or a fairer task."""
 
     assignments: list[tuple[Assignment[ReadyTask, NodeState], bool]] = field(default_factory=list)
     steals: list[Assignment[QueuedTask, NodeState]] = field(default_factory=list)
+    # queued-ahead tasks to take back for waiting tasks that come before them in the fair order
+    fair_steals: list[QueuedTask] = field(default_factory=list)
 
 
 def choose_assignments() -> Choice:
     """The pairs for this dispatch pass: ready tasks, in the fair share's order, to idle nodes
-    first, as the affinity rules say; those left queued ahead on busy nodes with room; and, for
-    idle nodes still left, queued-ahead tasks to take back."""
+    first, as the affinity rules say; those left queued ahead on busy nodes with room; and
+    queued-ahead tasks to take back: for idle nodes still left, and, while several clients
+    wait, for waiting tasks that come before them in the fair order."""
     state = pool_state()
     if not state.idle and not state.room:
         return Choice()
@@ -168,13 +192,13 @@ def choose_assignments() -> Choice:
         ready = ready_in_fair_order(limit, cutoff=cutoff)
         now = time.monotonic()
         waited = clock.waited(
-            (task.pk for task in ready),
+            (task.pk for task in ready.tasks),
             now,
-            all_ready=len(ready) < limit,
+            all_ready=len(ready.tasks) < limit,
             forget_after=affinity.FORGET_AFTER + affinity_wait,
         )
         first = affinity.plan(
-            ready,
+            ready.tasks,
             state.idle,
             busy_models=state.busy_models,
             waited=waited,
@@ -182,7 +206,7 @@ def choose_assignments() -> Choice:
             can_run=can_run,
         )
         given = {choice.task.pk for choice in first.assignments}
-        left = [task for task in ready if task.pk not in given]
+        left = [task for task in ready.tasks if task.pk not in given]
         ahead = affinity.plan(
             left,
             state.room + just_busy(first.assignments),
@@ -193,19 +217,74 @@ def choose_assignments() -> Choice:
         )
         chosen = len(first.assignments) + len(ahead.assignments)
         holding_back = first.holding_back + ahead.holding_back
-        if len(ready) < limit or not holding_back or chosen == nodes:
+        if len(ready.tasks) < limit or not holding_back or chosen == nodes:
             break
     clock.hold(holding_back, now)
     choice = Choice(
         [(pair, False) for pair in first.assignments] + [(pair, True) for pair in ahead.assignments]
     )
+    if not state.queued_on:
+        return choice
+    queued: list[QueuedTask] | None = None
     given_nodes = {pair.node.pk for pair in first.assignments}
     left_idle = [node for node in state.idle if node.pk not in given_nodes]
-    if left_idle and state.queued_on:
+    if left_idle:
+        queued = queued_tasks()
         choice.steals = affinity.steals(
-            queued_tasks(), left_idle, affinity_wait=affinity_wait, can_run=can_run
+            [task for task in queued if not task.asked],
+            left_idle,
+            affinity_wait=affinity_wait,
+            can_run=can_run,
+        )
+    # A task waiting a moment for a node with its model asks for no other place meanwhile: the
+    # place would go to the next task, and the same would be asked again.
+    waiting_warm = {pk for pk, waited_for in waited.items() if waited_for < affinity_wait}
+    asks_not = {pair.task.pk for pair in ahead.assignments} | set(holding_back) | waiting_warm
+    waiting = [task for task in left if task.pk not in asks_not]
+    if ready.held is not None and waiting:  # several clients wait
+        choice.fair_steals = fair_steals(
+            waiting,
+            queued_tasks() if queued is None else queued,
+            pool=profiles.for_nodes(
+                (n.pk, n.profile_changed_at, n.reported) for n in state.queued_on
+            ),
+            held=held_after(ready, choice),
+            stolen=choice.steals,
+            cutoff=cutoff,
         )
     return choice
+
+
+def fair_steals(
+    waiting: list[ReadyTask],
+    queued: list[QueuedTask],
+    *,
+    pool: PoolProfile,
+    held: dict[Hashable, int],
+    stolen: list[Assignment[QueuedTask, NodeState]],
+    cutoff: datetime,
+) -> list[QueuedTask]:
+    """The tasks queued ahead to take back for waiting tasks that come before them in the fair
+    order, the tasks this pass takes back for idle nodes (`stolen`) counted as places already
+    being freed."""
+    taken = {steal.task.pk for steal in stolen}
+    chosen = fair_share.fair_steals(
+        waiting,
+        [task for task in queued if task.pk not in taken],
+        held=held,
+        promote_before=cutoff,
+        can_run=lambda task, queued: pool.can_run(queued.node, task.needs),
+        in_flight=len(taken),
+    )
+    return [queued for _, queued in chosen]
+
+
+def held_after(ready: Ready, choice: Choice) -> dict[Hashable, int]:
+    """How many tasks each client will hold on nodes once this pass's are started."""
+    held = dict(ready.held or {})
+    for pair, _ in choice.assignments:
+        held[pair.task.client] = held.get(pair.task.client, 0) + 1
+    return held
 
 
 def just_busy(assignments: list[Assignment[ReadyTask, NodeState]]) -> list[NodeState]:
@@ -240,7 +319,7 @@ def assign_nodes(*, keep_clients: dict[int, list[str]]) -> Assigned:
     `keep_clients` node → client ids: a task given such a node takes one of them, so that its
     run goes on with a websocket one of the node's previous runs left open under it."""
     choice = choose_assignments()
-    if not choice.assignments and not choice.steals:
+    if not choice.assignments and not choice.steals and not choice.fair_steals:
         return Assigned()  # the usual pass when every node is busy: no write, no lock taken
     assigned = Assigned()
     unused = {node_id: list(ids) for node_id, ids in keep_clients.items()}
@@ -254,12 +333,14 @@ def assign_nodes(*, keep_clients: dict[int, list[str]]) -> Assigned:
             running = task_to_run(task.pk)
             if running is not None:
                 assigned.started.append((running, owner, ahead))
-        for steal in choice.steals:
+        to_take_back = [steal.task.pk for steal in choice.steals]
+        to_take_back += [task.pk for task in choice.fair_steals]
+        for task_id in to_take_back:
             asked = Task.objects.filter(
-                pk=steal.task.pk, status=Task.Status.RUNNING, steal_requested=False
+                pk=task_id, status=Task.Status.RUNNING, steal_requested=False
             ).update(steal_requested=True)
             if asked:
-                assigned.steals.append(steal.task.pk)
+                assigned.steals.append(task_id)
     return assigned
 
 

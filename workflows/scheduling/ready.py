@@ -62,19 +62,28 @@ def promote_before() -> datetime:
     return timezone.now() - timedelta(seconds=fair_share.PROMOTE_AFTER)
 
 
-def ready_in_fair_order(limit: int, *, cutoff: datetime) -> list[ReadyTask]:
+@dataclass(frozen=True)
+class Ready:
+    tasks: list[ReadyTask]  # in the fair share's order
+    # Each client's tasks on nodes, read while several clients wait (else None: the order is
+    # first in, first out, and no one's turn was counted).
+    held: dict[Hashable, int] | None = None
+
+
+def ready_in_fair_order(limit: int, *, cutoff: datetime) -> Ready:
     """The first `limit` ready tasks in the fair share's order (fewer: all of them)."""
     if not hint.shared:
         oldest = rows_to_tasks(ready().order_by("created_at").values_list(*FIELDS)[:limit])
         clients = {task.client for task in oldest}
         if len(clients) < 2 and (len(oldest) < limit or not others_waiting(clients)):
-            return oldest  # one client waits: first in, first out is its fair order
+            return Ready(oldest)  # one client waits: first in, first out is its fair order
     tasks = fair_read(limit, cutoff)
     clients = {task.client for task in tasks}
     hint.shared = len(clients) > 1
     if not hint.shared:
-        return tasks
-    return fair_share.fair_order(tasks, held=held_by_client(), promote_before=cutoff)
+        return Ready(tasks)
+    held = held_by_client()
+    return Ready(fair_share.fair_order(tasks, held=held, promote_before=cutoff), held)
 
 
 def fair_read(limit: int, cutoff: datetime) -> list[ReadyTask]:
