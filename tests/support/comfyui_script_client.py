@@ -51,18 +51,10 @@ class ScriptClient:
             raw = response.read()
         return json.loads(raw) if raw else None
 
-    def error(
-        self, method: str, path: str, body: Any = None, raw: bytes | None = None
-    ) -> tuple[int, Any]:
-        """The status and JSON body of a request expected to fail (`raw`: a body sent as is)."""
+    def error(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """The status and JSON body of a request expected to fail."""
         try:
-            if raw is None:
-                self.request(method, path, body)
-            else:
-                request = urllib.request.Request(
-                    self.url(path), data=raw, method=method, headers=self.headers
-                )
-                urllib.request.urlopen(request, timeout=20).close()
+            self.request(method, path, body)
         except urllib.error.HTTPError as failed:
             return failed.code, json.loads(failed.read() or b"null")
         raise AssertionError(f"{method} {path} did not fail")
