@@ -27,7 +27,9 @@ def test_the_page_follows_the_running_task_and_stops_polling_once_it_is_done(
     from playwright.sync_api import expect, sync_playwright
 
     cluster = cluster_factory(nodes=1, knobs={"step_delay": 0.5, "previews": True})
-    task_id = cluster.submit(comfyui_body(sampler_graph(seed=3, steps=12)))
+    # 20 s of sampling: still running once a browser has started and logged in on a loaded
+    # machine (6 s was not always enough).
+    task_id = cluster.submit(comfyui_body(sampler_graph(seed=3, steps=40)))
     cluster.wait_for(task_id, ("running",))
     router = cluster.router.url
     with sync_playwright() as playwright:
@@ -62,7 +64,7 @@ def test_the_page_follows_the_running_task_and_stops_polling_once_it_is_done(
             )
             assert len(loads) == loads_before
 
-            expect(page.locator("#task-live")).to_have_count(0, timeout=30_000)  # reloaded
+            expect(page.locator("#task-live")).to_have_count(0, timeout=45_000)  # reloaded
             expect(page.locator(".task-retry button")).to_be_visible()
             assert "done" in (page.locator(".field-status_badge").text_content() or "")
             polls = sum(f"/preview/{task_id}" in url for url in requested)
