@@ -14,7 +14,9 @@ fresh nodes, in one run of this script:
 Figures, on the bench's clock (the fake nodes log on it): B's first start after the first node
 to come free once B posted (a prompt's end), in job durations; B's first start and B's last end
 after B's first POST; A's last end after B's first POST; the whole makespan; the router's CPU
-per job (the POSTs and the polling for the end included). Goal (issue 20):
+per job (the POSTs and the polling for the end included); prompts taken back from a node's
+queue (steals); how far apart the nodes' first ends after B posted fell (0: every node ended its
+prompt at once, so none could give B a place before the first came free). Goal (issue 20):
 B's first job starts within one job duration of a node coming free, and B's jobs end long
 before A's batch.
 
@@ -55,6 +57,8 @@ class Result:
     a_last_end: float  # after B's first POST (s)
     a_before_b: int  # A's jobs that started after B posted and before B's last start
     makespan: float  # from A's first POST to the last end
+    taken_back: int  # prompts deleted from a node's queue before they started (steals)
+    in_step: float  # the spread of the nodes' first ends once B posted (s): 0, all at once
     cpu_per_task: float  # the router's CPU from the first POST to the last end, per job (s)
 
 
@@ -93,6 +97,8 @@ def main() -> None:
                 "A last end (s)",
                 "A's jobs started between B's post and B's last start",
                 "makespan (s)",
+                "prompts taken back",
+                "nodes' next ends after B posted, spread (jobs)",
                 "router CPU per job (ms)",
             ],
             [
@@ -104,6 +110,8 @@ def main() -> None:
                     r.a_last_end,
                     r.a_before_b,
                     r.makespan,
+                    r.taken_back,
+                    r.in_step / d,
                     1000 * r.cpu_per_task,
                 ]
                 for name, r in results
@@ -145,6 +153,10 @@ def through_router(args: argparse.Namespace, *, two_clients: bool, queue_ahead: 
     b_first = min(p.started for p in ran_b)
     b_last_start = max(p.started for p in ran_b)
     came_free = min(p.ended for p in spread.ran if p.ended >= b_posted)
+    next_ends = [
+        min(p.ended for p in fake.log.prompts if p.outcome == "success" and p.ended >= b_posted)
+        for fake in fakes
+    ]
     return Result(
         b_after_free=b_first - came_free,
         b_first_start=b_first - b_posted,
@@ -152,6 +164,8 @@ def through_router(args: argparse.Namespace, *, two_clients: bool, queue_ahead: 
         a_last_end=max(p.ended for p in ran_a) - b_posted,
         a_before_b=sum(b_posted < p.started < b_last_start for p in ran_a),
         makespan=spread.last_end - a_posted,
+        taken_back=spread.taken_back,
+        in_step=max(next_ends) - min(next_ends),
         cpu_per_task=cpu / (args.a_tasks + args.b_tasks),
     )
 
