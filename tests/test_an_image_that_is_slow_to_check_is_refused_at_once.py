@@ -1,7 +1,8 @@
 """An inline image made to be slow to check (a PNG of a million text chunks, a JPEG of a million
 markers, a GIF of a million sub-blocks, PNG metadata that inflates a thousandfold, a TIFF of two
-million strips) is a 400 naming its field, found in a fraction of a second, however it is made;
-real images, large ones included, still pass. A graph's inline images share one bound, so a
+million strips) is a 400 naming its field, stopped by a bound on the work its check may do (how long such checks
+take is bench/image_checks.py's to print), however it is made; real images, large ones included,
+still pass. A graph's inline images share one bound, so a
 thousand of them cannot add up to what one may not take."""
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import struct
-import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +28,6 @@ from workflows.graphs.builders.images import (
     MAX_PNG_COMPRESSED_CHUNKS,
     MAX_TIFF_VALUES,
 )
-
-# Far below the seconds such images took before; generous for a loaded test machine.
-QUICKLY = 1.0
 
 
 def saved(image: Image.Image, image_format: str, **options: Any) -> bytes:
@@ -128,21 +125,19 @@ def sd15_with_input_image(data: bytes) -> dict[str, Any]:
     return body("SD15", sd15_params(input_image=inline(data)))
 
 
-def timed_errors(data: Any) -> tuple[dict[str, list[str]], float]:
-    started = time.perf_counter()
+def refusal(data: Any) -> dict[str, list[str]]:
     with pytest.raises(ValidationError) as raised:
         validate_submission(data)
-    return flatten_errors(raised.value.detail), time.perf_counter() - started
+    return flatten_errors(raised.value.detail)
 
 
 def test_a_png_of_a_million_text_chunks_is_a_400_naming_the_field_at_once() -> None:
     image = png_of_text_chunks(1_100_000)
     assert len(image) <= MAX_INLINE_IMAGE_BYTES  # within every other limit
 
-    errors, seconds = timed_errors(sd15_with_input_image(image))
+    errors = refusal(sd15_with_input_image(image))
 
     assert "too many parts" in errors["params.input_image.content"][0], errors
-    assert seconds < QUICKLY
 
 
 @pytest.mark.parametrize(
@@ -157,19 +152,17 @@ def test_a_png_of_a_million_text_chunks_is_a_400_naming_the_field_at_once() -> N
 )
 def test_any_format_made_of_too_many_parts_is_refused_at_once(make: Callable[[], bytes]) -> None:
     params = sd15_params(controlnets=[controlnet(image=inline(make()))])
-    errors, seconds = timed_errors(body("SD15", params))
+    errors = refusal(body("SD15", params))
 
     assert "too many parts" in errors["params.controlnets[0].image.content"][0], errors
-    assert seconds < QUICKLY
 
 
 @pytest.mark.parametrize("kind", [b"iCCP", b"zTXt", b"iTXt"])
 def test_a_png_with_more_compressed_metadata_chunks_than_the_bound_is_refused(kind: bytes) -> None:
-    errors, seconds = timed_errors(sd15_with_input_image(png_of_inflating_chunks(kind, 1000)))
+    errors = refusal(sd15_with_input_image(png_of_inflating_chunks(kind, 1000)))
 
     message = errors["params.input_image.content"][0]
     assert f"more than {MAX_PNG_COMPRESSED_CHUNKS} compressed metadata chunks" in message, errors
-    assert seconds < QUICKLY
 
 
 def test_a_png_with_as_many_compressed_metadata_chunks_as_the_bound_passes() -> None:
@@ -178,11 +171,10 @@ def test_a_png_with_as_many_compressed_metadata_chunks_as_the_bound_passes() -> 
 
 
 def test_a_tiff_of_more_strips_than_the_bound_is_refused_at_once() -> None:
-    errors, seconds = timed_errors(sd15_with_input_image(tiff_of_strips(2_000_000)))
+    errors = refusal(sd15_with_input_image(tiff_of_strips(2_000_000)))
 
     message = errors["params.input_image.content"][0]
     assert f"entry of more than {MAX_TIFF_VALUES} values" in message, errors
-    assert seconds < QUICKLY
 
 
 def test_a_tiff_of_as_many_strips_as_the_bound_passes() -> None:
@@ -213,14 +205,13 @@ def test_a_graphs_inline_images_share_the_bound() -> None:
         graph[str(number)] = {"class_type": "LoadImage", "inputs": {"image": inline(each)}}
     validate_submission({"type": "ComfyUI", "params": {"prompt": dict(list(graph.items())[:-12])}})
 
-    errors, seconds = timed_errors({"type": "ComfyUI", "params": {"prompt": graph}})
+    errors = refusal({"type": "ComfyUI", "params": {"prompt": graph}})
 
     refused = [field for field in errors if field.endswith(".inputs.image")]
     assert refused and all("too many parts" in errors[field][0] for field in refused), errors
-    assert seconds < QUICKLY
 
 
-def test_seven_of_the_costliest_images_that_pass_are_checked_in_a_fraction_of_a_second() -> None:
+def test_seven_of_the_costliest_images_within_the_bounds_pass() -> None:
     """The most a predefined workflow carries (input image, mask, five ControlNets), each just
     within the bounds: as many parts as the reads allow and every chunk Pillow inflates."""
     inflated = zlib.compress(b"\0" * (PngImagePlugin.MAX_TEXT_CHUNK - 1), 9)
@@ -233,7 +224,4 @@ def test_seven_of_the_costliest_images_that_pass_are_checked_in_a_fraction_of_a_
         controlnets=[controlnet(image=costliest) for _ in range(5)],
     )
 
-    started = time.perf_counter()
-    validate_submission(body("SD15", params))
-
-    assert time.perf_counter() - started < QUICKLY
+    validate_submission(body("SD15", params))  # passes: each is within every bound
