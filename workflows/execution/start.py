@@ -30,7 +30,7 @@ from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
 from workflows.tasks import leases, metrics
-from workflows.tasks.endings import TaskError, announce_end, task_end
+from workflows.tasks.endings import TaskError, announce_end, task_end, unfinished_count
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +111,12 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     refill = outcome.ran_on is not None
     keep_clients = idle_websockets().offer() if refill and not settings.ROUTER.scaled_out else {}
     try:
-        finished, assigned = await database_sync_to_async(_end_and_assign)(
+        finished, assigned, queue_remaining = await database_sync_to_async(_end_and_assign)(
             task, owner, outcome, keep_clients=keep_clients if refill else None
         )
         if finished is None:
             return
-        await announce_end(finished)
+        await announce_end(finished, queue_remaining=queue_remaining)
         await start_runs(assigned)
     finally:
         if keep_clients:
@@ -127,16 +127,21 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
 
 def _end_and_assign(
     task: Task, owner: str, outcome: Outcome, *, keep_clients: dict[int, list[str]] | None
-) -> tuple[Task | None, Assigned]:
-    """`_end`, then (`keep_clients` given: the run let go of a node) `assign_nodes`."""
+) -> tuple[Task | None, Assigned, int | None]:
+    """`_end`, then (`keep_clients` given: the run let go of a node) `assign_nodes`; for a
+    ComfyUI-style client's task, also the queue length its closing `status` tells, read in
+    the same trip to the database thread."""
     finished = _end(task, owner, outcome)
-    if finished is None or keep_clients is None:
-        return finished, Assigned()
+    if finished is None:
+        return None, Assigned(), None
+    queue_remaining = unfinished_count() if finished.comfy_client_id else None
+    if keep_clients is None:
+        return finished, Assigned(), queue_remaining
     try:
-        return finished, assign_nodes(keep_clients=keep_clients)
+        return finished, assign_nodes(keep_clients=keep_clients), queue_remaining
     except Exception:  # the task has ended; its node is the dispatcher's to fill then
         logger.exception("Assigning nodes after task %s ended failed", task.pk)
-        return finished, Assigned()
+        return finished, Assigned(), queue_remaining
 
 
 def _end(task: Task, owner: str, outcome: Outcome) -> Task | None:

@@ -107,8 +107,9 @@ def task_end(
     return finished
 
 
-async def announce_end(task: Task) -> None:
-    """Tells the task's watchers and its webhook how it ended."""
+async def announce_end(task: Task, *, queue_remaining: int | None = None) -> None:
+    """Tells the task's watchers and its webhook how it ended (`queue_remaining`: the pool's
+    unfinished tasks, for a ComfyUI-style client's closing `status`, if already read)."""
     error = (task.error or {}).get("message")
     waited, ran = task_durations(task)
     took = f"waited {waited:.1f} s" + ("" if ran is None else f", ran {ran:.1f} s")
@@ -123,16 +124,17 @@ async def announce_end(task: Task) -> None:
     )
     await live.publish(task.pk, live.final_event(task))
     if task.comfy_client_id:
-        await tell_comfy_client(task)
+        await tell_comfy_client(task, queue_remaining)
     if task.webhook_url:
         webhooks.deliver_soon(task)
 
 
-async def tell_comfy_client(task: Task) -> None:
+async def tell_comfy_client(task: Task, queue_remaining: int | None = None) -> None:
     """Ends the prompt for the ComfyUI-style client that posted it, once the task's end is
     stored: a client that asks `/history` on the end marker finds it finished."""
-    waiting = await database_sync_to_async(unfinished_count)()
-    messages = comfy_shapes.closing_messages(task, waiting)
+    if queue_remaining is None:
+        queue_remaining = await database_sync_to_async(unfinished_count)()
+    messages = comfy_shapes.closing_messages(task, queue_remaining)
     await live.publish_comfy(
         task.comfy_client_id,
         task.submitted_by_id,
