@@ -174,7 +174,7 @@ def choose_assignments() -> Choice:
     wait, for waiting tasks that come before them in the fair order."""
     state = pool_state()
     if not state.idle and not state.room:
-        return Choice()
+        return full_pool_fair_steals(state) if state.queued_on else Choice()
     affinity_wait = settings.ROUTER.affinity_wait
     pool = profiles.for_nodes(
         (n.pk, n.profile_changed_at, n.reported) for n in (*state.idle, *state.room)
@@ -253,6 +253,21 @@ def choose_assignments() -> Choice:
             cutoff=cutoff,
         )
     return choice
+
+
+def full_pool_fair_steals(state: Pool) -> Choice:
+    """With every node full, a fair-share steal is all a pass can do: for a client that came
+    while the pool was full (`task_announce` nudges then), before the next prompt ends. Read
+    only while several clients wait; one client waiting costs the ready read alone."""
+    cutoff = promote_before()
+    ready = ready_in_fair_order(len(state.queued_on) + 2, cutoff=cutoff)
+    if ready.held is None:
+        return Choice()
+    pool = profiles.for_nodes((n.pk, n.profile_changed_at, n.reported) for n in state.queued_on)
+    steals = fair_steals(
+        ready.tasks, queued_tasks(), pool=pool, held=ready.held, stolen=[], cutoff=cutoff
+    )
+    return Choice(fair_steals=steals)
 
 
 def fair_steals(

@@ -179,8 +179,20 @@ def task_announce(task: Task) -> None:
     except DatabaseError:  # the task is stored: a pass finds out, rather than a 500 now
         logger.warning("Could not tell whether a node has room; nudging anyway", exc_info=True)
         room = True
+    if not room and settings.ROUTER.queue_ahead:
+        room = another_clients_task_queued_ahead(task.submitted_by_id)
     if room:
         dispatch_wakeup_sync()
+
+
+def another_clients_task_queued_ahead(client_id: int | None) -> bool:
+    """Whether a task of another client waits in a node's queue: a pass may take it back for a
+    task of this client that comes before it in the fair share (every node full, no pass would
+    otherwise run before the next prompt ends)."""
+    queued = Task.objects.filter(status=Task.Status.RUNNING, node__held__gt=1)
+    if client_id is None:
+        return queued.filter(submitted_by__isnull=False).exists()
+    return queued.exclude(submitted_by_id=client_id).exists()
 
 
 def task_request_cancel(*, task_id: uuid.UUID) -> Task:
