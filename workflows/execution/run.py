@@ -528,7 +528,7 @@ class TaskRun:
             if self.executing_since is None and self.interrupt_reason is None:
                 if await self.taken_off_node():
                     self.given_back = True  # a submit() still to come sends nothing
-                    if await self.requeue("taken back for an idle node", stolen=True):
+                    if await self.requeue("taken back for an idle node or a fairer task", stolen=True):
                         raise RunEnded("requeue")
                     raise RunEnded("lost")  # our lease is gone: its new run settles it
         await Task.objects.filter(pk=self.task.id).aupdate(steal_requested=False)
