@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -65,6 +67,18 @@ class LocalDispatcher:
             event.set()
         else:
             loop.call_soon_threadsafe(event.set)
+        return True
+
+
+    def run_soon(self, coroutine: Coroutine[Any, Any, Any]) -> bool:
+        """Runs `coroutine` on the dispatcher's loop without waiting for it (from a request
+        thread); False, and the coroutine closed unrun, when no dispatcher listens here."""
+        with self._lock:
+            loop = self._loop
+        if loop is None or loop.is_closed():
+            coroutine.close()
+            return False
+        asyncio.run_coroutine_threadsafe(coroutine, loop)
         return True
 
 

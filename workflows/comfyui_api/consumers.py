@@ -56,20 +56,21 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
         self.group = comfy_client_group(self.client_id, self.principal.client_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        waiting, unfinished = await database_sync_to_async(self.current)()
-        self.watched.update(unfinished)
+        waiting = await database_sync_to_async(unfinished_count)()
         status = comfy_shapes.status_message(waiting, sid=self.client_id)
         await self.send(text_data=json.dumps(status))
+        # Which of its prompts are still to end is looked up after the status, off the path of
+        # a client that opens its websocket and then posts.
         self.checker = asyncio.ensure_future(self.check_for_ends())
 
-    def current(self) -> tuple[int, list[str]]:
-        """The pool's queue length, and this client's prompts still to end."""
+    def unfinished(self) -> list[str]:
+        """This client's prompts still to end."""
         mine = Task.objects.filter(
             comfy_client_id=self.client_id,
             submitted_by_id=self.principal.client_id,  # the same group as comfy_client_group's
             status__in=Task.UNFINISHED,
         )
-        return unfinished_count(), [str(pk) for pk in mine.values_list("pk", flat=True)]
+        return [str(pk) for pk in mine.values_list("pk", flat=True)]
 
     async def disconnect(self, code: int) -> None:
         if self.checker is not None and self.checker is not asyncio.current_task():
@@ -134,6 +135,7 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
             await self.send(text_data=text)
 
     async def check_for_ends(self) -> None:
+        self.watched.update(await database_sync_to_async(self.unfinished)())
         while True:
             await asyncio.sleep(FINAL_CHECK_INTERVAL)
             if not self.watched:

@@ -12,7 +12,6 @@ import json
 import uuid
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.urls import path
@@ -145,12 +144,12 @@ class PromptView(ComfyView):
             return answer
         except IntegrityError:
             return comfy_error(400, "invalid_prompt", f"prompt_id {task_id} is already in use")
-        services.task_announce(task)
-        if client_id:
+        if client_id:  # before the dispatcher hears of the task: the status comes first
             status = comfy_shapes.status_message(unfinished_count())
-            async_to_sync(live.publish_comfy)(
+            live.publish_comfy_soon(
                 client_id, task.submitted_by_id, text=json.dumps(status), prompt_id=str(task.id)
             )
+        services.task_announce(task)
         return Response(
             {
                 "prompt_id": str(task.id),

@@ -19,11 +19,14 @@ from workflows.comfyui.events import (
     EVENT_PREVIEW_WITH_METADATA,
     Event,
     Executed,
+    Executing,
     ExecutionCached,
     ExecutionError,
     ExecutionInterrupted,
     ExecutionStart,
     ExecutionSuccess,
+    Progress,
+    ProgressState,
 )
 from workflows.comfyui.tracker import OUTPUT_KINDS, OutputFile, PromptTracker
 from workflows.models import Task
@@ -40,6 +43,8 @@ RECORDED_EVENTS = (
     Executed,
 )
 HISTORY_MESSAGES = ("execution_start", "execution_cached", *END_MESSAGES)
+# Passed on as they come, with nothing to note or hold back.
+PASSED_ON = (Executing, Progress, ProgressState)
 # The node's own view of its queue and of its features, not the pool's.
 NOT_RELAYED = ("status", "feature_flags")
 
@@ -67,6 +72,20 @@ class PromptRelay:
             return
         if not self.client_id and not isinstance(event, RECORDED_EVENTS):
             return  # nobody to relay to, nothing to keep: not worth parsing again
+        if isinstance(event, PASSED_ON) and event.prompt_id == self.node_prompt_id:
+            if isinstance(event, Executing) and event.node is None:
+                self.running = False  # the end marker: the task's ending sends its own
+                return
+            # Most of a prompt's messages, passed on as they came with the task's id for the
+            # node's: the node's prompt id is a UUID of ours, found nowhere else in them.
+            self.running = True
+            await publish_comfy(
+                self.client_id,
+                self.submitter,
+                text=message.replace(self.node_prompt_id, self.prompt_id),
+                prompt_id=self.prompt_id,
+            )
+            return
         try:
             parsed = json.loads(message)
         except ValueError:

@@ -14,9 +14,11 @@ import logging
 import uuid
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from comfy_router.wakeups import local_dispatcher
 from workflows.models import Task
 from workflows.tasks.selectors import task_detail
 
@@ -82,6 +84,13 @@ async def publish_comfy(
         await layer.group_send(comfy_client_group(client_id, submitter), message)
     except Exception:  # live updates are best effort; the task itself must go on
         logger.warning("Could not relay a message to ComfyUI client %s", client_id, exc_info=True)
+
+
+def publish_comfy_soon(client_id: str, submitter: int | None, **message: Any) -> None:
+    """`publish_comfy` from a request thread: handed to this process's event loop without
+    waiting where one runs the dispatcher (the answer goes out meanwhile), else sent here."""
+    if not local_dispatcher.run_soon(publish_comfy(client_id, submitter, **message)):
+        async_to_sync(publish_comfy)(client_id, submitter, **message)
 
 
 def final_event(task: Task) -> dict[str, Any]:
