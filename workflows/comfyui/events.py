@@ -232,3 +232,28 @@ def decode_message(message: str | bytes) -> Event:
                 prompt_id=_opt_str(metadata.get("prompt_id")),
             )
     return Unknown(type=f"binary:{event}", data=message)
+
+
+def preview_with_metadata(frame: bytes) -> tuple[dict[str, Any], bytes] | None:
+    """A preview-with-metadata frame (event 4) as its metadata and image; None for any other
+    frame, or one whose metadata is no JSON object."""
+    if len(frame) < 8:
+        return None
+    event, length = struct.unpack(">II", frame[:8])
+    if event != EVENT_PREVIEW_WITH_METADATA or length > len(frame) - 8:
+        return None
+    try:
+        metadata = json.loads(frame[8 : 8 + length])
+    except ValueError:
+        return None
+    return (metadata, frame[8 + length :]) if isinstance(metadata, dict) else None
+
+
+def encode_preview_with_metadata(metadata: dict[str, Any], image: bytes) -> bytes:
+    encoded = json.dumps(metadata).encode()
+    return struct.pack(">II", EVENT_PREVIEW_WITH_METADATA, len(encoded)) + encoded + image
+
+
+def encode_preview(format_code: int, image: bytes) -> bytes:
+    """A preview frame (event 1) as clients without metadata read it: format code, image."""
+    return struct.pack(">II", EVENT_PREVIEW_IMAGE, format_code) + image

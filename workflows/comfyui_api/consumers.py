@@ -23,9 +23,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from comfy_router.auth import Principal
 from workflows.api.task_events import FINAL_CHECK_INTERVAL
 from workflows.comfyui.events import (
-    EVENT_PREVIEW_IMAGE,
     EVENT_PREVIEW_WITH_METADATA,
     IMAGE_FORMATS,
+    encode_preview,
+    preview_with_metadata,
 )
 from workflows.comfyui_api.pool import server_features
 from workflows.models import Task
@@ -164,16 +165,11 @@ def plain_preview(frame: bytes) -> bytes | None:
     """A preview with metadata (event 4) as a client that did not ask for metadata reads it
     (event 1: format code, then the image); other frames as they are. None: an image format
     event 1 cannot name."""
-    if len(frame) < 8:
+    if len(frame) < 8 or struct.unpack(">I", frame[:4])[0] != EVENT_PREVIEW_WITH_METADATA:
         return frame
-    event, length = struct.unpack(">II", frame[:8])
-    if event != EVENT_PREVIEW_WITH_METADATA or length > len(frame) - 8:
-        return frame
-    try:
-        metadata = json.loads(frame[8 : 8 + length])
-    except ValueError:
+    preview = preview_with_metadata(frame)
+    if preview is None:
         return None
-    code = FORMAT_CODES.get(metadata.get("image_type")) if isinstance(metadata, dict) else None
-    if code is None:
-        return None
-    return struct.pack(">II", EVENT_PREVIEW_IMAGE, code) + frame[8 + length :]
+    metadata, image = preview
+    code = FORMAT_CODES.get(metadata.get("image_type"))
+    return None if code is None else encode_preview(code, image)

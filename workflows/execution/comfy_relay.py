@@ -12,11 +12,9 @@ them), the end message (`execution_success`, `_error`, `_interrupted`) and the e
 from __future__ import annotations
 
 import json
-import struct
 from typing import Any
 
 from workflows.comfyui.events import (
-    EVENT_PREVIEW_WITH_METADATA,
     Event,
     Executed,
     Executing,
@@ -27,6 +25,8 @@ from workflows.comfyui.events import (
     ExecutionSuccess,
     Progress,
     ProgressState,
+    encode_preview_with_metadata,
+    preview_with_metadata,
 )
 from workflows.comfyui.tracker import OUTPUT_KINDS, OutputFile, PromptTracker
 from workflows.models import Task
@@ -141,20 +141,11 @@ class PromptRelay:
 
     def renamed_frame(self, frame: bytes) -> bytes:
         """A binary frame as the client gets it: a preview's metadata names the task."""
-        if len(frame) < 8:
+        preview = preview_with_metadata(frame)
+        if preview is None:
             return frame
-        event, length = struct.unpack(">II", frame[:8])
-        if event != EVENT_PREVIEW_WITH_METADATA or length > len(frame) - 8:
-            return frame
-        try:
-            metadata = json.loads(frame[8 : 8 + length])
-        except ValueError:
-            return frame
-        if not isinstance(metadata, dict):
-            return frame
-        metadata["prompt_id"] = self.prompt_id
-        encoded = json.dumps(metadata).encode()
-        return struct.pack(">II", event, len(encoded)) + encoded + frame[8 + length :]
+        metadata, image = preview
+        return encode_preview_with_metadata({**metadata, "prompt_id": self.prompt_id}, image)
 
     def from_history(self, entry: dict[str, Any]) -> None:
         """Takes the run's messages from the node's /history entry (a prompt settled there)."""
