@@ -59,7 +59,9 @@ async def test_a_hundred_waiting_clients_leave_the_health_check_answering_quickl
             health = await client.get("/health_check")
             task = await client.get(f"/workflow/{task_id}")
             assert health.status_code == 200 and task.status_code == 200
-            assert time.monotonic() - started < 1.0
+            # Held up, they would wait for a waiter to end (60 s); a loaded machine may take
+            # a second or more to answer at all (1.07 s once, under a full suite).
+            assert time.monotonic() - started < 10.0
 
         assert (await client.delete(f"/workflow/{task_id}")).status_code == 200
         answers = await asyncio.wait_for(asyncio.gather(*long_polls), 20)
