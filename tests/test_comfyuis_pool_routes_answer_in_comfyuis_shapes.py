@@ -17,7 +17,7 @@ from tests.fake_comfyui.schema import object_info
 from tests.support.cluster import Cluster
 from tests.support.live_router import LiveRouter
 
-TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "comfyui" / "traces"
+TRACES = Path(__file__).resolve().parent / "comfyui_traces"
 Answers = dict[str, httpx.Response]
 ROUTES = (
     "/object_info",

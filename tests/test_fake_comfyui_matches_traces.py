@@ -37,7 +37,7 @@ from PIL import Image
 
 from tests.fake_comfyui import FakeComfyUI
 
-TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "comfyui" / "traces"
+TRACES = Path(__file__).resolve().parent / "comfyui_traces"
 OBSERVERS = {
     "binary_text_event": "binary_text_event_observer",
     "two_clients_owner": "two_clients_observer",

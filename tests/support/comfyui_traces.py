@@ -2,8 +2,7 @@
 ComfyUI client: each websocket message's keys and value types against every recorded message of
 its type, binary frames' headers, the order message types first appear in, and HTTP answers.
 
-The traces live beside the project (`../shared/comfyui/traces`); tests that need them are skipped
-where they are absent.
+The traces are kept with the tests (`tests/comfyui_traces/`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "comfyui" / "traces"
+TRACES = Path(__file__).resolve().parents[1] / "comfyui_traces"
 # Dicts keyed by node ids or input names, not by fixed fields: their keys are not compared.
 KEYED_BY_ID = ("data.nodes", "data.current_inputs")
 
