@@ -125,9 +125,7 @@ class WorkflowListCreateView(APIView):
         wait = WaitQuerySerializer(data=request.query_params)
         wait.is_valid(raise_exception=True)
         seconds = wait.validated_data.get("wait")
-        key = submission_key(request)
-        # Asked first: a retry gets its task even where a new submission would be refused.
-        made = key_task(key) if key is not None else None
+        key, made = submission_key(request)
         if made is not None:
             return repeated_answer(made, seconds)
         submission = validate_submission(request.data)
@@ -166,21 +164,17 @@ class WorkflowListCreateView(APIView):
         return paginator.get_paginated_response([selectors.task_summary(t) for t in page or []])
 
 
-def submission_key(request: Request) -> idempotency.Keyed | None:
-    """The submission's `Idempotency-Key`, if it has one; a 400 naming the header if malformed."""
+def submission_key(request: Request) -> tuple[idempotency.Keyed | None, uuid.UUID | None]:
+    """`idempotency.look_up` of the request: a 400 naming the header for a malformed key, a
+    422 for a key used with another body."""
     try:
-        return idempotency.keyed(
+        return idempotency.look_up(
             request.headers.get(idempotency.HEADER),
             client_id=request.principal.client_id,
             body=request.data,
         )
     except ValueError as malformed:
         raise exceptions.ValidationError({idempotency.HEADER: [str(malformed)]}) from None
-
-
-def key_task(key: idempotency.Keyed) -> uuid.UUID | None:
-    try:
-        return idempotency.task_made_for(key)
     except idempotency.KeyReused as reused:
         raise KeyReusedError(str(reused)) from None
 
@@ -190,6 +184,11 @@ def repeated_answer(task_id: uuid.UUID, wait: float | None) -> HttpResponseBase:
     `wait`, the task once it ends as for a new one."""
     if wait is not None:
         return AskAgainAfter(partial(wait_for_end, task_id, wait), state=task_id)
+    return accepted(task_id)
+
+
+def accepted(task_id: uuid.UUID) -> Response:
+    """202 with the task's id: it is taken and not yet ended."""
     return Response(
         {"id": str(task_id)},
         status=status.HTTP_202_ACCEPTED,
@@ -202,11 +201,7 @@ def submitted_answer(request: Request, task: Task) -> Response:
     its id."""
     if task.is_finished:
         return Response(selectors.task_detail(task, base_url=base_url(request)))
-    return Response(
-        {"id": str(task.id)},
-        status=status.HTTP_202_ACCEPTED,
-        headers={"Location": f"/workflow/{task.id}"},
-    )
+    return accepted(task.id)
 
 
 class CheckedPage(LimitOffsetPagination):

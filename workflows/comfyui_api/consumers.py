@@ -31,8 +31,8 @@ from workflows.comfyui.events import (
 from workflows.comfyui_api.pool import server_features
 from workflows.models import Task
 from workflows.tasks import comfy_shapes
-from workflows.tasks.endings import unfinished_count
 from workflows.tasks.live import comfy_client_group
+from workflows.tasks.selectors import unfinished_count
 
 MAX_CLIENT_ID_CHARS = 256
 FORMAT_CODES = {content_type: code for code, content_type in IMAGE_FORMATS.items()}
@@ -155,10 +155,7 @@ class ComfyUIWebsocket(AsyncWebsocketConsumer):
         if not ended:
             return []
         waiting = unfinished_count()
-        return [
-            (str(task.pk), [json.dumps(m) for m in comfy_shapes.closing_messages(task, waiting)])
-            for task in ended
-        ]
+        return [(str(task.pk), comfy_shapes.closing_texts(task, waiting)) for task in ended]
 
 
 def plain_preview(frame: bytes) -> bytes | None:

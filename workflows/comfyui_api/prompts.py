@@ -29,7 +29,7 @@ from workflows.api.views import RETRY_AFTER_SECONDS, base_url
 from workflows.comfyui_api.errors import comfy_error, validation_answer
 from workflows.models import Task
 from workflows.tasks import comfy_shapes, idempotency, live, services
-from workflows.tasks.endings import unfinished_count
+from workflows.tasks.selectors import unfinished_count
 
 # `GET /history` without `max_items` answers at most this many, newest: ComfyUI answers its
 # whole history, which a router keeping HISTORY_LIMIT tasks could make megabytes of graphs.
@@ -105,11 +105,9 @@ class PromptView(ComfyView):
             return comfy_error(400, "invalid_prompt", "client_id must be a string of at most 256")
         submitter = principal(request).client_id
         try:
-            # Asked first: a retry must get its task even where a new prompt would be refused.
-            key = idempotency.keyed(
+            key, made = idempotency.look_up(
                 request.headers.get(idempotency.HEADER), client_id=submitter, body=body
             )
-            made = idempotency.task_made_for(key) if key is not None else None
         except ValueError as malformed:
             return comfy_error(400, "invalid_idempotency_key", f"{idempotency.HEADER}: {malformed}")
         except idempotency.KeyReused as reused:
@@ -167,17 +165,15 @@ def prompt_answer(task_id: uuid.UUID) -> Response:
 
 
 def chosen_prompt_id(value: Any) -> uuid.UUID | None | Response:
-    """The client's own prompt_id, honoured when it is a UUID no task has: the client follows
-    its prompt by that id, so one that cannot be kept is refused rather than replaced."""
+    """The client's own prompt_id, honoured when it is a UUID no task has (one some task has
+    fails the task's insert: see `post`): the client follows its prompt by that id, so one that
+    cannot be kept is refused rather than replaced."""
     if value is None:
         return None
     try:
-        chosen = uuid.UUID(str(value))
+        return uuid.UUID(str(value))
     except ValueError:
         return comfy_error(400, "invalid_prompt", "prompt_id must be a UUID")
-    if Task.objects.filter(pk=chosen).exists():
-        return comfy_error(400, "invalid_prompt", f"prompt_id {chosen} is already in use")
-    return chosen
 
 
 class QueueView(ComfyView):

@@ -30,7 +30,8 @@ from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
 from workflows.tasks import leases, metrics
-from workflows.tasks.endings import TaskError, announce_end, task_end, unfinished_count
+from workflows.tasks.endings import TaskError, announce_end, task_end
+from workflows.tasks.selectors import unfinished_count
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ output's name and `subfolder` the task's id (`workflows.comfyui_api.files`).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from workflows.comfyui.tracker import OUTPUT_KINDS
@@ -114,10 +115,11 @@ def status_message(queue_remaining: int, sid: str | None = None) -> dict[str, An
     return {"type": "status", "data": data}
 
 
-def closing_messages(task: Task, queue_remaining: int) -> list[dict[str, Any]]:
-    """What a ComfyUI websocket client hears once the task has ended, in ComfyUI's order:
-    `executed` of each node that made files (held back until the router stored them, so the
-    names it gives are ones `/view` serves), the end message, `status`, and the end marker."""
+def closing_texts(task: Task, queue_remaining: int) -> list[str]:
+    """What a ComfyUI websocket client hears once the task has ended, as the frames' JSON, in
+    ComfyUI's order: `executed` of each node that made files (held back until the router stored
+    them, so the names it gives are ones `/view` serves), the end message, `status`, and the end
+    marker."""
     prompt_id = str(task.id)
     messages: list[dict[str, Any]] = []
     if task.status == Task.Status.DONE:
@@ -140,4 +142,4 @@ def closing_messages(task: Task, queue_remaining: int) -> list[dict[str, Any]]:
     messages.append({"type": kind, "data": data})
     messages.append(status_message(queue_remaining))
     messages.append({"type": "executing", "data": {"node": None, "prompt_id": prompt_id}})
-    return messages
+    return [json.dumps(message) for message in messages]

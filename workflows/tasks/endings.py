@@ -8,7 +8,6 @@ nobody working on it (a cancel)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from downloads.services import cache_release_task
 from nodes.services import node_release_claim
 from workflows.models import Task
 from workflows.tasks import comfy_shapes, live, metrics, webhooks
+from workflows.tasks.selectors import unfinished_count
 
 logger = logging.getLogger(__name__)
 
@@ -134,18 +134,12 @@ async def tell_comfy_client(task: Task, queue_remaining: int | None = None) -> N
     stored: a client that asks `/history` on the end marker finds it finished."""
     if queue_remaining is None:
         queue_remaining = await database_sync_to_async(unfinished_count)()
-    messages = comfy_shapes.closing_messages(task, queue_remaining)
     await live.publish_comfy(
         task.comfy_client_id,
         task.submitted_by_id,
-        texts=[json.dumps(m) for m in messages],
+        texts=comfy_shapes.closing_texts(task, queue_remaining),
         prompt_id=str(task.pk),
     )
-
-
-def unfinished_count() -> int:
-    """ComfyUI's `queue_remaining`, over the pool: the prompts still waiting or running."""
-    return Task.objects.filter(status__in=Task.UNFINISHED).count()
 
 
 def task_durations(task: Task) -> tuple[float, float | None]:

@@ -59,6 +59,16 @@ def keyed(header: str | None, *, client_id: int | None, body: Any) -> Keyed | No
     )
 
 
+def look_up(
+    header: str | None, *, client_id: int | None, body: Any
+) -> tuple[Keyed | None, uuid.UUID | None]:
+    """A submission's key (None without the header) and the task it made already, if any:
+    asked before anything else, so a retry gets its task even where a new submission would be
+    refused. ValueError for a malformed key, KeyReused for another body."""
+    key = keyed(header, client_id=client_id, body=body)
+    return key, (task_made_for(key) if key is not None else None)
+
+
 def body_hash(body: Any) -> str:
     """The body as parsed, so a retry that spaces or orders its JSON otherwise is the same."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -174,3 +174,8 @@ def task_output_file(task_id: uuid.UUID, stored_name: str, *, seen_by: Principal
             path = outputs_dir(task.id) / stored_name
             return path if path.is_file() else None
     return None
+
+
+def unfinished_count() -> int:
+    """ComfyUI's `queue_remaining`, over the pool: the prompts still waiting or running."""
+    return Task.objects.filter(status__in=Task.UNFINISHED).count()

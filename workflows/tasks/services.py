@@ -269,15 +269,12 @@ def task_enforce_history_limit() -> int:
         old_ids.update(finished.filter(finished_at__lt=cutoff).values_list("id", flat=True))
     if not old_ids:
         return 0
-    Task.objects.filter(pk__in=old_ids, status__in=Task.FINISHED).delete()
-    for task_id in old_ids:
-        shutil.rmtree(outputs_dir(task_id), ignore_errors=True)
-    return len(old_ids)
+    return task_delete_finished(tasks=Task.objects.filter(pk__in=old_ids))
 
 
 def task_delete_finished(*, tasks: QuerySet[Task]) -> int:
-    """Deletes the finished ones of `tasks` with their output files (ComfyUI's `POST /history`
-    `delete` and `clear`); unfinished ones stay."""
+    """Deletes the finished ones of `tasks` with their output files (the history's limits,
+    ComfyUI's `POST /history` `delete` and `clear`); unfinished ones stay."""
     gone = list(tasks.filter(status__in=Task.FINISHED).values_list("id", flat=True))
     Task.objects.filter(pk__in=gone, status__in=Task.FINISHED).delete()
     for task_id in gone:
