@@ -10,7 +10,6 @@ API's inline images are (bounded work, at most 16 MiB and 8192² pixels).
 
 from __future__ import annotations
 
-import base64
 import filecmp
 import io
 import os
@@ -22,7 +21,7 @@ from PIL.PngImagePlugin import PngInfo
 from downloads.policy import check_file_name
 from workflows.comfyui_api.upload_parser import staging_path
 from workflows.comfyui_api.view_files import input_root, is_within, leaves_its_folder
-from workflows.graphs.builders.images import InvalidImage, decode_base64_image
+from workflows.graphs.builders.images import InvalidImage, check_image_bytes
 
 MAX_NAME_BYTES = 200  # leaves room for " (n)" within the 255 bytes file systems allow
 MAX_SUBFOLDER_CHARS = 1024
@@ -40,9 +39,9 @@ class UploadRefused(ValueError):
 
 
 def check_image(data: bytes, field: str) -> None:
-    """The API's own check of an inline image, which takes base64."""
+    """The API's own check of an inline image."""
     try:
-        decode_base64_image(base64.b64encode(data).decode("ascii"))
+        check_image_bytes(data)
     except InvalidImage as invalid:
         raise UploadRefused(field, str(invalid)) from None
 

@@ -157,6 +157,14 @@ def decode_base64_image(
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidImage("Not valid base64.") from None
+    return check_image_bytes(data, verify=verify, budget=budget)
+
+
+def check_image_bytes(
+    data: bytes, *, verify: bool = True, budget: ReadBudget | None = None
+) -> DecodedImage:
+    """`decode_base64_image`'s checks of an image's bytes (an upload's, say), as bounded."""
+    budget = budget or ReadBudget()
     if len(data) > MAX_INLINE_IMAGE_BYTES:
         raise InvalidImage(f"Image is larger than {MAX_INLINE_IMAGE_BYTES} bytes.")
     if data.startswith(_PNG_SIGNATURE):
