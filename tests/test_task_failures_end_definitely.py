@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.support.cluster import Cluster, comfyui_body, sampler_graph, tiny_graph
 
 
 def test_a_rejected_prompt_is_an_error_naming_the_node_and_input(cluster: Cluster) -> None:
     # The node said it had the checkpoint; it is gone since, so only the node can refuse it.
+    # (Said first: had the node been asked after the removal, no node would have it, and the
+    # task would rightly wait for one.)
+    wait_until_reported(cluster)
     (cluster.router.root_dir / "models" / "checkpoints" / "tiny.safetensors").unlink()
     task_id = cluster.submit(comfyui_body(sampler_graph(seed=5)))
     task = cluster.wait_for(task_id)
@@ -78,3 +83,15 @@ def test_a_task_past_its_deadline_is_interrupted_and_fails(cluster_factory) -> N
     assert any(r.path == "/interrupt" for r in node.log.requests)
     assert node.log.prompts[0].outcome == "interrupted"
     cluster.wait_for_node(node.url, "idle")
+
+
+def wait_until_reported(cluster: Cluster, timeout: float = 15) -> None:
+    """Until the router has stored what the cluster's node can run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with cluster.client() as client:
+            [node] = client.get("/cluster/nodes").json()["nodes"]
+        if node["capabilities_at"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the node never said what it can run")
