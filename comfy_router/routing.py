@@ -8,10 +8,11 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import re_path
 
+from comfy_router.consumers import DirectDispatch
 from workflows.routing import websocket_urlpatterns as workflow_websockets
 
 
-class NoRouteConsumer(AsyncWebsocketConsumer):
+class NoRouteConsumer(DirectDispatch, AsyncWebsocketConsumer):
     """Refuses the handshake: without it, the router raised for a path it does not know, which
     was a 500 and a traceback in the log."""
 

@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from comfy_router.auth import Principal
+from comfy_router.consumers import DirectDispatch
 from workflows.api.task_events import FINAL_CHECK_INTERVAL, final_if_ended, task_snapshot
 from workflows.models import Task
 from workflows.tasks.live import group_name
@@ -21,7 +22,7 @@ def task_visible(task_id: uuid.UUID, principal: Principal) -> bool:
     return principal.visible(Task.objects.filter(pk=task_id)).exists()
 
 
-class TaskWatchConsumer(AsyncJsonWebsocketConsumer):
+class TaskWatchConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """Sends the task's current state on connect, then every event until the final one; ignores
     whatever the client sends.
 

@@ -21,6 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from comfy_router.auth import Principal
+from comfy_router.consumers import DirectDispatch
 from workflows.api.task_events import FINAL_CHECK_INTERVAL
 from workflows.comfyui.events import (
     EVENT_PREVIEW_WITH_METADATA,
@@ -38,7 +39,7 @@ MAX_CLIENT_ID_CHARS = 256
 FORMAT_CODES = {content_type: code for code, content_type in IMAGE_FORMATS.items()}
 
 
-class ComfyUIWebsocket(AsyncWebsocketConsumer):
+class ComfyUIWebsocket(DirectDispatch, AsyncWebsocketConsumer):
     client_id = ""
     preview_metadata = False  # the client said it reads previews with metadata (event 4)
     checker: asyncio.Task[None] | None = None

@@ -22,6 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from comfy_router.background import spawn
+from comfy_router.consumers import DirectDispatch
 from comfy_router.wakeups import dispatch_wakeup
 from workflows.comfyui.client import EventStream
 from workflows.execution.idle_websockets import idle_websockets
@@ -174,7 +175,7 @@ def take_over(*, task_id: uuid.UUID, from_owner: str) -> tuple[Task, str] | None
     return None if owner is None else (task, owner)
 
 
-class ExecutorConsumer(AsyncConsumer):
+class ExecutorConsumer(DirectDispatch, AsyncConsumer):
     """Consumer of EXECUTE_CHANNEL in `worker` processes (scale-out)."""
 
     async def task_execute(self, message: dict[str, Any]) -> None:
