@@ -7,6 +7,12 @@ A process that runs a dispatcher (`serve`, `worker`) nudges its own, through an 
 loop: nudges that arrive during a dispatch pass make one more pass, not one each. A process
 without one (an API process when scaled out) sends the nudge through the channel layer to
 whichever dispatcher listens there.
+
+A `refill` nudge is one that can wait a moment: a run ended on a node that still holds its next
+prompt (queued ahead), so the node is busy for a whole prompt yet and has room for one more.
+The dispatcher gathers such nudges for up to REFILL_GATHER before its pass, so that one pass
+fills the room of every node that ended a prompt meanwhile, rather than one pass per prompt
+(`workflows.dispatch.loop`); any other nudge ends the gathering at once.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 DISPATCH_CHANNEL = "comfy-router-dispatch"
+REFILL_GATHER = 0.02  # seconds refill nudges are gathered before a pass
 
 
 class LocalDispatcher:
@@ -32,18 +39,20 @@ class LocalDispatcher:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._urgent: asyncio.Event | None = None
         self._downloads = False
 
-    def listen(self) -> asyncio.Event:
-        """Called by the dispatcher on its loop; nudges from this process set the event."""
+    def listen(self) -> tuple[asyncio.Event, asyncio.Event]:
+        """Called by the dispatcher on its loop; nudges from this process set the first event,
+        those that are not refills the second as well."""
         with self._lock:
             self._loop = asyncio.get_running_loop()
-            self._event = asyncio.Event()
-            return self._event
+            self._event, self._urgent = asyncio.Event(), asyncio.Event()
+            return self._event, self._urgent
 
     def stop_listening(self) -> None:
         with self._lock:
-            self._loop = self._event = None
+            self._loop = self._event = self._urgent = None
 
     def take_downloads(self) -> bool:
         """Whether a nudge asked to look for downloads since the last call."""
@@ -51,22 +60,25 @@ class LocalDispatcher:
             wanted, self._downloads = self._downloads, False
             return wanted
 
-    def nudge(self, *, downloads: bool = False) -> bool:
-        """Sets the event (from any thread); False when no dispatcher listens in this process."""
+    def nudge(self, *, downloads: bool = False, refill: bool = False) -> bool:
+        """Sets the events (from any thread); False when no dispatcher listens in this
+        process."""
         with self._lock:
-            loop, event = self._loop, self._event
+            loop, event, urgent = self._loop, self._event, self._urgent
             if loop is not None and downloads:
                 self._downloads = True
-        if loop is None or event is None or loop.is_closed():
+        if loop is None or event is None or urgent is None or loop.is_closed():
             return False
+        events = (event,) if refill and not downloads else (event, urgent)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        for each in events:
+            if running is loop:
+                each.set()
+            else:
+                loop.call_soon_threadsafe(each.set)
         return True
 
 
@@ -85,14 +97,15 @@ class LocalDispatcher:
 local_dispatcher = LocalDispatcher()
 
 
-async def dispatch_wakeup(*, downloads: bool = False) -> None:
-    if local_dispatcher.nudge(downloads=downloads):
+async def dispatch_wakeup(*, downloads: bool = False, refill: bool = False) -> None:
+    if local_dispatcher.nudge(downloads=downloads, refill=refill):
         return
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "dispatch.wakeup", "downloads": downloads, "refill": refill}
     try:
-        await layer.send(DISPATCH_CHANNEL, {"type": "dispatch.wakeup", "downloads": downloads})
+        await layer.send(DISPATCH_CHANNEL, message)
     except Exception:  # a full channel means a wake-up is already waiting
         logger.debug("dispatch wake-up not sent", exc_info=True)
 

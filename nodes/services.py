@@ -294,20 +294,21 @@ def node_claim(
     return bool(claimed)
 
 
-def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> None:
+def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> bool:
     """Ends one task's hold. The last one out turns the node `busy → idle`, remembering what ran
     for model affinity; while others remain (queued ahead), the node keeps the model of the
     latest, which it runs next. A node that went offline meanwhile stays offline; the health
-    monitor brings it back."""
+    monitor brings it back. True when the node still holds a task (one queued ahead)."""
     remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
     node = Node.objects.filter(pk=node_id)
     if node.filter(held__gt=1).update(held=F("held") - 1):
-        return
+        return True
     freed = node.filter(status=Status.BUSY).update(
         status=Status.IDLE, held=0, idle_since=timezone.now(), **remember
     )
     if not freed:
         node.update(held=0, **remember)
+    return False
 
 
 def node_reconcile_held(*, node_id: int, tasks: int) -> None:

@@ -1,7 +1,9 @@
 """A submission nudges the dispatcher only when a pass has something to do for it: a node to give
 it (idle, or busy with room in its queue: NODE__QUEUE_AHEAD), or files to fetch. While every node
-is full, the end of a run, which lets a node go, gives it the waiting task itself; a run that
-leaves its node idle nudges the dispatcher."""
+is full, the end of a run, which lets a node go, fills it: a node left idle is given the waiting
+task by the ending itself (a run that leaves its node idle with none nudges the dispatcher); a
+node that still holds its next prompt is left to the dispatcher's next pass with a refill nudge,
+which the dispatcher gathers with others (`comfy_router.wakeups`)."""
 
 from __future__ import annotations
 
@@ -86,9 +88,7 @@ def test_a_submission_with_room_in_a_busy_nodes_queue_nudges_the_dispatcher(
     assert nudges == [{}]
 
 
-def test_without_queue_ahead_a_busy_node_has_no_room(
-    nudges: list[Any], settings: Any
-) -> None:
+def test_without_queue_ahead_a_busy_node_has_no_room(nudges: list[Any], settings: Any) -> None:
     settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
     a_node(9001, status=Node.Status.BUSY, held=1)
     submit(comfyui_body(tiny_graph(1)))
@@ -137,13 +137,28 @@ def test_a_run_that_ends_with_no_task_for_its_node_nudges_the_dispatcher(
     assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
 
 
-def test_a_run_whose_node_takes_the_waiting_task_at_its_end_makes_no_nudge(
+def test_a_run_whose_node_still_holds_its_next_prompt_leaves_the_refill_to_the_dispatcher(
     nudges: list[Any], started: list[tuple[Task, str]]
 ) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
-    submit(comfyui_body(tiny_graph(2)))  # queued ahead behind the first
+    queued_ahead = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
     waiting = uuid.UUID(submit(comfyui_body(tiny_graph(3))))
+    nudges.clear()
+    run_and_end_first_task(node)
+    assert (nudges, started) == ([{"refill": True}], [])
+    assert Task.objects.get(pk=queued_ahead).node_id == node.pk
+    [(task, _, ahead)] = assign_nodes(keep_clients={}).started  # the dispatcher's pass
+    assert (task.pk, task.node_id, ahead) == (waiting, node.pk, True)
+
+
+def test_a_run_that_leaves_its_node_idle_gives_it_the_waiting_task_itself(
+    nudges: list[Any], started: list[tuple[Task, str]], settings: Any
+) -> None:
+    settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
     nudges.clear()
     run_and_end_first_task(node)
     [(task, _)] = started

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from comfy_router.background import spawn
 from comfy_router.owners import new_owner
-from comfy_router.wakeups import DISPATCH_CHANNEL, local_dispatcher
+from comfy_router.wakeups import DISPATCH_CHANNEL, REFILL_GATHER, local_dispatcher
 from nodes.models import RUNS_A_TASK, Node
 from nodes.services import node_reconcile_held
 from workflows.dispatch.downloads import prepare
@@ -54,7 +54,7 @@ async def run(stop: asyncio.Event) -> None:
         taken = await database_sync_to_async(leases.leases_expire_all)()
         if taken:
             logger.info("Resuming %d unfinished task(s) from the previous run", taken)
-    wakeup = local_dispatcher.listen()
+    wakeup, urgent = local_dispatcher.listen()
     waits = Waits(layer, stop, wakeup)
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
@@ -64,11 +64,15 @@ async def run(stop: asyncio.Event) -> None:
             if sweep:
                 next_sweep = loop.time() + SWEEP_INTERVAL
             wakeup.clear()  # nudges from now on make one more pass
+            urgent.clear()
             try:
                 await dispatch_once(sweep=sweep)
             except Exception:
                 logger.exception("Dispatch pass failed")
             await waits.next(timeout=max(0.0, next_sweep - loop.time()))
+            if not urgent.is_set() and loop.time() < next_sweep:
+                # Woken by refills alone (see `comfy_router.wakeups`): gather more first.
+                await waits.gather(urgent, timeout=min(REFILL_GATHER, next_sweep - loop.time()))
     finally:
         local_dispatcher.stop_listening()
         await waits.close()
@@ -102,8 +106,19 @@ class Waits:
             if received.exception() is not None:
                 logger.warning("Channel layer receive failed: %r", received.exception())
                 await asyncio.wait({self.stop}, timeout=timeout)  # not a busy loop
-            elif received.result().get("downloads"):
-                local_dispatcher.nudge(downloads=True)
+            else:  # as a nudge from this process
+                message = received.result()
+                local_dispatcher.nudge(
+                    downloads=bool(message.get("downloads")), refill=bool(message.get("refill"))
+                )
+
+    async def gather(self, urgent: asyncio.Event, timeout: float) -> None:
+        """Waits `timeout`, or less: until stop or a nudge that is not a refill."""
+        nudged = asyncio.ensure_future(urgent.wait())
+        try:
+            await asyncio.wait({self.stop, nudged}, timeout=timeout)
+        finally:
+            nudged.cancel()
 
     async def close(self) -> None:
         pending = [f for f in (self.stop, self.nudged, self.received) if f is not None]

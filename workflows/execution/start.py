@@ -31,7 +31,7 @@ from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
 from workflows.tasks import leases, metrics
-from workflows.tasks.endings import TaskError, announce_end, task_end
+from workflows.tasks.endings import Ended, TaskError, announce_end, task_end
 from workflows.tasks.selectors import unfinished_count
 
 logger = logging.getLogger(__name__)
@@ -106,48 +106,42 @@ async def run_task(
 
 
 async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
-    """Ends the task (`workflows.tasks.endings`) and gives ready tasks the node it let go (and
-    any other with room) in one trip to the database thread, then tells its client and starts
-    the next runs, without waiting for a pass of the dispatcher: with a prompt queued ahead on
-    the node, this refills its queue while the next prompt runs."""
-    refill = outcome.ran_on is not None
-    keep_clients = idle_websockets().offer() if refill and not settings.ROUTER.scaled_out else {}
+    """Ends the task (`workflows.tasks.endings`), tells its client, and gives the node it let go
+    its next task without waiting for a pass of the dispatcher.
+
+    A node left idle is given its next task in the same trip to the database thread as the end.
+    A node that still holds its next prompt (queued ahead) is busy for a whole prompt yet: its
+    refill goes to the dispatcher as a refill nudge, which gathers those of every node that ends
+    a prompt meanwhile into one pass (`comfy_router.wakeups`)."""
+    ran_on = outcome.ran_on
+    keep_clients = (
+        idle_websockets().offer() if ran_on is not None and not settings.ROUTER.scaled_out else {}
+    )
     try:
-        finished, assigned, queue_remaining = await database_sync_to_async(_end_and_assign)(
-            task, owner, outcome, keep_clients=keep_clients if refill else None
+        ended, assigned, queue_remaining = await database_sync_to_async(_end_and_assign)(
+            task, owner, outcome, keep_clients=keep_clients
         )
-        if finished is None:
+        if ended is None:
             return
-        await announce_end(finished, queue_remaining=queue_remaining)
+        await announce_end(ended.task, queue_remaining=queue_remaining)
         await start_runs(assigned)
     finally:
         if keep_clients:
             idle_websockets().withdraw(keep_clients)
-    if refill and all(t.node_id != outcome.ran_on for t, _, _ in assigned.started):
+    if ran_on is None:
+        return
+    if ended.node_holds_more:
+        await dispatch_wakeup(refill=True)
+    elif all(t.node_id != ran_on for t, _, _ in assigned.started):
         await dispatch_wakeup()  # the node may have room now: a submission would not nudge
 
 
 def _end_and_assign(
-    task: Task, owner: str, outcome: Outcome, *, keep_clients: dict[int, list[str]] | None
-) -> tuple[Task | None, Assigned, int | None]:
-    """`_end`, then (`keep_clients` given: the run let go of a node) `assign_nodes`; for a
-    ComfyUI-style client's task, also the queue length its closing `status` tells, read in
-    the same trip to the database thread."""
-    finished = _end(task, owner, outcome)
-    if finished is None:
-        return None, Assigned(), None
-    queue_remaining = unfinished_count() if finished.comfy_client_id else None
-    if keep_clients is None:
-        return finished, Assigned(), queue_remaining
-    try:
-        return finished, assign_nodes(keep_clients=keep_clients), queue_remaining
-    except Exception:  # the task has ended; its node is the dispatcher's to fill then
-        logger.exception("Assigning nodes after task %s ended failed", task.pk)
-        return finished, Assigned(), queue_remaining
-
-
-def _end(task: Task, owner: str, outcome: Outcome) -> Task | None:
-    finished = task_end(
+    task: Task, owner: str, outcome: Outcome, *, keep_clients: dict[int, list[str]]
+) -> tuple[Ended | None, Assigned, int | None]:
+    """`task_end` for the run, then `assign_nodes` if it left its node idle; for a ComfyUI-style
+    client's task, also the queue length its closing `status` tells."""
+    ended = task_end(
         task_id=task.pk,
         status=outcome.status,
         error=outcome.error,
@@ -158,9 +152,22 @@ def _end(task: Task, owner: str, outcome: Outcome) -> Task | None:
         comfy_history=outcome.history,
         held=task,
     )
-    if finished is not None and outcome.node_idle is not None:
+    if ended is None:
+        return None, Assigned(), None
+    if outcome.node_idle is not None:
         metrics.node_idle_gap(outcome.node_idle)
-    return finished
+    queue_remaining = unfinished_count() if ended.task.comfy_client_id else None
+    if outcome.ran_on is None or ended.node_holds_more:
+        return ended, Assigned(), queue_remaining
+    return ended, _assign(task, keep_clients), queue_remaining
+
+
+def _assign(task: Task, keep_clients: dict[int, list[str]]) -> Assigned:
+    try:
+        return assign_nodes(keep_clients=keep_clients)
+    except Exception:  # the task has ended; its node is the dispatcher's to fill then
+        logger.exception("Assigning nodes after task %s ended failed", task.pk)
+        return Assigned()
 
 
 def take_over(*, task_id: uuid.UUID, from_owner: str) -> tuple[Task, str] | None:

@@ -58,8 +58,15 @@ class NodeState:
 def task_to_run(task_id: uuid.UUID) -> Task | None:
     """The running task as a run needs it, with its node's URL and token; None when the task is
     not running (any more)."""
-    running = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, node__isnull=False)
-    return running.select_related("node").only(*RUN_FIELDS).first()
+    return tasks_to_run([task_id]).get(task_id)
+
+
+def tasks_to_run(task_ids: list[uuid.UUID]) -> dict[uuid.UUID, Task]:
+    """`task_to_run` of each task, in one query (by id; those not running left out)."""
+    if not task_ids:
+        return {}
+    running = Task.objects.filter(pk__in=task_ids, status=Task.Status.RUNNING, node__isnull=False)
+    return {task.pk: task for task in running.select_related("node").only(*RUN_FIELDS)}
 
 
 @dataclass(frozen=True)
@@ -339,15 +346,20 @@ def assign_nodes(*, keep_clients: dict[int, list[str]]) -> Assigned:
     assigned = Assigned()
     unused = {node_id: list(ids) for node_id, ids in keep_clients.items()}
     with transaction.atomic():
+        started: list[tuple[uuid.UUID, str, bool]] = []
         for pair, ahead in choice.assignments:
             task, node = pair.task, pair.node
             owner = _start(task, node, ahead=ahead, client_ids=unused.get(node.pk, []))
             if owner is None:
                 continue
             metrics.task_started(task, warm=pair.warm, ahead=ahead)
-            running = task_to_run(task.pk)
-            if running is not None:
-                assigned.started.append((running, owner, ahead))
+            started.append((task.pk, owner, ahead))
+        running = tasks_to_run([task_id for task_id, _, _ in started])
+        assigned.started = [
+            (running[task_id], owner, ahead)
+            for task_id, owner, ahead in started
+            if task_id in running
+        ]
         to_take_back = [steal.task.pk for steal in choice.steals]
         to_take_back += [task.pk for task in choice.fair_steals]
         for task_id in to_take_back:

@@ -46,6 +46,12 @@ class TaskError:
         return data
 
 
+@dataclass(frozen=True)
+class Ended:
+    task: Task  # as it ended
+    node_holds_more: bool  # the node it ran on still holds a task (one queued ahead)
+
+
 def task_end(
     *,
     task_id: uuid.UUID,
@@ -57,7 +63,7 @@ def task_end(
     ran_on: int | None = None,
     held: Task | None = None,
     comfy_history: dict[str, Any] | None = None,
-) -> Task | None:
+) -> Ended | None:
     """Ends the task once, in one transaction with the release of `ran_on` (the node the run
     held), and lets go of its cache pins after; returns the task as it ended, or None when it
     was not this caller's to end (already ended, or the lease `owner` was lost to another run).
@@ -97,14 +103,13 @@ def task_end(
         else:
             tasks = Task.objects.select_related("node").defer("graph", "preview")
             finished = tasks.get(pk=task_id)
-        if ran_on is not None:
-            node_release_claim(
-                node_id=ran_on, ran_model=finished.main_model, ran_loras=finished.loras
-            )
+        node_holds_more = ran_on is not None and node_release_claim(
+            node_id=ran_on, ran_model=finished.main_model, ran_loras=finished.loras
+        )
         metrics.task_finished(finished)
     if finished.files:
         cache_release_task(task_id=task_id)  # its files may be evicted now
-    return finished
+    return Ended(finished, node_holds_more)
 
 
 async def announce_end(task: Task, *, queue_remaining: int | None = None) -> None:
@@ -163,9 +168,10 @@ async def finish(
 ) -> Task | None:
     """`task_end` of a task no node runs (its download, say), then `announce_end`. A run's
     ending also lets go of its node: `workflows.execution.start.end_run`."""
-    finished = await database_sync_to_async(task_end)(
+    ended = await database_sync_to_async(task_end)(
         task_id=task_id, status=status, error=error, owner=owner
     )
-    if finished is not None:
-        await announce_end(finished)
-    return finished
+    if ended is None:
+        return None
+    await announce_end(ended.task)
+    return ended.task

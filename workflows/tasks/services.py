@@ -205,8 +205,8 @@ def task_request_cancel(*, task_id: uuid.UUID) -> Task:
         owner=None,
     )
     if cancelled is not None:
-        async_to_sync(announce_end)(cancelled)
-        return cancelled
+        async_to_sync(announce_end)(cancelled.task)
+        return cancelled.task
     marked = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
         cancel_requested=True
     )
