@@ -73,12 +73,25 @@ def test_release_makes_the_node_idle_again_and_remembers_what_it_ran() -> None:
     node = make_nodes(1)[0]
     before = Node.objects.get(pk=node.pk).idle_since
     assert node_claim(node_id=node.pk)
-    node_release_claim(node_id=node.pk, ran_model="sdxl.safetensors", ran_loras=["a.safetensors"])
+    holds_more = node_release_claim(
+        node_id=node.pk, ran_model="sdxl.safetensors", ran_loras=["a.safetensors"]
+    )
+    assert holds_more is False
     released = Node.objects.get(pk=node.pk)
     assert (released.status, released.held) == ("idle", 0)
     assert (released.last_model, released.last_loras) == ("sdxl.safetensors", ["a.safetensors"])
     assert released.idle_since > before
     assert node_claim(node_id=node.pk)
+
+
+def test_a_release_says_the_node_still_holds_a_task_queued_ahead() -> None:
+    node = make_nodes(1)[0]
+    assert node_claim(node_id=node.pk)
+    assert node_claim(node_id=node.pk, ahead=True)
+    assert node_release_claim(node_id=node.pk) is True
+    assert (status_of(node), Node.objects.get(pk=node.pk).held) == ("busy", 1)
+    assert node_release_claim(node_id=node.pk) is False
+    assert status_of(node) == "idle"
 
 
 def test_a_release_without_a_model_keeps_the_one_the_node_last_ran() -> None:
