@@ -69,16 +69,17 @@ class LocalDispatcher:
                 self._downloads = True
         if loop is None or event is None or urgent is None or loop.is_closed():
             return False
-        events = (event,) if refill and not downloads else (event, urgent)
+        # Both in one callback: set one at a time from another thread, the dispatcher could wake
+        # on the first and see the nudge as a refill.
+        events = (event,) if refill and not downloads else (urgent, event)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for each in events:
-            if running is loop:
-                each.set()
-            else:
-                loop.call_soon_threadsafe(each.set)
+        if running is loop:
+            set_all(events)
+        else:
+            loop.call_soon_threadsafe(set_all, events)
         return True
 
 
@@ -92,6 +93,11 @@ class LocalDispatcher:
             return False
         asyncio.run_coroutine_threadsafe(coroutine, loop)
         return True
+
+
+def set_all(events: tuple[asyncio.Event, ...]) -> None:
+    for event in events:
+        event.set()
 
 
 local_dispatcher = LocalDispatcher()
