@@ -12,7 +12,8 @@ A `refill` nudge is one that can wait a moment: a run ended on a node that still
 prompt (queued ahead), so the node is busy for a whole prompt yet and has room for one more.
 The dispatcher gathers such nudges for up to REFILL_GATHER before its pass, so that one pass
 fills the room of every node that ended a prompt meanwhile, rather than one pass per prompt
-(`workflows.dispatch.loop`); any other nudge ends the gathering at once.
+(`workflows.dispatch.loop`); any other nudge of this process ends the gathering at once (a
+wake-up message from another process is seen when the gathering ends).
 """
 
 from __future__ import annotations

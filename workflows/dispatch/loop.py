@@ -70,7 +70,7 @@ async def run(stop: asyncio.Event) -> None:
             except Exception:
                 logger.exception("Dispatch pass failed")
             await waits.next(timeout=max(0.0, next_sweep - loop.time()))
-            if not urgent.is_set() and loop.time() < next_sweep:
+            if not urgent.is_set() and not stop.is_set() and loop.time() < next_sweep:
                 # Woken by refills alone (see `comfy_router.wakeups`): gather more first.
                 await waits.gather(urgent, timeout=min(REFILL_GATHER, next_sweep - loop.time()))
     finally:
@@ -113,10 +113,13 @@ class Waits:
                 )
 
     async def gather(self, urgent: asyncio.Event, timeout: float) -> None:
-        """Waits `timeout`, or less: until stop or a nudge that is not a refill."""
+        """Waits `timeout`, or less: until stop or a nudge from this process that is not a
+        refill (a wake-up message from another process waits for the pass after it)."""
         nudged = asyncio.ensure_future(urgent.wait())
         try:
-            await asyncio.wait({self.stop, nudged}, timeout=timeout)
+            await asyncio.wait(
+                {self.stop, nudged}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             nudged.cancel()
 
