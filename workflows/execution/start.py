@@ -31,7 +31,13 @@ from workflows.execution.run_requests import run_requests
 from workflows.models import Task
 from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
 from workflows.tasks import leases, metrics
-from workflows.tasks.endings import Ended, TaskError, announce_end, task_end
+from workflows.tasks.endings import (
+    Ended,
+    TaskError,
+    announce_end,
+    task_end,
+    tell_comfy_client_soon,
+)
 from workflows.tasks.selectors import unfinished_count
 
 logger = logging.getLogger(__name__)
@@ -118,12 +124,12 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
         idle_websockets().offer() if ran_on is not None and not settings.ROUTER.scaled_out else {}
     )
     try:
-        ended, assigned, queue_remaining = await database_sync_to_async(_end_and_assign)(
+        ended, assigned = await database_sync_to_async(_end_and_assign)(
             task, owner, outcome, keep_clients=keep_clients
         )
         if ended is None:
             return
-        await announce_end(ended.task, queue_remaining=queue_remaining)
+        await announce_end(ended.task, comfy_client_told=True)
         await start_runs(assigned)
     finally:
         if keep_clients:
@@ -138,9 +144,10 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
 
 def _end_and_assign(
     task: Task, owner: str, outcome: Outcome, *, keep_clients: dict[int, list[str]]
-) -> tuple[Ended | None, Assigned, int | None]:
-    """`task_end` for the run, then `assign_nodes` if it left its node idle; for a ComfyUI-style
-    client's task, also the queue length its closing `status` tells."""
+) -> tuple[Ended | None, Assigned]:
+    """`task_end` for the run, then `assign_nodes` if it left its node idle. A ComfyUI-style
+    client is told of the end in between, as soon as it is stored: such a client waits for its
+    end marker before it posts its next prompt."""
     ended = task_end(
         task_id=task.pk,
         status=outcome.status,
@@ -153,13 +160,14 @@ def _end_and_assign(
         held=task,
     )
     if ended is None:
-        return None, Assigned(), None
+        return None, Assigned()
     if outcome.node_idle is not None:
         metrics.node_idle_gap(outcome.node_idle)
-    queue_remaining = unfinished_count() if ended.task.comfy_client_id else None
+    if ended.task.comfy_client_id:
+        tell_comfy_client_soon(ended.task, unfinished_count())
     if outcome.ran_on is None or ended.node_holds_more:
-        return ended, Assigned(), queue_remaining
-    return ended, _assign(task, keep_clients), queue_remaining
+        return ended, Assigned()
+    return ended, _assign(task, keep_clients)
 
 
 def _assign(task: Task, keep_clients: dict[int, list[str]]) -> Assigned:

@@ -112,9 +112,12 @@ def task_end(
     return Ended(finished, node_holds_more)
 
 
-async def announce_end(task: Task, *, queue_remaining: int | None = None) -> None:
-    """Tells the task's watchers and its webhook how it ended (`queue_remaining`: the pool's
-    unfinished tasks, for a ComfyUI-style client's closing `status`, if already read)."""
+async def announce_end(
+    task: Task, *, queue_remaining: int | None = None, comfy_client_told: bool = False
+) -> None:
+    """Tells the task's watchers and its webhook how it ended, and its ComfyUI-style client
+    unless `comfy_client_told` (`queue_remaining`: the pool's unfinished tasks, for that
+    client's closing `status`, if already read)."""
     error = (task.error or {}).get("message")
     waited, ran = task_durations(task)
     took = f"waited {waited:.1f} s" + ("" if ran is None else f", ran {ran:.1f} s")
@@ -127,9 +130,9 @@ async def announce_end(task: Task, *, queue_remaining: int | None = None) -> Non
             "ran_seconds": None if ran is None else round(ran, 3),
         },
     )
-    await live.publish(task.pk, live.final_event(task))
-    if task.comfy_client_id:
+    if task.comfy_client_id and not comfy_client_told:
         await tell_comfy_client(task, queue_remaining)
+    await live.publish(task.pk, live.final_event(task))
     if task.webhook_url:
         webhooks.deliver_soon(task)
 
@@ -140,6 +143,17 @@ async def tell_comfy_client(task: Task, queue_remaining: int | None = None) -> N
     if queue_remaining is None:
         queue_remaining = await database_sync_to_async(unfinished_count)()
     await live.publish_comfy(
+        task.comfy_client_id,
+        task.submitted_by_id,
+        texts=comfy_shapes.closing_texts(task, queue_remaining),
+        prompt_id=str(task.pk),
+    )
+
+
+def tell_comfy_client_soon(task: Task, queue_remaining: int) -> None:
+    """`tell_comfy_client` from the database thread, without waiting for it: handed to the
+    event loop (see `live.publish_comfy_soon`)."""
+    live.publish_comfy_soon(
         task.comfy_client_id,
         task.submitted_by_id,
         texts=comfy_shapes.closing_texts(task, queue_remaining),
