@@ -14,11 +14,14 @@ import asyncio
 import json
 import struct
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db.models import Q
+from django.utils import timezone
 
 from comfy_router.auth import Principal
 from comfy_router.consumers import DirectDispatch
@@ -61,16 +64,14 @@ class ComfyUIWebsocket(DirectDispatch, AsyncWebsocketConsumer):
         waiting = await database_sync_to_async(unfinished_count)()
         status = comfy_shapes.status_message(waiting, sid=self.client_id)
         await self.send(text_data=json.dumps(status))
-        # Which of its prompts are still to end is looked up after the status, off the path of
-        # a client that opens its websocket and then posts.
-        self.checker = asyncio.ensure_future(self.check_for_ends())
+        self.checker = asyncio.ensure_future(self.check_for_ends(opened=timezone.now()))
 
-    def unfinished(self) -> list[str]:
-        """This client's prompts still to end."""
+    def unfinished(self, since: datetime) -> list[str]:
+        """This client's prompts still to end, or ended `since`."""
         mine = Task.objects.filter(
+            Q(status__in=Task.UNFINISHED) | Q(finished_at__gte=since),
             comfy_client_id=self.client_id,
             submitted_by_id=self.principal.client_id,  # the same group as comfy_client_group's
-            status__in=Task.UNFINISHED,
         )
         return [str(pk) for pk in mine.values_list("pk", flat=True)]
 
@@ -136,10 +137,18 @@ class ComfyUIWebsocket(DirectDispatch, AsyncWebsocketConsumer):
         for text in texts:
             await self.send(text_data=text)
 
-    async def check_for_ends(self) -> None:
-        self.watched.update(await database_sync_to_async(self.unfinished)())
+    async def check_for_ends(self, opened: datetime) -> None:
+        """Every FINAL_CHECK_INTERVAL, closes the prompts watched here that ended unheard. Which
+        of the client's prompts were still to end when the websocket opened is looked up with
+        the first check, not at once: a client posts the moment it has its first status, and
+        that lookup would hold up its POST on the database thread."""
+        first = True
         while True:
             await asyncio.sleep(FINAL_CHECK_INTERVAL)
+            if first:
+                first = False
+                self.watched.update(await database_sync_to_async(self.unfinished)(opened))
+                self.watched -= self.ended
             if not self.watched:
                 continue
             for prompt_id, texts in await database_sync_to_async(self.unheard_ends)():
