@@ -25,14 +25,14 @@ def test_a_busy_node_whose_task_was_deleted_is_idle_after_a_sweep() -> None:
         prompt_id=str(uuid.uuid4()), lease_owner="a-run",
     )
     task.delete()
-    plan_pass(sweep=True, downloads=False, keep_clients={})
+    plan_pass(sweep=True, downloads=False)
     node.refresh_from_db()
     assert (node.status, node.held) == (Node.Status.IDLE, 0)
 
 
 def test_an_offline_node_still_claimed_by_no_task_loses_the_claim_and_stays_offline() -> None:
     node = a_held_node(9002, status=Node.Status.OFFLINE)
-    plan_pass(sweep=True, downloads=False, keep_clients={})
+    plan_pass(sweep=True, downloads=False)
     node.refresh_from_db()
     assert (node.status, node.held) == (Node.Status.OFFLINE, 0)
 
@@ -43,7 +43,7 @@ def test_a_node_whose_task_runs_stays_busy() -> None:
         type=Task.Type.COMFYUI, params={}, graph={}, status=Task.Status.RUNNING, node=node,
         prompt_id=str(uuid.uuid4()), lease_owner="a-run", lease_expires_at=None,
     )
-    plan_pass(sweep=False, downloads=False, keep_clients={})
-    plan_pass(sweep=True, downloads=False, keep_clients={})
+    plan_pass(sweep=False, downloads=False)
+    plan_pass(sweep=True, downloads=False)
     node.refresh_from_db()
     assert (node.status, node.held) == (Node.Status.BUSY, 1)

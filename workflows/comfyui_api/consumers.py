@@ -51,6 +51,9 @@ class ComfyUIWebsocket(DirectDispatch, AsyncWebsocketConsumer):
     held_preview: bytes | None = None
 
     async def connect(self) -> None:
+        # Before it joins its group: a prompt that ends from here on is either heard or, ended
+        # since this time, found by the first check.
+        opened = timezone.now()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.client_id = (query.get("clientId") or [""])[0][:MAX_CLIENT_ID_CHARS]
         if not self.client_id:
@@ -64,7 +67,7 @@ class ComfyUIWebsocket(DirectDispatch, AsyncWebsocketConsumer):
         waiting = await database_sync_to_async(unfinished_count)()
         status = comfy_shapes.status_message(waiting, sid=self.client_id)
         await self.send(text_data=json.dumps(status))
-        self.checker = asyncio.ensure_future(self.check_for_ends(opened=timezone.now()))
+        self.checker = asyncio.ensure_future(self.check_for_ends(opened))
 
     def unfinished(self, since: datetime) -> list[str]:
         """This client's prompts still to end, or ended `since`."""

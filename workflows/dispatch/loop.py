@@ -34,7 +34,7 @@ from comfy_router.wakeups import DISPATCH_CHANNEL, REFILL_GATHER, local_dispatch
 from nodes.models import RUNS_A_TASK, Node
 from nodes.services import node_reconcile_held
 from workflows.dispatch.downloads import prepare
-from workflows.execution.idle_websockets import idle_websockets
+from workflows.execution.idle_websockets import IdleWebsockets, idle_websockets
 from workflows.execution.start import start_run, start_runs
 from workflows.models import Task
 from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
@@ -139,7 +139,13 @@ class Pass:
     assigned: Assigned  # tasks given a node, and queued-ahead ones asked to move
 
 
-def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, list[str]]) -> Pass:
+def plan_pass(
+    *,
+    sweep: bool,
+    downloads: bool,
+    websockets: IdleWebsockets | None = None,
+    offered: dict[int, list[str]] | None = None,
+) -> Pass:
     """All of a pass's reads and writes, in one trip to the database thread. Leases ran out
     only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
     taken_over = []
@@ -154,15 +160,22 @@ def plan_pass(*, sweep: bool, downloads: bool, keep_clients: dict[int, list[str]
     started = start_downloads() if sweep or downloads else []
     if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
         local_dispatcher.nudge(downloads=True)
+    # The idle websockets are offered here, on the database thread, right before the nodes are
+    # chosen: offered on the event loop, they were held from a run's ending that gave their node
+    # its tasks meanwhile, which then opened new ones.
+    keep_clients = websockets.offer() if websockets is not None else {}
+    if offered is not None:
+        offered.update(keep_clients)
     return Pass(taken_over, started, assign_nodes(keep_clients=keep_clients))
 
 
 async def dispatch_once(*, sweep: bool = True) -> None:
     downloads = local_dispatcher.take_downloads()
-    keep_clients = {} if settings.ROUTER.scaled_out else idle_websockets().offer()
+    websockets = None if settings.ROUTER.scaled_out else idle_websockets()
+    offered: dict[int, list[str]] = {}
     try:
         decided = await database_sync_to_async(plan_pass)(
-            sweep=sweep, downloads=downloads, keep_clients=keep_clients
+            sweep=sweep, downloads=downloads, websockets=websockets, offered=offered
         )
         for task, owner in decided.taken_over:
             await start_run(task, owner, fresh=False)
@@ -170,8 +183,8 @@ async def dispatch_once(*, sweep: bool = True) -> None:
             spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
         await start_runs(decided.assigned)
     finally:
-        if keep_clients:
-            idle_websockets().withdraw(keep_clients)
+        if websockets is not None and offered:
+            websockets.withdraw(offered)
 
 
 def take_over_expired_runs() -> list[tuple[Task, str]]:

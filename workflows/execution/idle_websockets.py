@@ -9,12 +9,18 @@ websocket, so as many may wait here for it. The task is then started under the w
 
 While a websocket waits, what the node sends on it (queue status broadcasts) is read and
 dropped, so the node never waits on us; nothing of a task can come before its prompt is sent.
+
+Everything here runs on the event loop but `offer`, which a dispatch pass and a run's ending
+call on the database thread right before they choose nodes (offered earlier, on the loop, the
+websockets were held from whichever of them came first to the database thread), and `withdraw`:
+the lists they read are guarded by a lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from django.conf import settings
 
@@ -32,6 +38,7 @@ class IdleWebsockets:
         # node → [(its URL then, the websocket, the reader that waits on it)], oldest first
         self._waiting: dict[int, list[tuple[str, EventStream, asyncio.Task[None]]]] = {}
         self._offered: set[str] = set()  # client ids a pass under way may give a task
+        self._lock = threading.Lock()
 
     def offer(self) -> dict[int, list[str]]:
         """Node → client ids of its idle websockets not offered to another pass already: a task
@@ -39,20 +46,24 @@ class IdleWebsockets:
         reads the pool while the last one's runs have yet to take their websockets), and two
         tasks under one client id would share a websocket that ComfyUI gives only one of them:
         `withdraw` what was offered once the pass has started its runs."""
-        offered = {
-            node_id: [
-                entry[1].client_id for entry in entries if entry[1].client_id not in self._offered
-            ]
-            for node_id, entries in self._waiting.items()
-        }
-        offered = {node_id: ids for node_id, ids in offered.items() if ids}
-        for ids in offered.values():
-            self._offered.update(ids)
-        return offered
+        with self._lock:
+            offered = {
+                node_id: [
+                    entry[1].client_id
+                    for entry in entries
+                    if entry[1].client_id not in self._offered
+                ]
+                for node_id, entries in self._waiting.items()
+            }
+            offered = {node_id: ids for node_id, ids in offered.items() if ids}
+            for ids in offered.values():
+                self._offered.update(ids)
+            return offered
 
     def withdraw(self, offered: dict[int, list[str]]) -> None:
-        for ids in offered.values():
-            self._offered.difference_update(ids)
+        with self._lock:
+            for ids in offered.values():
+                self._offered.difference_update(ids)
 
     def keep(self, node_id: int, url: str, websocket: EventStream) -> None:
         """Keeps the websocket a run opened to the node at `url`."""
@@ -60,22 +71,26 @@ class IdleWebsockets:
         if limit <= 0 or not websocket.open:
             spawn(websocket.close(), name=f"close-websocket-{node_id}")
             return
-        entries = self._waiting.setdefault(node_id, [])
-        while len(entries) >= 1 + settings.ROUTER.queue_ahead:
-            _, oldest, reader = entries.pop(0)
-            reader.cancel()
+        with self._lock:
+            entries = self._waiting.setdefault(node_id, [])
+            dropped = []
+            while len(entries) >= 1 + settings.ROUTER.queue_ahead:
+                dropped.append(entries.pop(0))
+            reader = spawn(self._wait(node_id, websocket, limit), name=f"idle-websocket-{node_id}")
+            entries.append((url, websocket, reader))
+        for _, oldest, oldest_reader in dropped:
+            oldest_reader.cancel()
             spawn(oldest.close(), name=f"close-websocket-{node_id}")
-        reader = spawn(self._wait(node_id, websocket, limit), name=f"idle-websocket-{node_id}")
-        entries.append((url, websocket, reader))
 
     async def take(self, node_id: int, url: str, client_id: str) -> EventStream | None:
         """The node's idle websocket under `client_id`, still open, if the node is still at
         `url` (an operator may have moved it); None otherwise."""
-        entries = self._waiting.get(node_id, [])
-        waiting = next((entry for entry in entries if entry[1].client_id == client_id), None)
-        if waiting is None or waiting[0] != url:
-            return None
-        entries.remove(waiting)
+        with self._lock:
+            entries = self._waiting.get(node_id, [])
+            waiting = next((entry for entry in entries if entry[1].client_id == client_id), None)
+            if waiting is None or waiting[0] != url:
+                return None
+            entries.remove(waiting)
         _, websocket, reader = waiting
         reader.cancel()  # a receive cancelled loses no message (websockets' recv)
         await asyncio.gather(reader, return_exceptions=True)
@@ -94,13 +109,14 @@ class IdleWebsockets:
         except Exception:  # whatever the node sent, this websocket is done with
             logger.debug("Idle websocket of node %s failed", node_id, exc_info=True)
         # Not taken in time, or closed by the node: let it go.
-        entries = self._waiting.get(node_id, [])
-        for entry in entries:
-            if entry[1] is websocket:
-                entries.remove(entry)
-                break
-        if not entries:
-            self._waiting.pop(node_id, None)
+        with self._lock:
+            entries = self._waiting.get(node_id, [])
+            for entry in entries:
+                if entry[1] is websocket:
+                    entries.remove(entry)
+                    break
+            if not entries:
+                self._waiting.pop(node_id, None)
         await websocket.close()
 
 

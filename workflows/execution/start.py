@@ -25,7 +25,7 @@ from comfy_router.background import spawn
 from comfy_router.consumers import DirectDispatch
 from comfy_router.wakeups import dispatch_wakeup
 from workflows.comfyui.client import EventStream
-from workflows.execution.idle_websockets import idle_websockets
+from workflows.execution.idle_websockets import IdleWebsockets, idle_websockets
 from workflows.execution.run import Outcome, TaskRun
 from workflows.execution.run_requests import run_requests
 from workflows.models import Task
@@ -120,20 +120,19 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     refill goes to the dispatcher as a refill nudge, which gathers those of every node that ends
     a prompt meanwhile into one pass (`comfy_router.wakeups`)."""
     ran_on = outcome.ran_on
-    keep_clients = (
-        idle_websockets().offer() if ran_on is not None and not settings.ROUTER.scaled_out else {}
-    )
+    websockets = idle_websockets() if not settings.ROUTER.scaled_out else None
+    offered: dict[int, list[str]] = {}
     try:
         ended, assigned = await database_sync_to_async(_end_and_assign)(
-            task, owner, outcome, keep_clients=keep_clients
+            task, owner, outcome, websockets=websockets, offered=offered
         )
         if ended is None:
             return
         await announce_end(ended.task, comfy_client_told=True)
         await start_runs(assigned)
     finally:
-        if keep_clients:
-            idle_websockets().withdraw(keep_clients)
+        if websockets is not None and offered:
+            websockets.withdraw(offered)
     if ran_on is None:
         return
     if ended.node_holds_more:
@@ -143,11 +142,18 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
 
 
 def _end_and_assign(
-    task: Task, owner: str, outcome: Outcome, *, keep_clients: dict[int, list[str]]
+    task: Task,
+    owner: str,
+    outcome: Outcome,
+    *,
+    websockets: IdleWebsockets | None,
+    offered: dict[int, list[str]],
 ) -> tuple[Ended | None, Assigned]:
-    """`task_end` for the run, then `assign_nodes` if it left its node idle. A ComfyUI-style
-    client is told of the end in between, as soon as it is stored: such a client waits for its
-    end marker before it posts its next prompt."""
+    """`task_end` for the run, then `assign_nodes` if it left its node idle, offering it the
+    idle `websockets` (what was offered is put in `offered`, for the caller to withdraw once the
+    runs have started): offered only then, or a refill left to the dispatcher would hold them
+    from a pass meanwhile. A ComfyUI-style client is told of the end in between, as soon as it
+    is stored: such a client waits for its end marker before it posts its next prompt."""
     ended = task_end(
         task_id=task.pk,
         status=outcome.status,
@@ -167,7 +173,9 @@ def _end_and_assign(
         tell_comfy_client_soon(ended.task, unfinished_count())
     if outcome.ran_on is None or ended.node_holds_more:
         return ended, Assigned()
-    return ended, _assign(task, keep_clients)
+    if websockets is not None:
+        offered.update(websockets.offer())
+    return ended, _assign(task, offered)
 
 
 def _assign(task: Task, keep_clients: dict[int, list[str]]) -> Assigned:
