@@ -23,6 +23,10 @@ from comfy_router.wakeups import DISPATCH_CHANNEL, local_dispatcher
 from workflows.dispatch import loop
 from workflows.tasks import leases
 
+# The loop reaches the database thread (its start-up, stubbed here, still goes through
+# database_sync_to_async, which checks the thread's connection): allowed, as in a real pass.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 NEVER = 30.0  # a gathering window that cannot close by itself during a test
 BOUND = 5.0  # what must happen "at once" happens within this, however loaded the machine
 
