@@ -163,10 +163,14 @@ def plan_pass(
     # The idle websockets are offered here, on the database thread, right before the nodes are
     # chosen: offered on the event loop, they were held from a run's ending that gave their node
     # its tasks meanwhile, which then opened new ones.
-    keep_clients = websockets.offer() if websockets is not None else {}
+    if websockets is None:
+        return Pass(taken_over, started, assign_nodes(keep_clients={}))
+    keep_clients = websockets.offer()
+    assigned = assign_nodes(keep_clients=keep_clients)
+    used = websockets.withdraw_unused(keep_clients, assigned.client_ids())
     if offered is not None:
-        offered.update(keep_clients)
-    return Pass(taken_over, started, assign_nodes(keep_clients=keep_clients))
+        offered.update(used)
+    return Pass(taken_over, started, assigned)
 
 
 async def dispatch_once(*, sweep: bool = True) -> None:

@@ -40,12 +40,14 @@ class IdleWebsockets:
         self._offered: set[str] = set()  # client ids a pass under way may give a task
         self._lock = threading.Lock()
 
-    def offer(self) -> dict[int, list[str]]:
+    def offer(self, node: int | None = None) -> dict[int, list[str]]:
         """Node → client ids of its idle websockets not offered to another pass already: a task
         given the node takes one of them (and its run the websocket). Passes overlap (this one
         reads the pool while the last one's runs have yet to take their websockets), and two
         tasks under one client id would share a websocket that ComfyUI gives only one of them:
-        `withdraw` what was offered once the pass has started its runs."""
+        `withdraw` what was offered once the pass has started its runs. `node`: that node's
+        alone (a run's ending, which fills the node it let go; the others' are left to their
+        own endings, which many at once would otherwise take from one another)."""
         with self._lock:
             offered = {
                 node_id: [
@@ -54,11 +56,22 @@ class IdleWebsockets:
                     if entry[1].client_id not in self._offered
                 ]
                 for node_id, entries in self._waiting.items()
+                if node is None or node_id == node
             }
             offered = {node_id: ids for node_id, ids in offered.items() if ids}
             for ids in offered.values():
                 self._offered.update(ids)
             return offered
+
+    def withdraw_unused(
+        self, offered: dict[int, list[str]], used: set[str]
+    ) -> dict[int, list[str]]:
+        """Withdraws at once the offered client ids no task was given (a node the pass did not
+        fill: its own ending, next on the database thread, may offer them again); returns those
+        given, to withdraw once their runs have taken the websockets."""
+        unused = {node_id: [i for i in ids if i not in used] for node_id, ids in offered.items()}
+        self.withdraw(unused)
+        return {node_id: [i for i in ids if i in used] for node_id, ids in offered.items()}
 
     def withdraw(self, offered: dict[int, list[str]]) -> None:
         with self._lock:

@@ -173,9 +173,12 @@ def _end_and_assign(
         tell_comfy_client_soon(ended.task, unfinished_count())
     if outcome.ran_on is None or ended.node_holds_more:
         return ended, Assigned()
-    if websockets is not None:
-        offered.update(websockets.offer())
-    return ended, _assign(task, offered)
+    if websockets is None:
+        return ended, _assign(task, {})
+    keep_clients = websockets.offer(outcome.ran_on)
+    assigned = _assign(task, keep_clients)
+    offered.update(websockets.withdraw_unused(keep_clients, assigned.client_ids()))
+    return ended, assigned
 
 
 def _assign(task: Task, keep_clients: dict[int, list[str]]) -> Assigned:

@@ -331,6 +331,10 @@ class Assigned:
     started: list[tuple[Task, str, bool]] = field(default_factory=list)
     steals: list[uuid.UUID] = field(default_factory=list)
 
+    def client_ids(self) -> set[str]:
+        """The client ids of the started tasks (some, an idle websocket's: `keep_clients`)."""
+        return {task.client_id for task, _, _ in self.started}
+
 
 def assign_nodes(*, keep_clients: dict[int, list[str]]) -> Assigned:
     """Pairs ready tasks with nodes and starts them, in one transaction: the tasks as read after,
