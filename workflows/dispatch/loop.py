@@ -35,9 +35,9 @@ from nodes.models import RUNS_A_TASK, Node
 from nodes.services import node_reconcile_held
 from workflows.dispatch.downloads import prepare
 from workflows.execution.idle_websockets import IdleWebsockets, idle_websockets
-from workflows.execution.start import start_run, start_runs
+from workflows.execution.start import assign_offering, start_run, start_runs
 from workflows.models import Task
-from workflows.scheduling.assignment import Assigned, assign_nodes, task_to_run
+from workflows.scheduling.assignment import Assigned, task_to_run
 from workflows.tasks import idempotency, leases, services
 
 logger = logging.getLogger(__name__)
@@ -139,15 +139,10 @@ class Pass:
     assigned: Assigned  # tasks given a node, and queued-ahead ones asked to move
 
 
-def plan_pass(
-    *,
-    sweep: bool,
-    downloads: bool,
-    websockets: IdleWebsockets | None = None,
-    offered: dict[int, list[str]] | None = None,
-) -> Pass:
+def plan_pass(*, sweep: bool, downloads: bool, websockets: IdleWebsockets | None = None) -> Pass:
     """All of a pass's reads and writes, in one trip to the database thread. Leases ran out
-    only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough."""
+    only in the sweep: a lease lasts many sweeps, so looking once a second is soon enough.
+    `websockets`: the idle ones to offer the tasks started (`assign_offering`)."""
     taken_over = []
     if sweep:
         taken_over = take_over_expired_runs()
@@ -160,35 +155,20 @@ def plan_pass(
     started = start_downloads() if sweep or downloads else []
     if len(started) == DOWNLOADS_PER_PASS:  # maybe more wait: the next pass looks again
         local_dispatcher.nudge(downloads=True)
-    # The idle websockets are offered here, on the database thread, right before the nodes are
-    # chosen: offered on the event loop, they were held from a run's ending that gave their node
-    # its tasks meanwhile, which then opened new ones.
-    if websockets is None:
-        return Pass(taken_over, started, assign_nodes(keep_clients={}))
-    keep_clients = websockets.offer()
-    assigned = assign_nodes(keep_clients=keep_clients)
-    used = websockets.withdraw_unused(keep_clients, assigned.client_ids())
-    if offered is not None:
-        offered.update(used)
-    return Pass(taken_over, started, assigned)
+    return Pass(taken_over, started, assign_offering(websockets))
 
 
 async def dispatch_once(*, sweep: bool = True) -> None:
     downloads = local_dispatcher.take_downloads()
     websockets = None if settings.ROUTER.scaled_out else idle_websockets()
-    offered: dict[int, list[str]] = {}
-    try:
-        decided = await database_sync_to_async(plan_pass)(
-            sweep=sweep, downloads=downloads, websockets=websockets, offered=offered
-        )
-        for task, owner in decided.taken_over:
-            await start_run(task, owner, fresh=False)
-        for task_id, owner in decided.downloads:
-            spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
-        await start_runs(decided.assigned)
-    finally:
-        if websockets is not None and offered:
-            websockets.withdraw(offered)
+    decided = await database_sync_to_async(plan_pass)(
+        sweep=sweep, downloads=downloads, websockets=websockets
+    )
+    for task, owner in decided.taken_over:
+        await start_run(task, owner, fresh=False)
+    for task_id, owner in decided.downloads:
+        spawn(prepare(task_id, owner), name=f"prepare-{task_id}")
+    await start_runs(decided.assigned)
 
 
 def take_over_expired_runs() -> list[tuple[Task, str]]:

@@ -4,16 +4,18 @@ A run that ends cleanly hands its node's websocket to the node's next task when 
 (see `TaskRun.run`); when there is none yet, the websocket waits here, for at most
 `NODE__WEBSOCKET_IDLE` seconds, and the next task given that node takes it instead of
 connecting again. A node holds up to 1 + NODE__QUEUE_AHEAD prompts, each followed on its own
-websocket, so as many may wait here for it. The task is then started under the websocket's client id (see
-`workflows.scheduling.assignment.assign_nodes`), so ComfyUI sends its messages there.
+websocket, so as many may wait here for it. The task is then started under the websocket's
+client id (see `workflows.scheduling.assignment.assign_nodes`), so ComfyUI sends its messages
+there.
 
 While a websocket waits, what the node sends on it (queue status broadcasts) is read and
 dropped, so the node never waits on us; nothing of a task can come before its prompt is sent.
 
-Everything here runs on the event loop but `offer`, which a dispatch pass and a run's ending
-call on the database thread right before they choose nodes (offered earlier, on the loop, the
-websockets were held from whichever of them came first to the database thread), and `withdraw`:
-the lists they read are guarded by a lock.
+Everything here runs on the event loop but `offer` and `withdraw`, which a dispatch pass and a
+run's ending call on the database thread around their choice of nodes (offered earlier, on the
+loop, the websockets were held from whichever of them came first to the database thread, and the
+other opened new ones): the lists they read are guarded by a lock. A client id stays offered
+from then until its run takes the websocket, or the websocket goes.
 """
 
 from __future__ import annotations
@@ -40,14 +42,13 @@ class IdleWebsockets:
         self._offered: set[str] = set()  # client ids a pass under way may give a task
         self._lock = threading.Lock()
 
-    def offer(self, node: int | None = None) -> dict[int, list[str]]:
+    def offer(self) -> dict[int, list[str]]:
         """Node → client ids of its idle websockets not offered to another pass already: a task
         given the node takes one of them (and its run the websocket). Passes overlap (this one
         reads the pool while the last one's runs have yet to take their websockets), and two
         tasks under one client id would share a websocket that ComfyUI gives only one of them:
-        `withdraw` what was offered once the pass has started its runs. `node`: that node's
-        alone (a run's ending, which fills the node it let go; the others' are left to their
-        own endings, which many at once would otherwise take from one another)."""
+        what no task was given is withdrawn at once (`withdraw`), the rest as each run takes
+        its websocket (`take`)."""
         with self._lock:
             offered = {
                 node_id: [
@@ -56,27 +57,17 @@ class IdleWebsockets:
                     if entry[1].client_id not in self._offered
                 ]
                 for node_id, entries in self._waiting.items()
-                if node is None or node_id == node
             }
             offered = {node_id: ids for node_id, ids in offered.items() if ids}
             for ids in offered.values():
                 self._offered.update(ids)
             return offered
 
-    def withdraw_unused(
-        self, offered: dict[int, list[str]], used: set[str]
-    ) -> dict[int, list[str]]:
-        """Withdraws at once the offered client ids no task was given (a node the pass did not
-        fill: its own ending, next on the database thread, may offer them again); returns those
-        given, to withdraw once their runs have taken the websockets."""
-        unused = {node_id: [i for i in ids if i not in used] for node_id, ids in offered.items()}
-        self.withdraw(unused)
-        return {node_id: [i for i in ids if i in used] for node_id, ids in offered.items()}
-
-    def withdraw(self, offered: dict[int, list[str]]) -> None:
+    def withdraw(self, offered: dict[int, list[str]], *, given: set[str]) -> None:
+        """Withdraws the offered client ids no task was `given`."""
         with self._lock:
             for ids in offered.values():
-                self._offered.difference_update(ids)
+                self._offered.difference_update(i for i in ids if i not in given)
 
     def keep(self, node_id: int, url: str, websocket: EventStream) -> None:
         """Keeps the websocket a run opened to the node at `url`."""
@@ -99,6 +90,7 @@ class IdleWebsockets:
         """The node's idle websocket under `client_id`, still open, if the node is still at
         `url` (an operator may have moved it); None otherwise."""
         with self._lock:
+            self._offered.discard(client_id)
             entries = self._waiting.get(node_id, [])
             waiting = next((entry for entry in entries if entry[1].client_id == client_id), None)
             if waiting is None or waiting[0] != url:
@@ -123,6 +115,7 @@ class IdleWebsockets:
             logger.debug("Idle websocket of node %s failed", node_id, exc_info=True)
         # Not taken in time, or closed by the node: let it go.
         with self._lock:
+            self._offered.discard(websocket.client_id)
             entries = self._waiting.get(node_id, [])
             for entry in entries:
                 if entry[1] is websocket:

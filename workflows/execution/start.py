@@ -121,18 +121,13 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     a prompt meanwhile into one pass (`comfy_router.wakeups`)."""
     ran_on = outcome.ran_on
     websockets = idle_websockets() if not settings.ROUTER.scaled_out else None
-    offered: dict[int, list[str]] = {}
-    try:
-        ended, assigned = await database_sync_to_async(_end_and_assign)(
-            task, owner, outcome, websockets=websockets, offered=offered
-        )
-        if ended is None:
-            return
-        await announce_end(ended.task, comfy_client_told=True)
-        await start_runs(assigned)
-    finally:
-        if websockets is not None and offered:
-            websockets.withdraw(offered)
+    ended, assigned = await database_sync_to_async(_end_and_assign)(
+        task, owner, outcome, websockets=websockets
+    )
+    if ended is None:
+        return
+    await announce_end(ended.task, comfy_client_told=True)
+    await start_runs(assigned)
     if ran_on is None:
         return
     if ended.node_holds_more:
@@ -142,18 +137,11 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
 
 
 def _end_and_assign(
-    task: Task,
-    owner: str,
-    outcome: Outcome,
-    *,
-    websockets: IdleWebsockets | None,
-    offered: dict[int, list[str]],
+    task: Task, owner: str, outcome: Outcome, *, websockets: IdleWebsockets | None
 ) -> tuple[Ended | None, Assigned]:
-    """`task_end` for the run, then `assign_nodes` if it left its node idle, offering it the
-    idle `websockets` (what was offered is put in `offered`, for the caller to withdraw once the
-    runs have started): offered only then, or a refill left to the dispatcher would hold them
-    from a pass meanwhile. A ComfyUI-style client is told of the end in between, as soon as it
-    is stored: such a client waits for its end marker before it posts its next prompt."""
+    """`task_end` for the run, then `assign_offering` (the idle `websockets`) if it left its node
+    idle. A ComfyUI-style client is told of the end in between, as soon as it is
+    stored: such a client waits for its end marker before it posts its next prompt."""
     ended = task_end(
         task_id=task.pk,
         status=outcome.status,
@@ -173,20 +161,27 @@ def _end_and_assign(
         tell_comfy_client_soon(ended.task, unfinished_count())
     if outcome.ran_on is None or ended.node_holds_more:
         return ended, Assigned()
-    if websockets is None:
-        return ended, _assign(task, {})
-    keep_clients = websockets.offer(outcome.ran_on)
-    assigned = _assign(task, keep_clients)
-    offered.update(websockets.withdraw_unused(keep_clients, assigned.client_ids()))
-    return ended, assigned
-
-
-def _assign(task: Task, keep_clients: dict[int, list[str]]) -> Assigned:
     try:
-        return assign_nodes(keep_clients=keep_clients)
+        return ended, assign_offering(websockets)
     except Exception:  # the task has ended; its node is the dispatcher's to fill then
         logger.exception("Assigning nodes after task %s ended failed", task.pk)
-        return Assigned()
+        return ended, Assigned()
+
+
+def assign_offering(websockets: IdleWebsockets | None) -> Assigned:
+    """`assign_nodes` (on the database thread) with the idle `websockets` offered to the tasks it
+    starts, right before it chooses: those no task was given are withdrawn at once, the others
+    as each run takes its websocket; so passes and endings, one after another on the database
+    thread, never hold one another's."""
+    if websockets is None:
+        return assign_nodes(keep_clients={})
+    offered = websockets.offer()
+    assigned = Assigned()
+    try:
+        assigned = assign_nodes(keep_clients=offered)
+    finally:
+        websockets.withdraw(offered, given=assigned.client_ids())
+    return assigned
 
 
 def take_over(*, task_id: uuid.UUID, from_owner: str) -> tuple[Task, str] | None:
