@@ -112,12 +112,10 @@ def task_end(
     return Ended(finished, node_holds_more)
 
 
-async def announce_end(
-    task: Task, *, queue_remaining: int | None = None, comfy_client_told: bool = False
-) -> None:
+async def announce_end(task: Task, *, comfy_client_told: bool = False) -> None:
     """Tells the task's watchers and its webhook how it ended, and its ComfyUI-style client
-    unless `comfy_client_told` (`queue_remaining`: the pool's unfinished tasks, for that
-    client's closing `status`, if already read)."""
+    unless `comfy_client_told` (a run's ending tells it from the database thread:
+    `tell_comfy_client_soon`)."""
     error = (task.error or {}).get("message")
     waited, ran = task_durations(task)
     took = f"waited {waited:.1f} s" + ("" if ran is None else f", ran {ran:.1f} s")
@@ -131,17 +129,16 @@ async def announce_end(
         },
     )
     if task.comfy_client_id and not comfy_client_told:
-        await tell_comfy_client(task, queue_remaining)
+        await tell_comfy_client(task)
     await live.publish(task.pk, live.final_event(task))
     if task.webhook_url:
         webhooks.deliver_soon(task)
 
 
-async def tell_comfy_client(task: Task, queue_remaining: int | None = None) -> None:
+async def tell_comfy_client(task: Task) -> None:
     """Ends the prompt for the ComfyUI-style client that posted it, once the task's end is
     stored: a client that asks `/history` on the end marker finds it finished."""
-    if queue_remaining is None:
-        queue_remaining = await database_sync_to_async(unfinished_count)()
+    queue_remaining = await database_sync_to_async(unfinished_count)()
     await live.publish_comfy(
         task.comfy_client_id,
         task.submitted_by_id,
