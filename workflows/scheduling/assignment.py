@@ -110,6 +110,11 @@ def pool_state() -> Pool:
     return Pool(idle, [state for _, state in room], busy_models, full_models, queued_on)
 
 
+def profile_of(nodes: list[NodeState]) -> PoolProfile:
+    """What the pool can run, checked fresh for these nodes (`capabilities.profiles`)."""
+    return profiles.for_nodes((n.pk, n.profile_changed_at, n.reported) for n in nodes)
+
+
 @dataclass(frozen=True)
 class QueuedTask:
     """A task queued ahead on a busy node, not known to have started there (a steal candidate)."""
@@ -183,9 +188,7 @@ def choose_assignments() -> Choice:
     if not state.idle and not state.room:
         return full_pool_fair_steals(state) if state.queued_on else Choice()
     affinity_wait = settings.ROUTER.affinity_wait
-    pool = profiles.for_nodes(
-        (n.pk, n.profile_changed_at, n.reported) for n in (*state.idle, *state.room)
-    )
+    pool = profile_of([*state.idle, *state.room])
 
     def can_run(task: ReadyTask | QueuedTask, node: NodeState) -> bool:
         return pool.can_run(node.pk, task.needs)
@@ -252,9 +255,7 @@ def choose_assignments() -> Choice:
         choice.fair_steals = fair_steals(
             waiting,
             queued_tasks() if queued is None else queued,
-            pool=profiles.for_nodes(
-                (n.pk, n.profile_changed_at, n.reported) for n in state.queued_on
-            ),
+            pool=profile_of(state.queued_on),
             held=held_after(ready, choice),
             stolen=choice.steals,
             cutoff=cutoff,
@@ -270,9 +271,13 @@ def full_pool_fair_steals(state: Pool) -> Choice:
     ready = ready_in_fair_order(len(state.queued_on) + 2, cutoff=cutoff)
     if ready.held is None:
         return Choice()
-    pool = profiles.for_nodes((n.pk, n.profile_changed_at, n.reported) for n in state.queued_on)
     steals = fair_steals(
-        ready.tasks, queued_tasks(), pool=pool, held=ready.held, stolen=[], cutoff=cutoff
+        ready.tasks,
+        queued_tasks(),
+        pool=profile_of(state.queued_on),
+        held=ready.held,
+        stolen=[],
+        cutoff=cutoff,
     )
     return Choice(fair_steals=steals)
 
