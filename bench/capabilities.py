@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from support import machine, percentile, table  # noqa: E402
+from support import django_in_this_process, machine, percentile, table  # noqa: E402
 
 OBJECT_INFO = ROOT / "tests" / "fake_comfyui" / "object_info.json.gz"
 
@@ -33,16 +31,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--runs", type=int, default=2000)
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="bench-capabilities-")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="comfy_router.settings",
-        COMFY_ROUTER__DATA_DIR=data,
-        COMFY_ROUTER__DOWNLOAD__CACHE_DIR=f"{data}/cache",
-        COMFY_ROUTER__DOWNLOAD__ROOT_DIR=f"{data}/comfyui",
-    )
-    import django
-
-    django.setup()
+    django_in_this_process("bench-capabilities-")
     from django.core.management import call_command
     from django.utils import timezone
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import Callable
@@ -26,23 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from support import machine, median, table  # noqa: E402
+from support import django_in_this_process, machine, median, table  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="bench-image-checks-")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="comfy_router.settings",
-        COMFY_ROUTER__DATA_DIR=data,
-        COMFY_ROUTER__DOWNLOAD__CACHE_DIR=f"{data}/cache",
-        COMFY_ROUTER__DOWNLOAD__ROOT_DIR=f"{data}/comfyui",
-    )
-    import django
-
-    django.setup()
+    django_in_this_process("bench-image-checks-")
     from PIL import Image, PngImagePlugin
     from rest_framework.exceptions import ValidationError
 

@@ -220,6 +220,22 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, load average {one:.1f} / {five:.1f} (1 / 5 min)"
 
 
+def django_in_this_process(prefix: str) -> None:
+    """Sets the router's Django up in the bench's own process, on a fresh temporary data
+    directory (its cache and ComfyUI folders inside), for a bench that calls the router's code
+    directly rather than through a server."""
+    data = tempfile.mkdtemp(prefix=prefix)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="comfy_router.settings",
+        COMFY_ROUTER__DATA_DIR=data,
+        COMFY_ROUTER__DOWNLOAD__CACHE_DIR=f"{data}/cache",
+        COMFY_ROUTER__DOWNLOAD__ROOT_DIR=f"{data}/comfyui",
+    )
+    import django
+
+    django.setup()
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
