@@ -83,7 +83,6 @@ class LocalDispatcher:
             loop.call_soon_threadsafe(set_all, events)
         return True
 
-
     def run_soon(self, coroutine: Coroutine[Any, Any, Any]) -> bool:
         """Runs `coroutine` on the dispatcher's loop without waiting for it (from a request
         thread); False, and the coroutine closed unrun, when no dispatcher listens here."""

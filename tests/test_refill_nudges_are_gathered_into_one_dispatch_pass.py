@@ -92,7 +92,7 @@ async def dispatcher(monkeypatch: pytest.MonkeyPatch, gather: float) -> AsyncIte
     monkeypatch.setattr(loop, "REFILL_GATHER", gather)
     monkeypatch.setattr(loop, "SWEEP_INTERVAL", 3600.0)
     monkeypatch.setattr(loop, "get_channel_layer", lambda: layer)
-    monkeypatch.setattr(leases, "leases_expire_all", lambda: 0)  # no database here
+    monkeypatch.setattr(leases, "leases_expire_all", lambda: 0)  # nothing to resume
     monkeypatch.setattr(loop.Waits, "gather", gather_spied)
 
     stop = asyncio.Event()
