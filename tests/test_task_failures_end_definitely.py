@@ -10,7 +10,9 @@ from tests.support.cluster import Cluster, comfyui_body, sampler_graph, tiny_gra
 def test_a_rejected_prompt_is_an_error_naming_the_node_and_input(cluster: Cluster) -> None:
     # The node said it had the checkpoint; it is gone since, so only the node can refuse it.
     # (Said first: had the node been asked after the removal, no node would have it, and the
-    # task would rightly wait for one.)
+    # task would rightly wait for one. Idle first too: the health check that brings a new node
+    # online asks it again, and that answer may come after the removal.)
+    cluster.wait_for_node(cluster.nodes[0].url, "idle")
     wait_until_reported(cluster)
     (cluster.router.root_dir / "models" / "checkpoints" / "tiny.safetensors").unlink()
     task_id = cluster.submit(comfyui_body(sampler_graph(seed=5)))
