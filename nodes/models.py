@@ -3,6 +3,9 @@ NODE__QUEUE_AHEAD more queued behind it in ComfyUI's own queue) or `offline`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -111,12 +114,27 @@ class Node(models.Model):
 # The same, as a filter: `Node.objects.exclude(RUNS_A_TASK)` are the nodes free to delete.
 RUNS_A_TASK = models.Q(held__gt=0) | models.Q(status=Node.Status.BUSY)
 
-# The nodes a task can be given now: claiming one is a conditional UPDATE on this, and a
-# submission wakes the dispatcher only when one exists.
-CAN_TAKE_A_TASK = models.Q(status=Node.Status.IDLE, enabled=True, held=0)
 
-def can_queue_ahead(queue_ahead: int) -> models.Q:
+@dataclass(frozen=True)
+class Condition:
+    """A WHERE clause over the nodes table, `%s` for each of `params`: in SQL, for statements
+    every task runs (comfy_router.statements)."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+# The nodes a task can be given now: claiming one is a conditional UPDATE on this, and a
+# submission wakes the dispatcher only when one exists. The dispatcher's read of the pool
+# (`workflows.scheduling.assignment.pool_state`) sorts nodes by the same rule.
+CAN_TAKE_A_TASK = Condition('"status" = %s AND "enabled" AND "held" = 0', (Node.Status.IDLE,))
+
+
+def can_queue_ahead(queue_ahead: int) -> Condition:
     """The nodes a task can be queued ahead on (NODE__QUEUE_AHEAD = `queue_ahead`): busy ones
     holding fewer than 1 + `queue_ahead` tasks, so their next prompt is waiting in their own
     queue when the one running ends. Claiming one is a conditional UPDATE on this."""
-    return models.Q(status=Node.Status.BUSY, enabled=True, held__gte=1, held__lt=1 + queue_ahead)
+    return Condition(
+        '"status" = %s AND "enabled" AND "held" >= 1 AND "held" < %s',
+        (Node.Status.BUSY, 1 + queue_ahead),
+    )

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 
+from comfy_router.statements import any_row
 from nodes.models import CAN_TAKE_A_TASK, Node, ObjectInfo, can_queue_ahead
 
 # The nodes whose reports make up the pool's view (ComfyUI's own `/object_info`, `/models`,
@@ -31,14 +32,18 @@ def node_list() -> QuerySet[Node]:
 def node_can_take_a_task() -> bool:
     """Whether some node could take a task now: an idle one (`CAN_TAKE_A_TASK`), or a busy one
     with room in its queue (`can_queue_ahead`)."""
-    can_take = CAN_TAKE_A_TASK
+    # Every submission asks: see comfy_router.statements.
+    where, params = f"({CAN_TAKE_A_TASK.sql})", [*CAN_TAKE_A_TASK.params]
     if settings.ROUTER.queue_ahead:
-        can_take |= can_queue_ahead(settings.ROUTER.queue_ahead)
-    return Node.objects.filter(can_take).exists()
+        room = can_queue_ahead(settings.ROUTER.queue_ahead)
+        where, params = f"{where} OR ({room.sql})", [*params, *room.params]
+    return any_row(Node, where, params)
 
 
 def nodes_to_check() -> list[Node]:
-    return list(Node.objects.filter(enabled=True).only("pk", "url", "token", "status", "capabilities_at"))
+    return list(
+        Node.objects.filter(enabled=True).only("pk", "url", "token", "status", "capabilities_at")
+    )
 
 
 def task_model() -> type[Model] | None:
@@ -65,7 +70,9 @@ def node_current_tasks(node_ids: Iterable[int]) -> dict[int, Any]:
     if tasks is None or not ids:
         return {}
     current: dict[int, Any] = {}
-    for node_id, pk in tasks.filter(node_id__in=ids).order_by("started_at").values_list("node_id", "pk"):
+    for node_id, pk in (
+        tasks.filter(node_id__in=ids).order_by("started_at").values_list("node_id", "pk")
+    ):
         current.setdefault(node_id, pk)
     return current
 

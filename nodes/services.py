@@ -22,6 +22,7 @@ from django.db.models import F, ProtectedError
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from comfy_router.statements import update_row
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
@@ -286,12 +287,22 @@ def node_claim(
     as far as model affinity is concerned: it is what the node will have loaded."""
     remember = {"last_model": model, "last_loras": list(loras)} if model else {}
     if ahead:
-        room = Node.objects.filter(can_queue_ahead(settings.ROUTER.queue_ahead), pk=node_id)
-        return bool(room.update(held=F("held") + 1, **remember))
-    claimed = Node.objects.filter(CAN_TAKE_A_TASK, pk=node_id).update(
-        status=Status.BUSY, held=1, **remember
+        room = can_queue_ahead(settings.ROUTER.queue_ahead)
+        return update_row(
+            Node,
+            node_id,
+            room.sql,
+            room.params,
+            values=remember,
+            expressions={"held": '"held" + 1'},
+        )
+    return update_row(
+        Node,
+        node_id,
+        CAN_TAKE_A_TASK.sql,
+        CAN_TAKE_A_TASK.params,
+        values={"status": Status.BUSY, "held": 1, **remember},
     )
-    return bool(claimed)
 
 
 def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence[str] = ()) -> bool:
@@ -300,14 +311,17 @@ def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence
     latest, which it runs next. A node that went offline meanwhile stays offline; the health
     monitor brings it back. True when the node still holds a task (one queued ahead)."""
     remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
-    node = Node.objects.filter(pk=node_id)
-    if node.filter(held__gt=1).update(held=F("held") - 1):
+    if update_row(Node, node_id, '"held" > 1', expressions={"held": '"held" - 1'}):
         return True
-    freed = node.filter(status=Status.BUSY).update(
-        status=Status.IDLE, held=0, idle_since=timezone.now(), **remember
+    freed = update_row(
+        Node,
+        node_id,
+        '"status" = %s',
+        [Status.BUSY],
+        values={"status": Status.IDLE, "held": 0, "idle_since": timezone.now(), **remember},
     )
     if not freed:
-        node.update(held=0, **remember)
+        update_row(Node, node_id, values={"held": 0, **remember})
     return False
 
 

@@ -20,10 +20,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from comfy_router.owners import new_owner
+from comfy_router.statements import update_row
 from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
 from workflows.graphs.requirements import TaskNeeds
@@ -391,15 +391,21 @@ def _start(task: ReadyTask, node: NodeState, *, ahead: bool, client_ids: list[st
     # sends a client's messages to its latest websocket only.
     client_id = client_ids.pop(0) if client_ids else None
     changes = {"client_id": client_id} if client_id else {}
-    won = Task.objects.filter(pk=task.pk, status=Task.Status.PENDING, files_ready=True).update(
-        status=Task.Status.RUNNING,
-        node_id=node.pk,
-        attempts=F("attempts") + 1,
-        started_at=timezone.now(),
-        prompt_started=True,  # from now on its prompt may be sent: see Task.prompt_started
-        lease_owner=owner,
-        lease_expires_at=leases.lease_deadline(),
-        **changes,
+    won = update_row(
+        Task,
+        task.pk,
+        '"status" = %s AND "files_ready"',
+        [Task.Status.PENDING],
+        values={
+            "status": Task.Status.RUNNING,
+            "node": node.pk,
+            "started_at": timezone.now(),
+            "prompt_started": True,  # from now on its prompt may be sent: see Task.prompt_started
+            "lease_owner": owner,
+            "lease_expires_at": leases.lease_deadline(),
+            **changes,
+        },
+        expressions={"attempts": '"attempts" + 1'},
     )
     if not won:
         node_release_claim(node_id=node.pk, ran_model=node.last_model, ran_loras=node.last_loras)

@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from comfy_router.statements import update_row
 from downloads.services import cache_release_task
 from nodes.services import node_release_claim
 from workflows.models import Task
@@ -88,13 +89,13 @@ def task_end(
         changes["progress"] = 1.0
     elif progress is not None:
         changes["progress"] = progress
-    tasks = Task.objects.filter(pk=task_id)
     if owner:
-        tasks = tasks.filter(status__in=Task.UNFINISHED, lease_owner=owner)
+        statuses, where, params = Task.UNFINISHED, '"lease_owner" = %s AND ', [owner]
     else:
-        tasks = tasks.filter(status__in=Task.WAITING)
+        statuses, where, params = Task.WAITING, "", []
+    where += f'"status" IN ({", ".join(["%s"] * len(statuses))})'
     with transaction.atomic():
-        if not tasks.update(**changes):
+        if not update_row(Task, task_id, where, [*params, *statuses], values=changes):
             return None
         if held is not None:
             finished = held
@@ -120,7 +121,11 @@ async def announce_end(task: Task, *, comfy_client_told: bool = False) -> None:
     waited, ran = task_durations(task)
     took = f"waited {waited:.1f} s" + ("" if ran is None else f", ran {ran:.1f} s")
     logger.info(
-        "Task %s ended %s (%s)%s", task.pk, task.status, took, f": {error}" if error else "",
+        "Task %s ended %s (%s)%s",
+        task.pk,
+        task.status,
+        took,
+        f": {error}" if error else "",
         extra={
             "task_id": str(task.pk),
             "status": task.status,

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from comfy_router.auth import Principal
+from comfy_router.statements import count_rows, placeholders
 from downloads.selectors import task_download_progress
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
@@ -68,7 +69,9 @@ def output_path(task: Task, index: int) -> Path | None:
     return None
 
 
-def task_outputs(task: Task, *, base_url: str = "", include_data: bool = False) -> list[dict[str, Any]]:
+def task_outputs(
+    task: Task, *, base_url: str = "", include_data: bool = False
+) -> list[dict[str, Any]]:
     shown = []
     for output in task.outputs:
         item = {
@@ -178,4 +181,5 @@ def task_output_file(task_id: uuid.UUID, stored_name: str, *, seen_by: Principal
 
 def unfinished_count() -> int:
     """ComfyUI's `queue_remaining`, over the pool: the prompts still waiting or running."""
-    return Task.objects.filter(status__in=Task.UNFINISHED).count()
+    # Every submission and every ending of a ComfyUI-style client asks: see comfy_router.statements
+    return count_rows(Task, f'"status" IN ({placeholders(Task.UNFINISHED)})', Task.UNFINISHED)

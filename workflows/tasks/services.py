@@ -17,6 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from clients.selectors import pending_limit_for
+from comfy_router.statements import count_rows, placeholders
 from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.storage import write_inline_file
 from nodes.selectors import node_can_take_a_task
@@ -147,19 +148,26 @@ def task_submit(
     )
     if task_id is not None:
         task.id = task_id
-    waiting = Task.objects.filter(status__in=Task.WAITING, submitted_by_id=client_id)
+    waiting = f'"status" IN ({placeholders(Task.WAITING)}) AND "submitted_by_id" ' + (
+        "IS NULL" if client_id is None else "= %s"
+    )
+    waiting_params = [*Task.WAITING] + ([] if client_id is None else [client_id])
     with transaction.atomic():
         _lock_submissions()
         if key is not None and (made := idempotency.task_made_for(key)) is not None:
             raise idempotency.KeyRepeated(made)
-        if waiting.count() >= limit:
+        # Every submission counts: see comfy_router.statements.
+        if count_rows(Task, waiting, waiting_params) >= limit:
             raise QueueFull(limit)
         task.save(force_insert=True)
         if key is not None:
             idempotency.remember(key, task.id)
     files = f", {len(task.files)} file(s) to download" if task.files else ""
     logger.info(
-        "Task %s submitted: %s%s", task.pk, task.type, files,
+        "Task %s submitted: %s%s",
+        task.pk,
+        task.type,
+        files,
         extra={"task_id": str(task.pk), "task_type": task.type},
     )
     return task

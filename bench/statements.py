@@ -1,0 +1,132 @@
+"""Benchmark: the statements every task runs (comfy_router.statements) against the same ones
+built by the ORM, as the router wrote them before.
+
+Claiming a node to queue ahead, releasing it, starting a task, ending it, and a submission's
+two reads (how many tasks are unfinished; whether a node has room): each `--runs` times in its
+ORM form and in ours, in turns for `--rounds` rounds, on a fresh SQLite database in this process
+(a pool of 20 nodes and 400 tasks), inside one transaction rolled back at the end so that both
+forms see the same rows. Printed: the median milliseconds per statement, and the ORM's over ours.
+
+    .venv/bin/python bench/statements.py [--runs 1000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import django_in_this_process, machine, median, table  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    django_in_this_process("bench-statements-")
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.db.models import F, Q
+    from django.utils import timezone
+
+    from comfy_router.statements import update_row
+    from nodes.models import Node
+    from nodes.selectors import node_can_take_a_task
+    from workflows.models import Task
+    from workflows.tasks.selectors import unfinished_count
+
+    call_command("migrate", verbosity=0)
+    busy = Node.Status.BUSY
+    nodes = [
+        Node.objects.create(url=f"http://127.0.0.1:{9000 + i}", status=busy, held=2)
+        for i in range(20)
+    ]
+    node = nodes[0]
+    Node.objects.filter(pk=node.pk).update(held=1)
+    tasks = [
+        Task(type="ComfyUI", params={}, graph={}, client_id=uuid.uuid4().hex, prompt_id=str(i))
+        for i in range(400)
+    ]
+    Task.objects.bulk_create(tasks)
+    task = tasks[0]
+    now = timezone.now()
+    running = {"status": Task.Status.RUNNING, "node": node.pk, "started_at": now}
+    ended = {"status": Task.Status.DONE, "finished_at": now, "lease_owner": "", "outputs": []}
+    room = Q(status=busy, enabled=True, held__gte=1, held__lt=2)
+    pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        (
+            "claim a place in a busy node's queue",
+            lambda: Node.objects.filter(room, pk=node.pk).update(
+                held=F("held") + 1, last_model="a.safetensors", last_loras=[]
+            ),
+            lambda: update_row(
+                Node,
+                node.pk,
+                '"status" = %s AND "enabled" AND "held" >= 1 AND "held" < %s',
+                [busy, 2],
+                values={"last_model": "a.safetensors", "last_loras": []},
+                expressions={"held": '"held" + 1'},
+            ),
+        ),
+        (
+            "release it",
+            lambda: Node.objects.filter(pk=node.pk, held__gt=1).update(held=F("held") - 1),
+            lambda: update_row(Node, node.pk, '"held" > 1', expressions={"held": '"held" - 1'}),
+        ),
+        (
+            "start a task",
+            lambda: Task.objects.filter(pk=task.pk, files_ready=True).update(
+                attempts=F("attempts") + 1, **running
+            ),
+            lambda: update_row(
+                Task,
+                task.pk,
+                '"files_ready"',
+                values=running,
+                expressions={"attempts": '"attempts" + 1'},
+            ),
+        ),
+        (
+            "end it",
+            lambda: Task.objects.filter(pk=task.pk, status__in=Task.UNFINISHED).update(**ended),
+            lambda: update_row(Task, task.pk, values=ended),
+        ),
+        (
+            "count the unfinished tasks",
+            lambda: Task.objects.filter(status__in=Task.UNFINISHED).count(),
+            unfinished_count,
+        ),
+        (
+            "is there a node with room",
+            lambda: Node.objects.filter(
+                Q(status=Node.Status.IDLE, enabled=True, held=0) | room
+            ).exists(),
+            node_can_take_a_task,
+        ),
+    ]
+    rows = []
+    with transaction.atomic():
+        for name, orm, ours in pairs:
+            times: dict[str, list[float]] = {"orm": [], "ours": []}
+            for _ in range(args.rounds):  # in turns, so a busy moment hits both alike
+                for label, statement in (("orm", orm), ("ours", ours)):
+                    started = time.perf_counter()
+                    for _ in range(args.runs):
+                        statement()
+                    times[label].append((time.perf_counter() - started) / args.runs)
+            a, b = median(times["orm"]), median(times["ours"])
+            rows.append([name, a * 1000, b * 1000, a / b])
+        transaction.set_rollback(True)
+    print(f"statements: {args.runs} x {args.rounds} of each, SQLite, 20 nodes, 400 tasks")
+    print(machine())
+    print(table(["", "ORM ms", "ours ms", "ORM / ours"], rows))
+
+
+if __name__ == "__main__":
+    main()
