@@ -1,9 +1,9 @@
 """A submission nudges the dispatcher only when a pass has something to do for it: a node to give
 it (idle, or busy with room in its queue: NODE__QUEUE_AHEAD), or files to fetch. While every node
 is full, the end of a run, which lets a node go, fills it: a node left idle is given the waiting
-task by the ending itself (a run that leaves its node idle with none nudges the dispatcher); a
-node that still holds its next prompt is left to the dispatcher's next pass with a refill nudge,
-which the dispatcher gathers with others (`comfy_router.wakeups`)."""
+task by the ending itself, which makes the pass the dispatcher would (only if that fails is the
+dispatcher nudged); a node that still holds its next prompt is left to the dispatcher's next pass
+with a refill nudge, which the dispatcher gathers with others (`comfy_router.wakeups`)."""
 
 from __future__ import annotations
 
@@ -126,14 +126,36 @@ def run_and_end_first_task(node: Node) -> None:
     assert Task.objects.get(pk=task.pk).status == Task.Status.DONE
 
 
-def test_a_run_that_ends_with_no_task_for_its_node_nudges_the_dispatcher(
+def test_a_run_that_ends_with_no_task_for_its_node_leaves_it_idle_without_a_pass(
     nudges: list[Any], started: list[tuple[Task, str]]
 ) -> None:
     node = a_node(9001)
     submit(comfyui_body(tiny_graph(1)))
     nudges.clear()
     run_and_end_first_task(node)
+    assert (nudges, started) == ([], [])
+    assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
+
+
+def test_a_run_whose_ending_could_not_assign_nodes_leaves_its_node_to_the_dispatcher(
+    nudges: list[Any],
+    started: list[tuple[Task, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
+    nudges.clear()
+
+    def fails(websockets: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(start, "assign_offering", fails)
+    run_and_end_first_task(node)
     assert (nudges, started) == ([{}], [])
+    assert Task.objects.get(pk=waiting).status == Task.Status.PENDING
     assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
 
 

@@ -115,10 +115,13 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     """Ends the task (`workflows.tasks.endings`), tells its client, and gives the node it let go
     its next task without waiting for a pass of the dispatcher.
 
-    A node left idle is given its next task in the same trip to the database thread as the end.
-    A node that still holds its next prompt (queued ahead) is busy for a whole prompt yet: its
-    refill goes to the dispatcher as a refill nudge, which gathers those of every node that ends
-    a prompt meanwhile into one pass (`comfy_router.wakeups`)."""
+    A node left idle is given its next task in the same trip to the database thread as the end,
+    by the pass a dispatcher would make, on the pool as the end left it: a pass after it would
+    find nothing more, and what comes later (a submission, files fetched) nudges the dispatcher
+    itself. Only if that assignment failed is the node left to the dispatcher. A node that still
+    holds its next prompt (queued ahead) is busy for a whole prompt yet: its refill goes to the
+    dispatcher as a refill nudge, which gathers those of every node that ends a prompt meanwhile
+    into one pass (`comfy_router.wakeups`)."""
     ran_on = outcome.ran_on
     websockets = idle_websockets() if not settings.ROUTER.scaled_out else None
     ended, assigned = await database_sync_to_async(_end_and_assign)(
@@ -127,21 +130,22 @@ async def end_run(task: Task, owner: str, outcome: Outcome) -> None:
     if ended is None:
         return
     await announce_end(ended.task, comfy_client_told=True)
-    await start_runs(assigned)
+    if assigned is not None:
+        await start_runs(assigned)
     if ran_on is None:
         return
     if ended.node_holds_more:
         await dispatch_wakeup(refill=True)
-    elif all(t.node_id != ran_on for t, _, _ in assigned.started):
-        await dispatch_wakeup()  # the node may have room now: a submission would not nudge
+    elif assigned is None:
+        await dispatch_wakeup()
 
 
 def _end_and_assign(
     task: Task, owner: str, outcome: Outcome, *, websockets: IdleWebsockets | None
-) -> tuple[Ended | None, Assigned]:
+) -> tuple[Ended | None, Assigned | None]:
     """`task_end` for the run, then `assign_offering` (the idle `websockets`) if it left its node
-    idle. A ComfyUI-style client is told of the end in between, as soon as it is
-    stored: such a client waits for its end marker before it posts its next prompt."""
+    idle (None: that failed). A ComfyUI-style client is told of the end in between, as soon as
+    it is stored: such a client waits for its end marker before it posts its next prompt."""
     ended = task_end(
         task_id=task.pk,
         status=outcome.status,
@@ -165,7 +169,7 @@ def _end_and_assign(
         return ended, assign_offering(websockets)
     except Exception:  # the task has ended; its node is the dispatcher's to fill then
         logger.exception("Assigning nodes after task %s ended failed", task.pk)
-        return ended, Assigned()
+        return ended, None
 
 
 def assign_offering(websockets: IdleWebsockets | None) -> Assigned:
