@@ -4,7 +4,6 @@ worker (through the Redis channel layer) as on one ComfyUI: the relayed messages
 
 from __future__ import annotations
 
-import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from tests.support.backing_services import (  # noqa: F401
 from tests.support.cluster import sampler_graph, tiny_graph
 from tests.support.comfyui_script_client import ScriptClient, executing, follow, frames_until
 from tests.support.comfyui_traces import assert_shaped_like_comfyui, kinds, require_traces
-from tests.support.scale_out import RouterProcess, SharedSetup, shared_setup
+from tests.support.scale_out import RouterProcess, one_api_one_worker_one_node
 
 
 @pytest.fixture
@@ -31,25 +30,11 @@ def api(
     redis_server: RedisServer,  # noqa: F811
 ) -> Iterator[tuple[RouterProcess, FakeComfyUIThread]]:
     require_traces()
-    setup: SharedSetup = shared_setup(
-        tmp_path / "shared", postgres_server, redis_server, f"comfyui_client_{uuid.uuid4().hex}"
-    )
-    setup.migrate()
-    checkpoints = setup.router_env().root_dir / "models" / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    (checkpoints / "tiny.safetensors").write_bytes(b"weights")
-    node = FakeComfyUIThread(setup.router_env().root_dir)
-    api, worker = RouterProcess(setup, "api", 0), RouterProcess(setup, "worker", 0)
-    try:
-        api.start()
-        worker.start()
-        with api.client() as client:
-            assert client.post("/cluster/nodes", json={"url": node.url}).status_code in (200, 201)
-        yield api, node
-    finally:
-        for process in (api, worker):
-            process.stop(signal.SIGKILL)
-        node.close()
+    database = f"comfyui_client_{uuid.uuid4().hex}"
+    with one_api_one_worker_one_node(
+        tmp_path / "shared", postgres_server, redis_server, database
+    ) as started:
+        yield started
 
 
 def test_a_prompt_run_by_a_worker_reaches_its_client_on_an_api_process(

@@ -5,13 +5,11 @@ stream carries the run's progress."""
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fake_comfyui import FakeComfyUIThread
 from tests.support.backing_services import (  # noqa: F401
     PostgresServer,
     RedisServer,
@@ -19,7 +17,7 @@ from tests.support.backing_services import (  # noqa: F401
     redis_server,
 )
 from tests.support.cluster import comfyui_body, sampler_graph
-from tests.support.scale_out import RouterProcess, SharedSetup, shared_setup
+from tests.support.scale_out import RouterProcess, one_api_one_worker_one_node
 
 
 @pytest.fixture
@@ -28,25 +26,10 @@ def api(
     postgres_server: PostgresServer,  # noqa: F811
     redis_server: RedisServer,  # noqa: F811
 ) -> Iterator[RouterProcess]:
-    setup: SharedSetup = shared_setup(
-        tmp_path / "shared", postgres_server, redis_server, "waiting_scaled_out"
-    )
-    setup.migrate()
-    checkpoints = setup.router_env().root_dir / "models" / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    (checkpoints / "tiny.safetensors").write_bytes(b"weights")
-    node = FakeComfyUIThread(setup.router_env().root_dir, step_delay=0.1)
-    api, worker = RouterProcess(setup, "api", 0), RouterProcess(setup, "worker", 0)
-    try:
-        api.start()
-        worker.start()
-        with api.client() as client:
-            assert client.post("/cluster/nodes", json={"url": node.url}).status_code in (200, 201)
+    with one_api_one_worker_one_node(
+        tmp_path / "shared", postgres_server, redis_server, "waiting_scaled_out", step_delay=0.1
+    ) as (api, _):
         yield api
-    finally:
-        for process in (api, worker):
-            process.stop(signal.SIGKILL)
-        node.close()
 
 
 def test_a_waiting_submission_and_an_event_stream_hear_the_worker(api: RouterProcess) -> None:

@@ -8,11 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from tests.fake_comfyui import FakeComfyUIThread
 from tests.support.backing_services import PostgresServer, RedisServer, die_with_parent
 from tests.support.live_router import PROJECT_DIR, TLS, LiveRouter, free_port
 
@@ -129,3 +133,29 @@ class RouterProcess:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, auth=("admin", "admin"), timeout=30, verify=TLS)
+
+
+@contextmanager
+def one_api_one_worker_one_node(
+    base_dir: Path, postgres: PostgresServer, redis: RedisServer, database: str, **knobs: Any
+) -> Iterator[tuple[RouterProcess, FakeComfyUIThread]]:
+    """An API process and a worker on a fresh database, with one fake node (its `knobs`)
+    registered through the API and a checkpoint `tiny.safetensors` in the shared ComfyUI folders;
+    all stopped on the way out."""
+    setup = shared_setup(base_dir, postgres, redis, database)
+    setup.migrate()
+    checkpoints = setup.router_env().root_dir / "models" / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    (checkpoints / "tiny.safetensors").write_bytes(b"weights")
+    node = FakeComfyUIThread(setup.router_env().root_dir, **knobs)
+    api, worker = RouterProcess(setup, "api", 0), RouterProcess(setup, "worker", 0)
+    try:
+        api.start()
+        worker.start()
+        with api.client() as client:
+            assert client.post("/cluster/nodes", json={"url": node.url}).status_code in (200, 201)
+        yield api, node
+    finally:
+        for process in (api, worker):
+            process.stop(signal.SIGKILL)
+        node.close()
