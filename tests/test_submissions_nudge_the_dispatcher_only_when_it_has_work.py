@@ -116,6 +116,19 @@ def test_a_submission_whose_idle_check_fails_is_stored_and_nudges_anyway(
     assert nudges == [{}]
 
 
+def one_task_for_the_node_and_one_waiting(
+    settings: Any, nudges: list[Any]
+) -> tuple[Node, uuid.UUID]:
+    """A node without queue-ahead, one task for it and one that waits (returned), the
+    submissions' nudges forgotten."""
+    settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
+    nudges.clear()
+    return node, waiting
+
+
 def run_and_end_first_task(node: Node) -> None:
     """Gives the node its tasks (the first, and one queued ahead if another waits) and ends the
     first one's run."""
@@ -143,11 +156,7 @@ def test_a_run_whose_ending_could_not_assign_nodes_leaves_its_node_to_the_dispat
     monkeypatch: pytest.MonkeyPatch,
     settings: Any,
 ) -> None:
-    settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
-    node = a_node(9001)
-    submit(comfyui_body(tiny_graph(1)))
-    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
-    nudges.clear()
+    node, waiting = one_task_for_the_node_and_one_waiting(settings, nudges)
 
     def fails(websockets: Any) -> Any:
         raise OperationalError("database is locked")
@@ -177,11 +186,7 @@ def test_a_run_whose_node_still_holds_its_next_prompt_leaves_the_refill_to_the_d
 def test_a_run_that_leaves_its_node_idle_gives_it_the_waiting_task_itself(
     nudges: list[Any], started: list[tuple[Task, str]], settings: Any
 ) -> None:
-    settings.ROUTER = dataclasses.replace(settings.ROUTER, queue_ahead=0)
-    node = a_node(9001)
-    submit(comfyui_body(tiny_graph(1)))
-    waiting = uuid.UUID(submit(comfyui_body(tiny_graph(2))))
-    nudges.clear()
+    node, waiting = one_task_for_the_node_and_one_waiting(settings, nudges)
     run_and_end_first_task(node)
     [(task, _)] = started
     assert (task.pk, task.node_id) == (waiting, node.pk)
