@@ -12,8 +12,8 @@ from comfy_router.config import (
     database_settings,
     load_config,
 )
-from comfy_router.logs import logging_settings
 from comfy_router.directory_checks import StartupCheckFailed, database_directory_made
+from comfy_router.logs import logging_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
