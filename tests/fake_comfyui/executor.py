@@ -100,6 +100,9 @@ class NodeFailed(Exception):
         self.node_id, self.exception_type, self.message = node_id, exception_type, message
 
 
+END_MESSAGES = ("execution_success", "execution_error", "execution_interrupted")
+
+
 class Executor:
     def __init__(self, server: FakeComfyUI) -> None:
         self.server = server
@@ -134,6 +137,8 @@ class Executor:
         async def add_message(event: str, data: dict[str, Any], broadcast: bool = False) -> None:
             data = {**data, "timestamp": now_ms()}
             messages.append([event, data])
+            if event in END_MESSAGES:
+                self.server.log.prompt_ending(item.record)
             if self.client_id is not None or broadcast:
                 await self.server.send_json(event, data, None if broadcast else self.client_id)
 

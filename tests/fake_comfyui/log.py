@@ -22,6 +22,7 @@ class PromptRecord:
     ended: float | None = None
     outcome: str | None = None
     cached: list[str] = field(default_factory=list)
+    end_announced: bool = False  # its execution_success / _error / _interrupted went out
 
 
 @dataclass
@@ -50,8 +51,11 @@ class FakeLog:
         self.prompts: list[PromptRecord] = []
         self.requests: list[RequestRecord] = []
         self.websockets: list[WebsocketRecord] = []
+        # Prompts queued or running, each until its end message goes out (ComfyUI takes a prompt
+        # off its queue only after sending it, and a router may post the next one on hearing it),
+        # and the most at once: the router must keep it to 1 + NODE__QUEUE_AHEAD.
         self.active = 0
-        self.max_active = 0  # most prompts queued-or-running at once; the router must keep it <= 1
+        self.max_active = 0
 
     def prompt_accepted(self, record: PromptRecord) -> None:
         with self._lock:
@@ -59,11 +63,19 @@ class FakeLog:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
 
+    def prompt_ending(self, record: PromptRecord) -> None:
+        """The prompt's end message is about to go out: it no longer counts as active."""
+        with self._lock:
+            if record.outcome is None and not record.end_announced:
+                record.end_announced = True
+                self.active -= 1
+
     def prompt_left(self, record: PromptRecord, outcome: str, when: float) -> None:
         with self._lock:
             if record.outcome is None:
                 record.outcome, record.ended = outcome, when
-                self.active -= 1
+                if not record.end_announced:
+                    self.active -= 1
 
     def request(self, record: RequestRecord) -> None:
         with self._lock:
