@@ -2,12 +2,12 @@
 
 Claiming a node, starting a task, ending it and releasing its node are each one conditional
 UPDATE (see `nodes.services`), and a submission counts what waits and asks whether a node has
-room. Built by the ORM, each took 0.3–0.8 ms of the interpreter against 0.02–0.07 ms for SQLite
-to run it (`bench/statements.py`), and they run on the one database thread that every dispatch
-pass and every run's ending wait for: at 100 tasks a second that thread spent more time building
-statements than running them. Here they go through Django's raw-SQL API instead (a cursor of the
-default connection, so inside the caller's transaction), each value prepared by its model field
-for the database in use (`Field.get_db_prep_save`), so one text serves SQLite and PostgreSQL.
+room. Built by the ORM, each statement is compiled anew on every call, which costs several times
+what running it does (`bench/statements.py`), on the one database thread that every dispatch
+pass and every run's ending wait for. Here they go through Django's raw-SQL API instead (a
+cursor of the default connection, so inside the caller's transaction), each value prepared by
+its model field for the database in use (`Field.get_db_prep_save`), so one text serves SQLite
+and PostgreSQL.
 
 Only statements on every task's path belong here; everything else stays with the ORM.
 """
@@ -15,6 +15,7 @@ Only statements on every task's path belong here; everything else stays with the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -26,27 +27,46 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def placeholders(values: Sequence[Any]) -> str:
-    """`%s, %s, …`, one for each of `values` (for an `IN (…)`)."""
-    return ", ".join(["%s"] * len(values))
+@dataclass(frozen=True)
+class Condition:
+    """A WHERE clause over one table's columns, `%s` for each of `params`; `&` and `|` join two."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+    def __and__(self, other: Condition) -> Condition:
+        return Condition(f"({self.sql}) AND ({other.sql})", self.params + other.params)
+
+    def __or__(self, other: Condition) -> Condition:
+        return Condition(f"({self.sql}) OR ({other.sql})", self.params + other.params)
+
+
+def one_of(column: str, values: Sequence[Any]) -> Condition:
+    """`column` is one of `values`."""
+    return Condition(f"{quoted(column)} IN ({', '.join(['%s'] * len(values))})", tuple(values))
+
+
+def equal(column: str, value: Any) -> Condition:
+    """`column` is `value` (NULL for None)."""
+    if value is None:
+        return Condition(f"{quoted(column)} IS NULL")
+    return Condition(f"{quoted(column)} = %s", (value,))
 
 
 def update_row(
     model: type[Model],
     pk: Any,
-    where: str = "",
-    where_params: Sequence[Any] = (),
+    where: Condition | None = None,
     *,
     values: Mapping[str, Any] | None = None,
     expressions: Mapping[str, str] | None = None,
 ) -> bool:
-    """UPDATE the row of `model` whose primary key is `pk`, if `where` (SQL over its columns,
-    `%s` for each of `where_params`) holds: `values` (field name → Python value, prepared by its
-    field) and `expressions` (column → SQL over the row's own columns, such as `"held" + 1`).
-    Whether it changed."""
+    """UPDATE the row of `model` whose primary key is `pk`, if `where` holds: `values` (field
+    name → Python value, prepared by its field) and `expressions` (column → SQL over the row's
+    own columns, such as `"held" + 1`). Whether it changed."""
     connection = connections[DEFAULT_DB_ALIAS]
     meta = model._meta
-    condition = f"{quoted(meta.pk.column)} = %s" + (f" AND ({where})" if where else "")
+    condition = f"{quoted(meta.pk.column)} = %s" + (f" AND ({where.sql})" if where else "")
     assignments, params = [], []
     for name, value in (values or {}).items():
         field = meta.get_field(name)
@@ -56,23 +76,24 @@ def update_row(
         assignments.append(f"{quoted(column)} = {expression}")
     sql = f"UPDATE {quoted(meta.db_table)} SET {', '.join(assignments)} WHERE {condition}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, meta.pk.get_db_prep_value(pk, connection), *where_params])
+        pk_param = meta.pk.get_db_prep_value(pk, connection)
+        cursor.execute(sql, [*params, pk_param, *(where.params if where else ())])
         return cursor.rowcount > 0
 
 
-def count_rows(model: type[Model], where: str, params: Sequence[Any] = ()) -> int:
-    """How many rows of `model` `where` (SQL, `%s` for each of `params`) holds for."""
-    return _first(f"SELECT COUNT(*) FROM {quoted(model._meta.db_table)} WHERE {where}", params)
+def count_rows(model: type[Model], where: Condition) -> int:
+    """How many rows of `model` `where` holds for."""
+    return _first(f"SELECT COUNT(*) FROM {quoted(model._meta.db_table)} WHERE {where.sql}", where)
 
 
-def any_row(model: type[Model], where: str, params: Sequence[Any] = ()) -> bool:
+def any_row(model: type[Model], where: Condition) -> bool:
     """Whether `where` holds for some row of `model`."""
-    sql = f"SELECT 1 FROM {quoted(model._meta.db_table)} WHERE {where} LIMIT 1"
-    return _first(sql, params) is not None
+    sql = f"SELECT 1 FROM {quoted(model._meta.db_table)} WHERE {where.sql} LIMIT 1"
+    return _first(sql, where) is not None
 
 
-def _first(sql: str, params: Sequence[Any]) -> Any:
+def _first(sql: str, where: Condition) -> Any:
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, where.params)
         row = cursor.fetchone()
     return None if row is None else row[0]

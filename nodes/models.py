@@ -3,11 +3,10 @@ NODE__QUEUE_AHEAD more queued behind it in ComfyUI's own queue) or `offline`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from django.db import models
 from django.utils import timezone
+
+from comfy_router.statements import Condition
 
 
 class ObjectInfo(models.Model):
@@ -114,18 +113,9 @@ class Node(models.Model):
 # The same, as a filter: `Node.objects.exclude(RUNS_A_TASK)` are the nodes free to delete.
 RUNS_A_TASK = models.Q(held__gt=0) | models.Q(status=Node.Status.BUSY)
 
-
-@dataclass(frozen=True)
-class Condition:
-    """A WHERE clause over the nodes table, `%s` for each of `params`: in SQL, for statements
-    every task runs (comfy_router.statements)."""
-
-    sql: str
-    params: tuple[Any, ...]
-
-
 # The nodes a task can be given now: claiming one is a conditional UPDATE on this, and a
-# submission wakes the dispatcher only when one exists. The dispatcher's read of the pool
+# submission wakes the dispatcher only when one exists (SQL: these run for every task, see
+# comfy_router.statements). The dispatcher's read of the pool
 # (`workflows.scheduling.assignment.pool_state`) sorts nodes by the same rule.
 CAN_TAKE_A_TASK = Condition('"status" = %s AND "enabled" AND "held" = 0', (Node.Status.IDLE,))
 

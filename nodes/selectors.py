@@ -32,12 +32,10 @@ def node_list() -> QuerySet[Node]:
 def node_can_take_a_task() -> bool:
     """Whether some node could take a task now: an idle one (`CAN_TAKE_A_TASK`), or a busy one
     with room in its queue (`can_queue_ahead`)."""
-    # Every submission asks: see comfy_router.statements.
-    where, params = f"({CAN_TAKE_A_TASK.sql})", [*CAN_TAKE_A_TASK.params]
+    can_take = CAN_TAKE_A_TASK
     if settings.ROUTER.queue_ahead:
-        room = can_queue_ahead(settings.ROUTER.queue_ahead)
-        where, params = f"{where} OR ({room.sql})", [*params, *room.params]
-    return any_row(Node, where, params)
+        can_take |= can_queue_ahead(settings.ROUTER.queue_ahead)
+    return any_row(Node, can_take)  # every submission asks: see comfy_router.statements
 
 
 def nodes_to_check() -> list[Node]:

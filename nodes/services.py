@@ -22,7 +22,7 @@ from django.db.models import F, ProtectedError
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from comfy_router.statements import update_row
+from comfy_router.statements import Condition, update_row
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
@@ -288,20 +288,9 @@ def node_claim(
     remember = {"last_model": model, "last_loras": list(loras)} if model else {}
     if ahead:
         room = can_queue_ahead(settings.ROUTER.queue_ahead)
-        return update_row(
-            Node,
-            node_id,
-            room.sql,
-            room.params,
-            values=remember,
-            expressions={"held": '"held" + 1'},
-        )
+        return update_row(Node, node_id, room, values=remember, expressions={"held": '"held" + 1'})
     return update_row(
-        Node,
-        node_id,
-        CAN_TAKE_A_TASK.sql,
-        CAN_TAKE_A_TASK.params,
-        values={"status": Status.BUSY, "held": 1, **remember},
+        Node, node_id, CAN_TAKE_A_TASK, values={"status": Status.BUSY, "held": 1, **remember}
     )
 
 
@@ -311,13 +300,12 @@ def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence
     latest, which it runs next. A node that went offline meanwhile stays offline; the health
     monitor brings it back. True when the node still holds a task (one queued ahead)."""
     remember = {"last_model": ran_model, "last_loras": list(ran_loras)} if ran_model else {}
-    if update_row(Node, node_id, '"held" > 1', expressions={"held": '"held" - 1'}):
+    if update_row(Node, node_id, Condition('"held" > 1'), expressions={"held": '"held" - 1'}):
         return True
     freed = update_row(
         Node,
         node_id,
-        '"status" = %s',
-        [Status.BUSY],
+        Condition('"status" = %s', (Status.BUSY,)),
         values={"status": Status.IDLE, "held": 0, "idle_since": timezone.now(), **remember},
     )
     if not freed:

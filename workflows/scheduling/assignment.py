@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comfy_router.owners import new_owner
-from comfy_router.statements import update_row
+from comfy_router.statements import Condition, update_row
 from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
 from workflows.graphs.requirements import TaskNeeds
@@ -394,8 +394,7 @@ def _start(task: ReadyTask, node: NodeState, *, ahead: bool, client_ids: list[st
     won = update_row(
         Task,
         task.pk,
-        '"status" = %s AND "files_ready"',
-        [Task.Status.PENDING],
+        Condition('"status" = %s AND "files_ready"', (Task.Status.PENDING,)),
         values={
             "status": Task.Status.RUNNING,
             "node": node.pk,

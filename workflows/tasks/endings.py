@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from comfy_router.statements import update_row
+from comfy_router.statements import equal, one_of, update_row
 from downloads.services import cache_release_task
 from nodes.services import node_release_claim
 from workflows.models import Task
@@ -90,12 +90,11 @@ def task_end(
     elif progress is not None:
         changes["progress"] = progress
     if owner:
-        statuses, where, params = Task.UNFINISHED, '"lease_owner" = %s AND ', [owner]
+        endable = one_of("status", Task.UNFINISHED) & equal("lease_owner", owner)
     else:
-        statuses, where, params = Task.WAITING, "", []
-    where += f'"status" IN ({", ".join(["%s"] * len(statuses))})'
+        endable = one_of("status", Task.WAITING)
     with transaction.atomic():
-        if not update_row(Task, task_id, where, [*params, *statuses], values=changes):
+        if not update_row(Task, task_id, endable, values=changes):
             return None
         if held is not None:
             finished = held

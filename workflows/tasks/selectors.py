@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from comfy_router.auth import Principal
-from comfy_router.statements import count_rows, placeholders
+from comfy_router.statements import count_rows, one_of
 from downloads.selectors import task_download_progress
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
@@ -182,4 +182,4 @@ def task_output_file(task_id: uuid.UUID, stored_name: str, *, seen_by: Principal
 def unfinished_count() -> int:
     """ComfyUI's `queue_remaining`, over the pool: the prompts still waiting or running."""
     # Every submission and every ending of a ComfyUI-style client asks: see comfy_router.statements
-    return count_rows(Task, f'"status" IN ({placeholders(Task.UNFINISHED)})', Task.UNFINISHED)
+    return count_rows(Task, one_of("status", Task.UNFINISHED))

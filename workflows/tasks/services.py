@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from clients.selectors import pending_limit_for
-from comfy_router.statements import count_rows, placeholders
+from comfy_router.statements import count_rows, equal, one_of
 from comfy_router.wakeups import dispatch_wakeup_sync
 from downloads.storage import write_inline_file
 from nodes.selectors import node_can_take_a_task
@@ -148,16 +148,13 @@ def task_submit(
     )
     if task_id is not None:
         task.id = task_id
-    waiting = f'"status" IN ({placeholders(Task.WAITING)}) AND "submitted_by_id" ' + (
-        "IS NULL" if client_id is None else "= %s"
-    )
-    waiting_params = [*Task.WAITING] + ([] if client_id is None else [client_id])
+    waiting = one_of("status", Task.WAITING) & equal("submitted_by_id", client_id)
     with transaction.atomic():
         _lock_submissions()
         if key is not None and (made := idempotency.task_made_for(key)) is not None:
             raise idempotency.KeyRepeated(made)
         # Every submission counts: see comfy_router.statements.
-        if count_rows(Task, waiting, waiting_params) >= limit:
+        if count_rows(Task, waiting) >= limit:
             raise QueueFull(limit)
         task.save(force_insert=True)
         if key is not None:
