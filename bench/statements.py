@@ -35,8 +35,8 @@ def main() -> None:
     from django.db.models import F, Q
     from django.utils import timezone
 
-    from comfy_router.statements import update_row
-    from nodes.models import Node
+    from comfy_router.statements import Condition, one_of, update_row
+    from nodes.models import Node, can_queue_ahead
     from nodes.selectors import node_can_take_a_task
     from workflows.models import Task
     from workflows.tasks.selectors import unfinished_count
@@ -68,8 +68,7 @@ def main() -> None:
             lambda: update_row(
                 Node,
                 node.pk,
-                '"status" = %s AND "enabled" AND "held" >= 1 AND "held" < %s',
-                [busy, 2],
+                can_queue_ahead(1),
                 values={"last_model": "a.safetensors", "last_loras": []},
                 expressions={"held": '"held" + 1'},
             ),
@@ -77,7 +76,9 @@ def main() -> None:
         (
             "release it",
             lambda: Node.objects.filter(pk=node.pk, held__gt=1).update(held=F("held") - 1),
-            lambda: update_row(Node, node.pk, '"held" > 1', expressions={"held": '"held" - 1'}),
+            lambda: update_row(
+                Node, node.pk, Condition('"held" > 1'), expressions={"held": '"held" - 1'}
+            ),
         ),
         (
             "start a task",
@@ -87,7 +88,7 @@ def main() -> None:
             lambda: update_row(
                 Task,
                 task.pk,
-                '"files_ready"',
+                Condition('"files_ready"'),
                 values=running,
                 expressions={"attempts": '"attempts" + 1'},
             ),
@@ -95,7 +96,7 @@ def main() -> None:
         (
             "end it",
             lambda: Task.objects.filter(pk=task.pk, status__in=Task.UNFINISHED).update(**ended),
-            lambda: update_row(Task, task.pk, values=ended),
+            lambda: update_row(Task, task.pk, one_of("status", Task.UNFINISHED), values=ended),
         ),
         (
             "count the unfinished tasks",
