@@ -4,7 +4,8 @@
     await fake.start(); fake.url; await fake.stop()   # stop() == die(): connections are refused
     with FakeComfyUIThread(root_dir) as fake: ...     # own loop in a thread; .stop(), .restart() same port
 
-Knobs (plain attributes, may change while a prompt runs): step_delay, node_delay (seconds),
+Knobs (plain attributes, may change while a prompt runs): step_delay, node_delay (seconds; a
+prompt's work keeps to its own clock from its start, so the fake's own time does not stretch it),
 previews (None = as extra_data.preview_method says, True/False forces), fail_at_node (node id
 or class_type -> execution_error there; fail_message, fail_exception_type), reject_prompt (True
 or a verbatim 400 body), drop_websocket_after (abort every socket after N more messages; the
