@@ -18,9 +18,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.db import transaction
-from django.db.models import F
 
 from comfy_router.models import MetricCounter
+from comfy_router.statements import add_to_rows
 
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     "task_wait_seconds": (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, math.inf),
@@ -110,24 +110,17 @@ atexit.register(flush, quiet=True)
 
 
 def _write(series: Series) -> None:
-    """One commit of its own for every series; the rare first increment of a series creates its
-    row."""
+    """One commit of its own for every series, in one statement: a busy second gathers some 40
+    series, and an UPDATE built by the ORM for each held the database thread, which every
+    dispatch pass and every run's ending wait for, for dozens of times as long
+    (`bench/statements.py`). The first increment of a series makes its row."""
     with transaction.atomic(durable=True):
-        missing = {
-            key: amount
-            for key, amount in series.items()
-            if not MetricCounter.objects.filter(name=key[0], labels=key[1]).update(
-                value=F("value") + amount
-            )
-        }
-        if missing:
-            MetricCounter.objects.bulk_create(
-                [
-                    MetricCounter(name=name, labels=labels, value=amount)
-                    for (name, labels), amount in missing.items()
-                ],
-                ignore_conflicts=True,
-            )
+        add_to_rows(
+            MetricCounter,
+            ("name", "labels"),
+            "value",
+            [(name, labels, amount) for (name, labels), amount in series.items()],
+        )
 
 
 def counter_values() -> dict[tuple[str, str], float]:

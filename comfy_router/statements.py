@@ -1,8 +1,8 @@
 """The few statements every task runs, written once in SQL.
 
 Claiming a node, starting a task, ending it and releasing its node are each one conditional
-UPDATE (see `nodes.services`), and a submission counts what waits and asks whether a node has
-room. Built by the ORM, each statement is compiled anew on every call, which costs several times
+UPDATE (see `nodes.services`), a submission counts what waits and asks whether a node has room,
+and the metrics a busy second gathered are added in one statement (`comfy_router.counters`). Built by the ORM, each statement is compiled anew on every call, which costs several times
 what running it does (`bench/statements.py`), on the one database thread that every dispatch
 pass and every run's ending wait for. Here they go through Django's raw-SQL API instead (a
 cursor of the default connection, so inside the caller's transaction), each value prepared by
@@ -79,6 +79,36 @@ def update_row(
         pk_param = meta.pk.get_db_prep_value(pk, connection)
         cursor.execute(sql, [*params, pk_param, *(where.params if where else ())])
         return cursor.rowcount > 0
+
+
+def add_to_rows(
+    model: type[Model], keys: Sequence[str], column: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """For each row (the values of the fields `keys`, then an amount): adds the amount to field
+    `column` of the row of `model` with those keys, or makes that row with the amount. One
+    `INSERT ... ON CONFLICT DO UPDATE` for all of them (SQLite 3.24+, PostgreSQL 9.5+); `keys`
+    must be a unique constraint of `model`."""
+    if not rows:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in (*keys, column)]
+    table, total = quoted(meta.db_table), quoted(fields[-1].column)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quoted(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({', '.join(quoted(f.column) for f in fields[:-1])}) "
+        f"DO UPDATE SET {total} = {table}.{total} + excluded.{total}"
+    )
+    prepared = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, row, strict=True)
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
 
 
 def count_rows(model: type[Model], where: Condition) -> int:
