@@ -191,3 +191,49 @@ def test_a_run_that_leaves_its_node_idle_gives_it_the_waiting_task_itself(
     [(task, _)] = started
     assert (task.pk, task.node_id) == (waiting, node.pk)
     assert nudges == []
+
+
+@pytest.fixture
+def pool_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The assignments the ending itself makes (each reads the pool first), recorded."""
+    made: list[str] = []
+    assign = start.assign_offering
+
+    def recorded(websockets: Any) -> Any:
+        made.append("assign")
+        return assign(websockets)
+
+    monkeypatch.setattr(start, "assign_offering", recorded)
+    return made
+
+
+def test_the_last_task_to_end_makes_no_assignment_when_nothing_else_is_unfinished(
+    nudges: list[Any], started: list[tuple[Task, str]], pool_reads: list[str]
+) -> None:
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    nudges.clear()
+    run_and_end_first_task(node)
+    assert (pool_reads, nudges, started) == ([], [], [])
+    assert Node.objects.get(pk=node.pk).status == Node.Status.IDLE
+
+
+def test_an_ending_with_a_task_queued_ahead_elsewhere_still_assigns_its_node(
+    nudges: list[Any], started: list[tuple[Task, str]], pool_reads: list[str]
+) -> None:
+    node = a_node(9001)
+    submit(comfyui_body(tiny_graph(1)))
+    other = a_node(9002, status=Node.Status.BUSY, held=2)
+    queued = Task.objects.create(
+        type="ComfyUI",
+        params={},
+        graph=tiny_graph(2),
+        client_id=uuid.uuid4().hex,
+        prompt_id=str(uuid.uuid4()),
+        status=Task.Status.RUNNING,
+        node=other,
+    )
+    nudges.clear()
+    run_and_end_first_task(node)
+    assert pool_reads == ["assign"]  # the task queued on the other node may be taken back
+    assert Task.objects.filter(pk=queued.pk, status=Task.Status.RUNNING).exists()

@@ -38,7 +38,7 @@ from workflows.tasks.endings import (
     task_end,
     tell_comfy_client_soon,
 )
-from workflows.tasks.selectors import unfinished_count
+from workflows.tasks.selectors import anything_unfinished, unfinished_count
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,16 @@ def _end_and_assign(
         return None, Assigned()
     if outcome.node_idle is not None:
         metrics.node_idle_gap(outcome.node_idle)
+    unfinished = None
     if ended.task.comfy_client_id:
-        tell_comfy_client_soon(ended.task, unfinished_count())
+        unfinished = unfinished_count()
+        tell_comfy_client_soon(ended.task, unfinished)
     if outcome.ran_on is None or ended.node_holds_more:
+        return ended, Assigned()
+    if not (anything_unfinished() if unfinished is None else unfinished):
+        # No task waits and none is queued ahead anywhere: a pass would find nothing to give
+        # the node or to take back for it, and its reads of the pool would only hold back the
+        # client's next prompt. A submission from now on sees the node idle and nudges.
         return ended, Assigned()
     try:
         return ended, assign_offering(websockets)

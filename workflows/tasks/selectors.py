@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from comfy_router.auth import Principal
-from comfy_router.statements import count_rows, one_of
+from comfy_router.statements import any_row, count_rows, one_of
 from downloads.selectors import task_download_progress
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
@@ -177,6 +177,11 @@ def task_output_file(task_id: uuid.UUID, stored_name: str, *, seen_by: Principal
             path = outputs_dir(task.id) / stored_name
             return path if path.is_file() else None
     return None
+
+
+def anything_unfinished() -> bool:
+    """Whether some task waits or runs anywhere in the pool."""
+    return any_row(Task, one_of("status", Task.UNFINISHED))
 
 
 def unfinished_count() -> int:
