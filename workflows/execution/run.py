@@ -136,6 +136,7 @@ class TaskRun:
         fresh: bool = False,
         ahead: bool = False,
         websocket: EventStream | None = None,
+        sent: asyncio.Event | None = None,
     ) -> None:
         self.task = task
         self.owner = owner  # our lease: every write that ends or hands back the task needs it
@@ -170,6 +171,8 @@ class TaskRun:
         # The node's websocket under the task's client id. A run that ends cleanly leaves it
         # open for the next task the node gets here, if any: no new connection per task.
         self.websocket = websocket
+        # Set once the prompt is on the node, or the run is over (see `start.start_runs`).
+        self.sent = sent or asyncio.Event()
 
     async def run(self) -> Outcome | None:
         """Follows the task's prompt to its end; None when the task went back to the queue or to
@@ -177,6 +180,7 @@ class TaskRun:
         try:
             return await self._run()
         finally:
+            self.sent.set()
             self.drop_websocket()  # unless kept for the node's next task
 
     async def _run(self) -> Outcome | None:
@@ -259,6 +263,7 @@ class TaskRun:
                         return settled
                 if not self.prompt_started:
                     await self.submit()
+                self.sent.set()
                 async for event in events:
                     await self.relay.forward(events.message, event)
                     self.notice(event)

@@ -43,13 +43,19 @@ from workflows.tasks.selectors import anything_unfinished, unfinished_count
 logger = logging.getLogger(__name__)
 
 EXECUTE_CHANNEL = "comfy-router-execute"
+# Seconds at most the queued-ahead prompts of a pass wait for its first ones to be sent (see
+# `start_runs`): a first prompt whose node is slow to answer holds no other node's back longer.
+FIRSTS_FIRST = 0.25
 
 
-async def start_run(task: Task, owner: str, *, fresh: bool, ahead: bool = False) -> None:
+async def start_run(
+    task: Task, owner: str, *, fresh: bool, ahead: bool = False
+) -> asyncio.Event | None:
     """Runs `task` (as read with `task_to_run`) under the lease `owner`. `fresh`: the task was
     just given its node, so no prompt of it can be there yet; otherwise the run asks the node
     first (a task taken over from a run that died). `ahead`: queued behind the prompt the node
-    runs."""
+    runs. Returns what the run sets once its prompt is on the node or the run is over (None:
+    the run is another worker's)."""
     logger.info(
         "Task %s assigned to node %s (%s)%s%s", task.pk, task.node_id, task.node and task.node.url,
         ", queued ahead" if ahead else "", "" if fresh else ", taken over from a run that stopped",
@@ -64,23 +70,53 @@ async def start_run(task: Task, owner: str, *, fresh: bool, ahead: bool = False)
             "ahead": ahead,
         }
         await get_channel_layer().send(EXECUTE_CHANNEL, message)
-        return
+        return None
     node = task.node
     assert node is not None
     websocket = await idle_websockets().take(node.pk, node.url, task.client_id) if fresh else None
+    sent = asyncio.Event()
     spawn(
-        run_task(task, owner, fresh=fresh, ahead=ahead, websocket=websocket),
+        run_task(task, owner, fresh=fresh, ahead=ahead, websocket=websocket, sent=sent),
         name=f"execute-{task.pk}",
     )
+    return sent
 
 
 async def start_runs(assigned: Assigned) -> None:
     """Starts the runs of tasks just given their nodes, and tells the runs of this process asked
-    to give a task back (those elsewhere see the request at their next look)."""
-    for task, owner, ahead in assigned.started:
-        await start_run(task, owner, fresh=True, ahead=ahead)
+    to give a task back (those elsewhere see the request at their next look).
+
+    Prompts for idle nodes go first: those queued ahead, which a node needs only once it ends
+    the prompt before them, start once every first prompt of the pass is on its node (or after
+    FIRSTS_FIRST). Started together, each run's websocket handshake and POST taking turns on
+    one event loop, a pool coming online with a backlog (20 nodes: 40 prompts) had its last
+    idle node wait for the queued-ahead prompts of the others too."""
+    firsts = [
+        await start_run(task, owner, fresh=True)
+        for task, owner, ahead in assigned.started
+        if not ahead
+    ]
+    behind = [(task, owner) for task, owner, ahead in assigned.started if ahead]
+    sent = [event for event in firsts if event is not None]
+    if behind and sent:
+        spawn(start_behind(sent, behind), name="start-queued-ahead")
+    else:
+        for task, owner in behind:
+            await start_run(task, owner, fresh=True, ahead=True)
     for task_id in assigned.steals:
         run_requests().tell(task_id, steal=True)
+
+
+async def start_behind(sent: list[asyncio.Event], behind: list[tuple[Task, str]]) -> None:
+    """Starts the runs of the queued-ahead tasks once the first prompts are `sent`."""
+    waits = [asyncio.ensure_future(event.wait()) for event in sent]
+    try:
+        await asyncio.wait(waits, timeout=FIRSTS_FIRST)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    for task, owner in behind:
+        await start_run(task, owner, fresh=True, ahead=True)
 
 
 async def run_task(
@@ -90,13 +126,15 @@ async def run_task(
     fresh: bool,
     ahead: bool = False,
     websocket: EventStream | None = None,
+    sent: asyncio.Event | None = None,
 ) -> None:
     """Runs the task, whose lease `owner` the caller holds, to its end. `fresh`: the task was
     just given its node, so no prompt of it can be on the node yet. `ahead`: queued behind the
     prompt the node runs. `websocket`: the node's open session under the task's client id, left
-    by the node's previous run, to go on with."""
+    by the node's previous run, to go on with. `sent`: set once the prompt is on the node, or
+    the run is over."""
     try:
-        run = TaskRun(task, owner, fresh=fresh, ahead=ahead, websocket=websocket)
+        run = TaskRun(task, owner, fresh=fresh, ahead=ahead, websocket=websocket, sent=sent)
         outcome = await run.run()
     except asyncio.CancelledError:
         # The process is shutting down: the prompt goes on on the node, and whoever runs next
