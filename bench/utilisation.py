@@ -14,6 +14,9 @@ up front and its next prompt the moment it reports the last one done. That is th
 in Python can get out of these nodes one prompt at a time on this machine; the router's figures
 are printed against it.
 
+The fake nodes run in this process, with its garbage collector off while they do
+(`support.fakes_without_pauses`): a full collection stopped all of them at once.
+
 A node's idle time between two prompts, from the nodes' own logs, and how often its next prompt
 was already in its queue when it ended one, show where the difference goes; the router's own
 view of that idle time (/metrics: comfy_router_node_idle_seconds), its steals and its prompts
@@ -40,6 +43,7 @@ from support import (  # noqa: E402
     FakeComfyUIThread,
     Spread,
     comfyui_body,
+    fakes_without_pauses,
     machine,
     median,
     metric_samples,
@@ -72,11 +76,12 @@ def main() -> None:
     args = parser.parse_args()
     node_delay = args.job_ms / 2000  # the graph has two nodes
     default = load_config({}).queue_ahead
-    chained = chain_straight(args.tasks, args.nodes, node_delay)
-    routed = [
-        through_router(f"router, queue-ahead {default} (default)", default, args, node_delay),
-        through_router("router, queue-ahead 0", 0, args, node_delay),
-    ]
+    with fakes_without_pauses():
+        chained = chain_straight(args.tasks, args.nodes, node_delay)
+        routed = [
+            through_router(f"router, queue-ahead {default} (default)", default, args, node_delay),
+            through_router("router, queue-ahead 0", 0, args, node_delay),
+        ]
     baseline = "baseline: chained straight"
     nominal = args.tasks * args.job_ms / 1000 / args.nodes
     print(f"utilisation: {args.tasks} tasks of {args.job_ms:g} ms on {args.nodes} nodes")
