@@ -2,7 +2,8 @@
 
 Claiming a node, starting a task, ending it and releasing its node are each one conditional
 UPDATE (see `nodes.services`), a submission counts what waits and asks whether a node has room,
-and the metrics a busy second gathered are added in one statement (`comfy_router.counters`). Built by the ORM, each statement is compiled anew on every call, which costs several times
+and the metrics a busy second gathered are added in one statement (`comfy_router.counters`).
+Built by the ORM, each statement is compiled anew on every call, which costs several times
 what running it does (`bench/statements.py`), on the one database thread that every dispatch
 pass and every run's ending wait for. Here they go through Django's raw-SQL API instead (a
 cursor of the default connection, so inside the caller's transaction), each value prepared by
