@@ -2,8 +2,9 @@
 built by the ORM, as the router wrote them before.
 
 Claiming a node to queue ahead, releasing it, starting a task, ending it, a submission's two
-reads (how many tasks are unfinished; whether a node has room), and adding a busy second's
-metrics (`comfy_router.counters`, one row per series): each `--runs` times in its
+reads (how many tasks are unfinished; whether a node has room), a pass's read of a task it
+started, for its run, and adding a busy second's metrics (`comfy_router.counters`, one row per
+series): each `--runs` times in its
 ORM form and in ours, in turns for `--rounds` rounds, on a fresh SQLite database in this process
 (a pool of 20 nodes and 400 tasks), inside one transaction rolled back at the end so that both
 forms see the same rows. Printed: the median milliseconds per statement, and the ORM's over ours.
@@ -42,6 +43,7 @@ def main() -> None:
     from nodes.models import Node, can_queue_ahead
     from nodes.selectors import node_can_take_a_task
     from workflows.models import Task
+    from workflows.scheduling.assignment import RUN_FIELDS, tasks_to_run
     from workflows.tasks.selectors import unfinished_count
 
     call_command("migrate", verbosity=0)
@@ -81,6 +83,15 @@ def main() -> None:
                 MetricCounter.objects.create(name=name, labels=labels, value=amount)
 
     metric_rows = [(name, labels, amount) for (name, labels), amount in metrics.items()]
+    running_task = tasks[1]
+    Task.objects.filter(pk=running_task.pk).update(status=Task.Status.RUNNING, node=node)
+
+    def started_by_orm() -> object:
+        running = Task.objects.filter(
+            pk__in=[running_task.pk], status=Task.Status.RUNNING, node__isnull=False
+        )
+        return {t.pk: t for t in running.select_related("node").only(*RUN_FIELDS)}
+
     pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
         (
             "claim a place in a busy node's queue",
@@ -131,6 +142,11 @@ def main() -> None:
                 Q(status=Node.Status.IDLE, enabled=True, held=0) | room
             ).exists(),
             node_can_take_a_task,
+        ),
+        (
+            "read a started task for its run",
+            started_by_orm,
+            lambda: tasks_to_run([running_task.pk]),
         ),
         (
             f"add a busy second's metrics ({len(metrics)} series)",
