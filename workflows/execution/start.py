@@ -12,6 +12,7 @@ acknowledging) or late (after the lease ran out and another run took the task) s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -99,22 +100,20 @@ async def start_runs(assigned: Assigned) -> None:
     behind = [(task, owner) for task, owner, ahead in assigned.started if ahead]
     sent = [event for event in firsts if event is not None]
     if behind and sent:
-        spawn(start_behind(sent, behind), name="start-queued-ahead")
+        spawn(start_behind(behind, after=sent), name="start-queued-ahead")
     else:
-        for task, owner in behind:
-            await start_run(task, owner, fresh=True, ahead=True)
+        await start_behind(behind, after=[])
     for task_id in assigned.steals:
         run_requests().tell(task_id, steal=True)
 
 
-async def start_behind(sent: list[asyncio.Event], behind: list[tuple[Task, str]]) -> None:
-    """Starts the runs of the queued-ahead tasks once the first prompts are `sent`."""
-    waits = [asyncio.ensure_future(event.wait()) for event in sent]
-    try:
-        await asyncio.wait(waits, timeout=FIRSTS_FIRST)
-    finally:
-        for wait in waits:
-            wait.cancel()
+async def start_behind(behind: list[tuple[Task, str]], *, after: list[asyncio.Event]) -> None:
+    """Starts the runs of the queued-ahead tasks once every first prompt is sent (`after`), or
+    FIRSTS_FIRST has passed."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FIRSTS_FIRST):
+            for event in after:
+                await event.wait()
     for task, owner in behind:
         await start_run(task, owner, fresh=True, ahead=True)
 
