@@ -22,7 +22,7 @@ from django.db.models import F, ProtectedError
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from comfy_router.statements import Condition, update_row
+from comfy_router.statements import Condition, equal, update_row
 from comfy_router.wakeups import dispatch_wakeup_sync
 from nodes.capabilities import Capabilities, fetch_many
 from nodes.labels import clean_labels
@@ -305,7 +305,7 @@ def node_release_claim(*, node_id: int, ran_model: str = "", ran_loras: Sequence
     freed = update_row(
         Node,
         node_id,
-        Condition('"status" = %s', (Status.BUSY,)),
+        equal("status", Status.BUSY),
         values={"status": Status.IDLE, "held": 0, "idle_since": timezone.now(), **remember},
     )
     if not freed:

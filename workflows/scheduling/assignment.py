@@ -23,7 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from comfy_router.owners import new_owner
-from comfy_router.statements import Condition, quoted, update_row
+from comfy_router.statements import Condition, equal, quoted, update_row
 from nodes.models import Node
 from nodes.services import node_claim, node_release_claim
 from workflows.graphs.requirements import TaskNeeds
@@ -426,7 +426,7 @@ def _start(task: ReadyTask, node: NodeState, *, ahead: bool, client_ids: list[st
     won = update_row(
         Task,
         task.pk,
-        Condition('"status" = %s AND "files_ready"', (Task.Status.PENDING,)),
+        equal("status", Task.Status.PENDING) & Condition('"files_ready"'),
         values={
             "status": Task.Status.RUNNING,
             "node": node.pk,

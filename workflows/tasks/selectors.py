@@ -179,12 +179,15 @@ def task_output_file(task_id: uuid.UUID, stored_name: str, *, seen_by: Principal
     return None
 
 
+# Every submission and every ending asks one of these: see comfy_router.statements.
+UNFINISHED = one_of("status", Task.UNFINISHED)
+
+
 def anything_unfinished() -> bool:
     """Whether some task waits or runs anywhere in the pool."""
-    return any_row(Task, one_of("status", Task.UNFINISHED))
+    return any_row(Task, UNFINISHED)
 
 
 def unfinished_count() -> int:
     """ComfyUI's `queue_remaining`, over the pool: the prompts still waiting or running."""
-    # Every submission and every ending of a ComfyUI-style client asks: see comfy_router.statements
-    return count_rows(Task, one_of("status", Task.UNFINISHED))
+    return count_rows(Task, UNFINISHED)
