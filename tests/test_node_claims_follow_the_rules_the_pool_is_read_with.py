@@ -1,6 +1,7 @@
-"""A claim is an UPDATE written in SQL (comfy_router.statements), while the pool is read with the
-ORM's conditions (nodes.models.CAN_TAKE_A_TASK, can_queue_ahead): for every state a node can be
-in, a claim succeeds exactly where the reads say it can, and changes the node as the rules say."""
+"""A claim is a conditional UPDATE (nodes.models.CAN_TAKE_A_TASK, can_queue_ahead, in SQL), while
+the dispatcher reads the pool with the ORM and sorts its nodes in Python (pool_state): for every
+state a node can be in, a claim succeeds exactly where that read offers the node, and changes the
+node as the rules say."""
 
 from __future__ import annotations
 

@@ -17,8 +17,9 @@ many bytes a second).
 Log (`fake.log`, survives restarts): prompts ([PromptRecord] with prompt_id, client_id, graph,
 extra_data, number, submitted/started/ended monotonic times, outcome success | error |
 interrupted | deleted | lost, cached), active and max_active (most prompts queued-or-running at
-once, each counted until its end message goes out), requests ([RequestRecord] method, path, query, authorization, origin, status) and
-websockets ([WebsocketRecord] client_id, token, opened, closed).
+once, each counted until its end message goes out), requests ([RequestRecord] method, path,
+query, authorization, origin, status) and websockets ([WebsocketRecord] client_id, token, opened,
+closed).
 """
 
 from .log import FakeLog, PromptRecord, RequestRecord, WebsocketRecord
