@@ -15,7 +15,6 @@ of clients: a key is checked by the function the API_KEY_PRINCIPAL setting names
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hmac
 import re
@@ -95,7 +94,7 @@ def parse_basic_header(header: str | bytes | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII to begin with, not UTF-8
         return None
     username, colon, password = decoded.partition(":")
     return (username, password) if colon else None

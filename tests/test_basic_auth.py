@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 
 import httpx
 import pytest
@@ -41,9 +42,19 @@ def test_public_routes_answer_without_credentials(live_router: LiveRouter) -> No
 
 @pytest.mark.parametrize(
     "header",
-    ["Basic", "Basic !!!", "Bearer admin", "Basic " + base64.b64encode(b"no-colon").decode()],
+    [
+        "Basic",
+        "Basic !!!",
+        "Bearer admin",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        # Bytes past ASCII, which an HTTP header may carry: no base64, and no 500 either.
+        b"Basic \xff\xfe",
+        b"Basic YWRt\xc3\xa9",
+    ],
 )
-def test_a_malformed_authorization_header_is_a_401(module_router: LiveRouter, header: str) -> None:
+def test_a_malformed_authorization_header_is_a_401(
+    module_router: LiveRouter, header: str | bytes
+) -> None:
     response = httpx.get(module_router.url + "/doc/openapi.json", headers={"Authorization": header})
     assert response.status_code == 401
 
@@ -81,3 +92,20 @@ def test_the_admin_login_form_accepts_the_router_credentials_and_nothing_else(
 
     assert "Nodes, tasks and cache" in log_in("admin").text
     assert "Please enter the correct username and password" in log_in("nope").text
+
+
+def test_a_websocket_with_bytes_past_ascii_in_its_basic_header_is_refused_not_a_500(
+    module_router: LiveRouter,
+) -> None:
+    host, port = module_router.url.removeprefix("http://").split(":")
+    handshake = (
+        b"GET /ws?clientId=c1 HTTP/1.1\r\n"
+        + f"Host: {host}:{port}\r\n".encode()
+        + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        + b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        + b"Authorization: Basic \xff\xfe\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(handshake)
+        status_line = connection.recv(4096).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] == b"403", status_line
