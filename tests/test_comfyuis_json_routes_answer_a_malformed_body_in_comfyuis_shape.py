@@ -42,3 +42,25 @@ def test_a_body_that_is_no_json_object_is_a_comfyui_400(
     assert set(answer) == {"error", "node_errors"}
     assert set(answer["error"]) == {"type", "message", "details", "extra_info"}
     assert answer["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/queue", {"delete": "x"}, "delete"),
+        ("/history", {"delete": "x"}, "delete"),
+        ("/history", {"delete": ["00000000-0000-0000-0000-000000000000"] * 1001}, "delete"),
+        ("/history?max_items=x", None, "max_items"),
+    ],
+)
+def test_a_refused_field_is_named_in_plain_words(
+    module_router: LiveRouter, path: str, body: dict | None, field: str
+) -> None:
+    """The message a client shows is the refusal itself, not a Python repr of a list of them."""
+    with module_router.client() as client:
+        response = client.request("GET" if body is None else "POST", path, json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert "ErrorDetail" not in error["message"] and "[" not in error["message"], error
+    assert error["message"] == error["details"]
+    assert error["message"].startswith(f"{field}: "), error

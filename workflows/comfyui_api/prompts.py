@@ -35,6 +35,7 @@ from workflows.tasks.selectors import unfinished_count
 # whole history, which a router keeping HISTORY_LIMIT tasks could make megabytes of graphs.
 HISTORY_PAGE = 1000
 MAX_IDS = 1000  # ids in one `delete` list
+MAX_POSITION = 2**53
 
 
 class AnyTypeJSONParser(StrictJSONParser):
@@ -58,8 +59,18 @@ class ComfyView(APIView):
         if isinstance(exc, exceptions.APIException) and not isinstance(
             exc, exceptions.MethodNotAllowed
         ):
-            return comfy_error(exc.status_code, exc.default_code, str(exc.detail))
+            return comfy_error(exc.status_code, exc.default_code, detail_text(exc.detail))
         return super().handle_exception(exc)
+
+
+def detail_text(detail: Any) -> str:
+    """An exception's detail as one line of text: a `ValidationError` holds a list (or a dict by
+    field) of messages, whose repr is no message for a client to show."""
+    if isinstance(detail, dict):
+        return "; ".join(f"{field}: {detail_text(value)}" for field, value in detail.items())
+    if isinstance(detail, list):
+        return "; ".join(detail_text(item) for item in detail)
+    return str(detail)
 
 
 def principal(request: Request) -> Principal:
@@ -267,13 +278,17 @@ class HistoryEntryView(ComfyView):
 class HistoryView(ComfyView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
+        """Oldest first, as ComfyUI counts: `offset` from the oldest, or, without one (or a
+        negative one), the newest `max_items`."""
         finished = finished_tasks(request)
-        limit = min(whole_number(request.query_params.get("max_items"), HISTORY_PAGE), HISTORY_PAGE)
-        offset = whole_number(request.query_params.get("offset"), 0)
-        newest = list(finished.order_by("-created_at")[offset : offset + limit])
-        return Response(
-            {str(task.id): comfy_shapes.history_entry(task) for task in reversed(newest)}
-        )
+        limit = whole_number(request, "max_items", HISTORY_PAGE)
+        limit = min(max(limit, 0), HISTORY_PAGE)
+        offset = whole_number(request, "offset", -1)
+        if offset < 0:
+            page = list(finished.order_by("-created_at")[:limit])[::-1]
+        else:
+            page = list(finished.order_by("created_at")[offset : offset + limit])
+        return Response({str(task.id): comfy_shapes.history_entry(task) for task in page})
 
     @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
@@ -287,14 +302,17 @@ class HistoryView(ComfyView):
         return Response(None)
 
 
-def whole_number(value: str | None, default: int) -> int:
+def whole_number(request: Request, name: str, default: int) -> int:
+    """A count or a position from the query string: negative ones are -1, and any past
+    MAX_POSITION (no history is that long) is MAX_POSITION, which the database can add to."""
+    value = request.query_params.get(name)
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
-        raise exceptions.ValidationError(f"not a whole number: {value!r}") from None
-    return max(number, 0)
+        raise exceptions.ValidationError(f"{name}: not a whole number: {value!r}") from None
+    return min(max(number, -1), MAX_POSITION)
 
 
 urlpatterns = [
