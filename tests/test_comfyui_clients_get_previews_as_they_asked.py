@@ -45,9 +45,11 @@ def image_of(frame: bytes) -> Image.Image:
     return Image.open(io.BytesIO(frame[start:]))
 
 
-def run(client: ScriptClient, graph: dict[str, Any], feature_flags: bool) -> tuple[str, list[Any]]:
+def run(
+    client: ScriptClient, graph: dict[str, Any], feature_flags: bool, **extra: Any
+) -> tuple[str, list[Any]]:
     with client.websocket(feature_flags=feature_flags) as socket:
-        answer = client.queue_prompt(graph)
+        answer = client.queue_prompt(graph, **extra)
         return answer["prompt_id"], follow(socket, answer["prompt_id"])
 
 
@@ -127,3 +129,19 @@ def test_sampler_previews_with_metadata_come_before_their_progress(cluster: Clus
     for index, kind in enumerate(sequence):
         if kind == "bin4":
             assert sequence[index + 1] == "progress", sequence
+
+
+def test_a_client_that_chose_no_previews_gets_none_and_its_choice_reaches_the_node(
+    cluster: Cluster,
+) -> None:
+    """As from one ComfyUI, `extra_data.preview_method` is the client's to choose: the router
+    asks for previews ("auto") only when the client said nothing."""
+    client = ScriptClient(cluster.router.url)
+    graph = sampler_graph(seed=5, steps=3)
+    _, frames = run(client, graph, feature_flags=False, extra_data={"preview_method": "none"})
+    binary = [f for f in frames if isinstance(f, bytes)]
+    assert [binary_header(f) for f in binary] == [(EVENT_PREVIEW, PNG)]  # the websocket image
+    run(client, sampler_graph(seed=6, steps=3), False, extra_data={"preview_method": "taesd"})
+    run(client, sampler_graph(seed=7, steps=3), feature_flags=False)
+    methods = [prompt.extra_data["preview_method"] for prompt in cluster.nodes[0].log.prompts]
+    assert methods == ["none", "taesd", "auto"]

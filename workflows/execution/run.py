@@ -61,6 +61,8 @@ from workflows.tasks.files import outputs_dir
 
 logger = logging.getLogger(__name__)
 
+# Previews for the task's live preview, unless a ComfyUI-style client chose otherwise in its
+# `extra_data` ("none", "taesd", …): its choice goes to the node, as to one ComfyUI.
 PREVIEW_METHOD = "auto"
 PROMPT_ENDS = (ExecutionSuccess, ExecutionError, ExecutionInterrupted)
 CONTROL_INTERVAL = 0.5  # how often a run checks cancel requests and its deadline
@@ -348,7 +350,7 @@ class TaskRun:
                 self.task.graph,
                 self.task.client_id,
                 prompt_id=self.task.prompt_id,
-                extra_data={**self.extra_data(), "preview_method": PREVIEW_METHOD},
+                extra_data={"preview_method": PREVIEW_METHOD, **self.extra_data()},
             )
         except PromptRejected as rejected:
             raise RunEnded(Task.Status.ERROR, rejection_error(rejected)) from None
