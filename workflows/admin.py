@@ -25,6 +25,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from workflows.api.outputs import is_inline_image, output_response
+from workflows.execution import run_requests
 from workflows.models import Task
 from workflows.tasks.files import outputs_dir
 from workflows.tasks.selectors import output_path, preview_data_url
@@ -33,7 +34,6 @@ from workflows.tasks.services import (
     TaskNotCancellable,
     task_announce,
     task_copy,
-    task_request_cancel,
     task_submit,
 )
 
@@ -123,7 +123,7 @@ class TaskAdmin(admin.ModelAdmin):
         asked = 0
         for task_id in queryset.exclude(status__in=Task.FINISHED).values_list("pk", flat=True):
             try:
-                task_request_cancel(task_id=task_id)
+                run_requests.cancel(task_id)
             except TaskNotCancellable:
                 continue  # it ended meanwhile
             asked += 1

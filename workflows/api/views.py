@@ -39,6 +39,7 @@ from workflows.api.serializers import (
     TaskPreviewSerializer,
 )
 from workflows.api.task_events import wait_for_end
+from workflows.execution import run_requests
 from workflows.models import Task
 from workflows.tasks import idempotency, selectors, services
 
@@ -251,7 +252,7 @@ class WorkflowDetailView(APIView):
     def delete(self, request: Request, task_id: uuid.UUID) -> Response:
         get_task(task_id, request.principal)
         try:
-            task = services.task_request_cancel(task_id=task_id)
+            task = run_requests.cancel(task_id)
         except services.TaskNotCancellable as finished:
             raise Conflict(str(finished)) from None
         return Response(selectors.task_detail(task, base_url=base_url(request)))

@@ -27,6 +27,7 @@ from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.params import validate_submission
 from workflows.api.views import RETRY_AFTER_SECONDS, base_url
 from workflows.comfyui_api.errors import comfy_error, validation_answer
+from workflows.execution import run_requests
 from workflows.models import Task
 from workflows.tasks import comfy_shapes, idempotency, live, services
 from workflows.tasks.selectors import unfinished_count
@@ -196,7 +197,10 @@ class QueueView(ComfyView):
         running, pending = [], []
         for task in unfinished.defer("preview", "comfy_history"):
             entry = comfy_shapes.queue_entry(task)
-            (running if task.pk in executing else pending).append(entry)
+            if task.pk in executing:
+                running.append(entry)
+            elif not task.cancel_requested:  # deleted while it waits on its node: gone
+                pending.append(entry)
         return Response({"queue_running": running, "queue_pending": pending})
 
     @extend_schema(exclude=True)
@@ -227,7 +231,7 @@ def executing_ids() -> set[uuid.UUID]:
 def cancel_waiting(task_ids: list[uuid.UUID]) -> None:
     for task_id in task_ids:
         try:
-            services.task_request_cancel(task_id=task_id)
+            run_requests.cancel(task_id)
         except services.TaskNotCancellable:
             pass  # it ended meanwhile
 
@@ -252,7 +256,7 @@ class InterruptView(ComfyView):
             return Response(None)  # no such prompt: nothing to stop, as ComfyUI answers
         if principal(request).visible(Task.objects.filter(pk=task_id)).exists():
             try:
-                services.task_request_cancel(task_id=task_id)
+                run_requests.cancel(task_id)
             except services.TaskNotCancellable:
                 pass  # it has ended
         return Response(None)

@@ -487,6 +487,8 @@ class TaskRun:
                         raise RunEnded(*self.interrupted_outcome())
                     if reason is not None:
                         await self.interrupt(reason)
+                        if reason == "cancel":
+                            requests.cancel_sent.set()
                 elif (
                     self.interrupt_sent_at
                     and time.monotonic() - self.interrupt_sent_at > INTERRUPT_GRACE
