@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.fake_comfyui import FakeComfyUIThread, PromptRecord
 from tests.support.cluster import Cluster, comfyui_body, sampler_graph, tiny_graph
 from tests.support.comfyui_script_client import (
     ScriptClient,
@@ -17,7 +18,6 @@ from tests.support.comfyui_script_client import (
     follow_all,
     frames_until,
 )
-from tests.fake_comfyui import FakeComfyUIThread, PromptRecord
 from tests.support.queue_ahead import wait_until
 
 STUCK = {"step_delay": 3600.0}  # a sampler step lasts until the prompt is interrupted
