@@ -1,7 +1,7 @@
 """Whatever a client sends to ComfyUI's upload routes, a refusal is a 400 naming the cause (a 413
 past the request body's limit), never a 500, and leaves no file behind, in the input folder or
 anywhere else: paths in the subfolder or the file name, bodies that are no multipart form, forms
-without an image, files that are no image or too large, other folder types."""
+without an image, files that are no image or too large, hidden names, other folder types."""
 
 from __future__ import annotations
 
@@ -74,6 +74,12 @@ def test_a_file_name_that_is_a_path_is_a_400(
     client: httpx.Client, leaves_nothing: None, name: str
 ) -> None:
     assert refused_field(upload(client, png(), name=name)) == ["body"]
+
+
+@pytest.mark.parametrize("name", [".hidden.png", ".upload-0123456789abcdef.part"])
+def test_a_hidden_file_name_is_a_400(client: httpx.Client, leaves_nothing: None, name: str) -> None:
+    """Hidden names are the router's own staged files, which `/view` never serves."""
+    assert refused_field(upload(client, png(), name=name)) == ["image"]
 
 
 def test_a_file_name_too_long_for_a_file_system_is_a_400(

@@ -10,16 +10,20 @@ API's inline images are (bounded work, at most 16 MiB and 8192² pixels).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import filecmp
 import io
+import logging
 import os
+import time
 from pathlib import Path
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from downloads.policy import check_file_name
-from workflows.comfyui_api.upload_parser import staging_path
+from workflows.comfyui_api.upload_parser import STAGING_PREFIX, STAGING_SUFFIX, staging_path
 from workflows.comfyui_api.view_files import input_root, is_within, leaves_its_folder
 from workflows.graphs.builders.images import InvalidImage, check_image_bytes
 
@@ -28,6 +32,12 @@ MAX_SUBFOLDER_CHARS = 1024
 MAX_NUMBERED = 10_000  # " (n)" names tried before giving up
 # Masking decodes both images whole, 4 bytes a pixel: 16 Mpx is 64 MiB per image.
 MAX_MASK_PIXELS = 4096 * 4096
+# A staged file untouched this long (seconds) belongs to no upload under way, whose every write
+# touches it: its process died before it could remove it.
+ABANDONED_AFTER = 3600.0
+SWEEP_INTERVAL = 3600.0
+
+logger = logging.getLogger(__name__)
 
 
 class UploadRefused(ValueError):
@@ -51,6 +61,10 @@ def check_name(name: str) -> str:
         check_file_name(name)
     except ValueError as exc:
         raise UploadRefused("image", str(exc)) from None
+    if name.startswith("."):
+        # Hidden names in the input folder are the router's own staged files: `/view` serves
+        # none of them, so such an upload could never be seen again.
+        raise UploadRefused("image", f"{name!r} starts with '.': hidden names are not taken.")
     if len(name.encode()) > MAX_NAME_BYTES:
         raise UploadRefused("image", f"The file name is longer than {MAX_NAME_BYTES} bytes.")
     return name
@@ -162,3 +176,30 @@ def masked(original: bytes, mask: bytes) -> bytes:
     except Exception:  # Pillow raises many types for data it cannot decode after all
         raise UploadRefused("image", "The mask or the original image cannot be decoded.") from None
     return out.getvalue()
+
+
+def remove_abandoned_staging(now: float | None = None) -> int:
+    """Removes the staged uploads of the input folder untouched for ABANDONED_AFTER (a process
+    killed while it streamed or placed one); answers how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    for path in input_root().glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):  # placed or removed meanwhile
+            if now - path.lstat().st_mtime > ABANDONED_AFTER:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+async def sweep_abandoned_staging(stop: asyncio.Event) -> None:
+    """Background service: `remove_abandoned_staging` at start, then every SWEEP_INTERVAL."""
+    while not stop.is_set():
+        try:
+            removed = await asyncio.to_thread(remove_abandoned_staging)
+        except OSError:
+            logger.exception("Could not look for abandoned uploads in the input folder")
+        else:
+            if removed:
+                logger.info("Removed %d abandoned upload(s) from the input folder", removed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL)
