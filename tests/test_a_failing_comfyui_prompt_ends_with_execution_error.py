@@ -139,16 +139,21 @@ def test_a_model_url_that_answers_404_ends_the_prompt_with_execution_error(
 
 
 def test_a_prompt_the_node_refuses_ends_with_execution_error(cluster: Cluster) -> None:
-    """A width below its minimum passes the router's checks; the node's own refuses it."""
+    """An input image the node does not have passes the router's checks (uploads and files
+    fetched into the cache are the router's to place, not a list of choices to check); the
+    node's own refuses it."""
     client = ScriptClient(cluster.router.url)
-    graph = recorded_http("err_value_below_min", "POST", "/prompt")["request_json"]["prompt"]
+    graph = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "nowhere.png"}},
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+    }
     prompt_id, frames = run(client, graph)
 
     assert_ended_by_error(prompt_id, frames)
     error = the_error(frames)
     assert_shaped_like_comfyui({"type": "execution_error", "data": error}, may_be_null=NO_NODE)
-    assert error["node_id"] == "1" and error["node_type"] == "EmptyImage"
-    assert "width" in error["exception_message"]
+    assert error["node_id"] == "1" and error["node_type"] == "LoadImage"
+    assert "nowhere.png" in error["exception_message"]
     status = client.history(prompt_id)[prompt_id]["status"]
     assert (status["status_str"], status["completed"]) == ("error", False)
 

@@ -3,10 +3,10 @@ message, details, extra_info}, "node_errors": {node_id: {errors, dependent_outpu
 class_type}}}`, naming the node and the input as a real ComfyUI 0.8.0 does (traces `err_*`), so
 a ComfyUI client shows its usual message; no task is made and no node hears of it.
 
-Not ComfyUI: values within a node's inputs (a width below its minimum, a combo value not in its
-list) are checked by the node that runs the prompt, not at `POST /prompt`; such a prompt ends in
-`execution_error` (tests/test_a_failing_comfyui_prompt_ends_with_execution_error.py). The
-messages are the router's own words; their types and the fields that carry meaning are ComfyUI's.
+Values within a node's inputs (a width below its minimum, a choice not in its list) are checked
+as ComfyUI words them (tests/test_comfyui_prompts_with_bad_values_are_refused_as_comfyui_refuses_
+them.py). Not ComfyUI: the refusals here are the router's own checks (the graph's structure, what
+the pool has), in the router's words; their types and the fields that carry meaning are ComfyUI's.
 """
 
 from __future__ import annotations

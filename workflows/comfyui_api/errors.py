@@ -31,6 +31,15 @@ def comfy_error(
     return Response(body, status=status)
 
 
+def values_refused(node_errors: dict[str, Any]) -> Response:
+    """ComfyUI's 400 for a prompt none of whose outputs passed its checks."""
+    answer = comfy_error(
+        400, "prompt_outputs_failed_validation", "Prompt outputs failed validation", ""
+    )
+    answer.data["node_errors"] = node_errors
+    return answer
+
+
 def validation_answer(detail: Any, graph: Any) -> Response:
     """The 400 for a prompt the router's checks refused (DRF's `detail` of the submission
     `{"type": "ComfyUI", "params": {"prompt": graph}}`)."""

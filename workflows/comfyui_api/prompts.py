@@ -26,8 +26,11 @@ from comfy_router.parsers import StrictJSONParser
 from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.params import validate_submission
 from workflows.api.views import RETRY_AFTER_SECONDS, base_url
-from workflows.comfyui_api.errors import comfy_error, validation_answer
+from workflows.comfyui_api.errors import comfy_error, validation_answer, values_refused
+from workflows.comfyui_api.pool import object_infos
 from workflows.execution import run_requests
+from workflows.graphs.builders.file_inputs import FILE_INPUT_FOLDERS as FILE_INPUTS
+from workflows.graphs.comfyui_values import ValueErrors, value_errors
 from workflows.models import Task
 from workflows.tasks import comfy_shapes, idempotency, live, services
 from workflows.tasks.selectors import unfinished_count
@@ -134,6 +137,11 @@ class PromptView(ComfyView):
             refuse_what_no_node_can_run(submission)
         except serializers.ValidationError as invalid:
             return validation_answer(invalid.detail, graph)
+        # As ComfyUI: refused when no output node passes, run for those that do (the node runs
+        # only them), with the others' errors in the answer.
+        checked = pool_value_errors(graph)
+        if checked.every_output_failed:
+            return values_refused(checked.node_errors)
         try:
             task = services.task_submit(
                 submission=submission,
@@ -164,9 +172,25 @@ class PromptView(ComfyView):
             {
                 "prompt_id": str(task.id),
                 "number": comfy_shapes.prompt_number(task),
-                "node_errors": {},
+                "node_errors": checked.node_errors,
             }
         )
+
+
+def pool_value_errors(graph: dict[str, Any]) -> ValueErrors:
+    """ComfyUI's checks of the graph's values against the classes as the pool describes them
+    (`/object_info`); the router's file inputs (model names, images, URLs) are the pool check's
+    and the cache's, not these lists'."""
+    classes = object_infos.current().classes
+    parsed: dict[str, Any] = {}
+
+    def info_of(class_type: str) -> dict[str, Any] | None:
+        if class_type not in parsed:
+            described = classes.get(class_type)
+            parsed[class_type] = None if described is None else json.loads(described)
+        return parsed[class_type]
+
+    return value_errors(graph, info_of, lambda class_type, name: (class_type, name) in FILE_INPUTS)
 
 
 def prompt_answer(task_id: uuid.UUID) -> Response:
