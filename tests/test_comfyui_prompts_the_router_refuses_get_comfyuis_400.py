@@ -69,10 +69,17 @@ def test_a_model_no_node_has_names_the_loader_and_its_input(cluster: Cluster) ->
     node = answer["node_errors"]["4"]
     assert set(node) == set(recorded["node_errors"]["4"])
     assert node["class_type"] == "CheckpointLoaderSimple"
+    assert node["dependent_outputs"] == recorded["node_errors"]["4"]["dependent_outputs"]
     [error] = node["errors"]
-    assert set(error) == {"type", "message", "details", "extra_info"}
-    assert error["extra_info"]["input_name"] == "ckpt_name"
-    assert "no_such_model.safetensors" in error["message"]
+    [recorded_error] = recorded["node_errors"]["4"]["errors"]
+    assert (error["type"], error["message"]) == ("value_not_in_list", "Value not in list")
+    assert set(error["extra_info"]) == set(recorded_error["extra_info"])
+    assert error["extra_info"]["received_value"] == "no_such_model.safetensors"
+    # The choices are the pool's (its one node has other models than the recorded ComfyUI).
+    described = client.request("GET", "/object_info/CheckpointLoaderSimple")
+    choices = described["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]
+    assert error["extra_info"]["input_config"][0] == choices
+    assert error["details"] == f"ckpt_name: 'no_such_model.safetensors' not in {choices}"
     assert_nothing_ran(cluster, client)
 
 
@@ -84,12 +91,24 @@ def test_a_link_to_a_missing_node_names_the_linking_node(cluster: Cluster) -> No
     assert error_shape(answer) == error_shape(recorded)
     assert answer["error"]["type"] == recorded["error"]["type"]
     assert list(answer["node_errors"]) == list(recorded["node_errors"]) == ["2"]
-    assert answer["node_errors"]["2"]["class_type"] == recorded["node_errors"]["2"]["class_type"]
+    assert answer["error"] == recorded["error"]
+    node, recorded_node = answer["node_errors"]["2"], recorded["node_errors"]["2"]
+    assert (node["class_type"], node["dependent_outputs"]) == ("SaveImage", ["2"])
+    [error], [recorded_error] = node["errors"], recorded_node["errors"]
+    # ComfyUI's traceback is of its own code: the router sends none.
+    assert {**error, "extra_info": {}} == {**recorded_error, "extra_info": {}}
+    assert error["extra_info"] == {"exception_type": "KeyError", "traceback": []}
     assert_nothing_ran(cluster, client)
 
 
 @pytest.mark.parametrize(
-    "trace_name", ["err_unknown_class_type", "err_no_output_node", "err_request_shapes"]
+    "trace_name",
+    [
+        "err_unknown_class_type",
+        "err_missing_class_type",
+        "err_no_output_node",
+        "err_request_shapes",
+    ],
 )
 def test_a_prompt_refused_as_a_whole_has_comfyuis_error_type_and_no_node_errors(
     cluster: Cluster, trace_name: str
@@ -101,6 +120,8 @@ def test_a_prompt_refused_as_a_whole_has_comfyuis_error_type_and_no_node_errors(
     assert error_shape(answer) == error_shape(recorded)
     assert answer["error"]["type"] == recorded["error"]["type"]
     assert answer["node_errors"] == recorded["node_errors"] == {}
+    if trace_name != "err_request_shapes":  # the router's own words for a malformed request
+        assert answer == recorded
     assert_nothing_ran(cluster, client)
 
 

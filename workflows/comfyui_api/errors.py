@@ -1,19 +1,33 @@
 """Refusals in ComfyUI's shape: `{"error": {type, message, details, extra_info}, "node_errors":
 {node_id: {errors: [...], dependent_outputs, class_type}}}`, which ComfyUI clients know how to
 show. The router's own checks of a graph (`workflows.graphs.comfyui_graph`, and whether any
-node has what it needs) name the node and input; they are reworded here, not redone."""
+node has what it needs) name the node and input; they are reworded here, not redone. Where
+ComfyUI 0.8.0 refuses the same prompt, the refusal is worded as ComfyUI words it: a node without
+a class type, a class no node has, a link to a node not in the prompt, a model no node has.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from rest_framework.response import Response
 
 from comfy_router.errors import flatten_errors
+from workflows.graphs.comfyui_values import LONG_LIST, dependent_outputs
+from workflows.graphs.object_info import combo_values, input_spec, spec_options
 
 INPUT_PREFIX = "inputs."
 PROMPT_FIELD = "params.prompt."
+CLASS_FIELD = ".class_type"
 REQUIRED = "This input is required."  # the graph check's word for what ComfyUI calls missing
+
+
+class Pool(Protocol):
+    """The classes as the pool describes them (`workflows.comfyui_api.pool.PoolClasses`)."""
+
+    def info(self, class_type: str) -> dict[str, Any] | None: ...
+
+    def is_output(self, class_type: str) -> bool: ...
 
 
 def comfy_error(
@@ -32,64 +46,129 @@ def comfy_error(
 
 
 def values_refused(node_errors: dict[str, Any]) -> Response:
-    """ComfyUI's 400 for a prompt none of whose outputs passed its checks."""
+    """ComfyUI's 400 for a prompt none of whose outputs passed its checks. Its details are the
+    errors of the output nodes themselves, as ComfyUI gives them (none when the output nodes
+    fail only through the nodes they depend on)."""
+    own = [
+        f"{error['message']}: {error['details']}"
+        for node_id, entry in node_errors.items()
+        if node_id in entry["dependent_outputs"]
+        for error in entry["errors"]
+    ]
     answer = comfy_error(
-        400, "prompt_outputs_failed_validation", "Prompt outputs failed validation", ""
+        400, "prompt_outputs_failed_validation", "Prompt outputs failed validation", "\n".join(own)
     )
     answer.data["node_errors"] = node_errors
     return answer
 
 
-def validation_answer(detail: Any, graph: Any) -> Response:
-    """The 400 for a prompt the router's checks refused (DRF's `detail` of the submission
+def graph_refused(detail: Any, graph: Any, pool: Pool) -> Response:
+    """The 400 for a prompt the router's graph check refused (DRF's `detail` of the submission
     `{"type": "ComfyUI", "params": {"prompt": graph}}`)."""
-    detail = nested_input_errors(detail)
+    if isinstance(graph, dict):
+        for node_id, node in graph.items():
+            if isinstance(node, dict) and "class_type" not in node:
+                return comfy_error(
+                    400,
+                    "invalid_prompt",
+                    "Cannot execute because a node is missing the class_type property.",
+                    f"Node ID '#{node_id}'",
+                )
     params = detail.get("params") if isinstance(detail, dict) else None
     by_node = params.get("prompt") if isinstance(params, dict) else None
     if isinstance(by_node, dict) and by_node:
         node_errors = {
             str(node_id): {
-                "errors": node_problems(problems),
-                "dependent_outputs": [],
+                "errors": node_problems(problems, graph, str(node_id)),
+                "dependent_outputs": dependents(graph, str(node_id), pool),
                 "class_type": class_type(graph, node_id),
             }
             for node_id, problems in by_node.items()
         }
-        answer = comfy_error(
-            400, "prompt_outputs_failed_validation", "Prompt outputs failed validation", ""
-        )
-        answer.data["node_errors"] = node_errors
-        return answer
+        return values_refused(node_errors)
     flat = flatten_errors(detail)
     path, messages = next(iter(flat.items()), ("body", ["Invalid prompt."]))
     message = messages[0]
-    kind = "prompt_no_outputs" if "no output node" in message else "invalid_prompt"
-    return comfy_error(400, kind, message, path)
+    if "no output node" in message:
+        return comfy_error(400, "prompt_no_outputs", "Prompt has no outputs", "")
+    return comfy_error(400, "invalid_prompt", message, path)
 
 
-def nested_input_errors(detail: Any) -> Any:
-    """The pool's check (`workflows.api.capacity`) names the inputs it refuses by dotted path,
-    `params.prompt.4.inputs.ckpt_name`; nested as the graph check nests its errors, they name
-    the node and input alike."""
-    if not isinstance(detail, dict):
-        return detail
-    by_node: dict[str, dict[str, Any]] = {}
-    others: dict[str, Any] = {}
-    for key, messages in detail.items():
-        node_id, _, field = str(key).removeprefix(PROMPT_FIELD).partition(".")
-        if str(key).startswith(PROMPT_FIELD) and field.startswith(INPUT_PREFIX):
-            by_node.setdefault(node_id, {})[field] = messages
-        else:
-            others[key] = messages
-    return {**others, "params": {"prompt": by_node}} if by_node else detail
+def pool_refused(detail: Any, graph: dict[str, Any], pool: Pool) -> Response:
+    """The 400 for a prompt naming what no node of the pool has (`workflows.api.capacity`): a
+    class is ComfyUI's "does not exist", a model file its "Value not in list" with the choices
+    the pool offers."""
+    flat = flatten_errors(detail)
+    for node_id in graph:
+        if f"{PROMPT_FIELD}{node_id}{CLASS_FIELD}" in flat:
+            return comfy_error(
+                400,
+                "invalid_prompt",
+                f"Cannot execute because node {graph[node_id]['class_type']} does not exist.",
+                f"Node ID '#{node_id}'",
+            )
+    node_errors: dict[str, Any] = {}
+    for path in flat:
+        node_id, _, field = path.removeprefix(PROMPT_FIELD).partition(".")
+        if not path.startswith(PROMPT_FIELD) or not field.startswith(INPUT_PREFIX):
+            continue
+        name = field.removeprefix(INPUT_PREFIX)
+        entry = node_errors.setdefault(
+            node_id,
+            {
+                "errors": [],
+                "dependent_outputs": dependents(graph, node_id, pool),
+                "class_type": graph[node_id]["class_type"],
+            },
+        )
+        entry["errors"].append(not_in_list(graph, node_id, name, pool))
+    if node_errors:
+        return values_refused(node_errors)
+    message = next(iter(flat.values()), ["No node of the pool can run this prompt."])[0]
+    return comfy_error(400, "invalid_prompt", message, next(iter(flat), "prompt"))
 
 
-def node_problems(problems: Any) -> list[dict[str, Any]]:
+def not_in_list(graph: dict[str, Any], node_id: str, name: str, pool: Pool) -> dict[str, Any]:
+    """ComfyUI's "Value not in list" for a file no node has, with the choices the pool offers."""
+    class_name = graph[node_id]["class_type"]
+    value = graph[node_id]["inputs"][name]
+    info = pool.info(class_name)
+    spec = input_spec(class_name, name, {class_name: info}) if info is not None else None
+    choices = (combo_values(spec) if spec else None) or []
+    config: list[Any] | None = [choices, spec_options(spec) if spec else {}]
+    listed = str(choices)
+    if len(choices) >= LONG_LIST:
+        listed, config = f"(list of length {len(choices)})", None
+    return {
+        "type": "value_not_in_list",
+        "message": "Value not in list",
+        "details": f"{name}: '{value}' not in {listed}",
+        "extra_info": {"input_name": name, "input_config": config, "received_value": value},
+    }
+
+
+def dependents(graph: Any, node_id: str, pool: Pool) -> list[str]:
+    if not isinstance(graph, dict):
+        return []
+    return dependent_outputs(graph, node_id, lambda name: pool.is_output(name))
+
+
+def node_problems(problems: Any, graph: Any, node_id: str) -> list[dict[str, Any]]:
     found = []
     for path, messages in flatten_errors(problems).items():
         input_name = path[len(INPUT_PREFIX) :] if path.startswith(INPUT_PREFIX) else None
+        missing_source = input_name and linked_node_missing(graph, node_id, input_name)
         for message in messages:
-            if input_name and message == REQUIRED:
+            if missing_source:
+                found.append(
+                    {
+                        "type": "exception_during_validation",
+                        "message": "Exception when validating node",
+                        "details": repr(missing_source),
+                        "extra_info": {"exception_type": "KeyError", "traceback": []},
+                    }
+                )
+            elif input_name and message == REQUIRED:
                 found.append(
                     {
                         "type": "required_input_missing",
@@ -112,6 +191,17 @@ def node_problems(problems: Any) -> list[dict[str, Any]]:
                     {"type": "invalid_node", "message": message, "details": path, "extra_info": {}}
                 )
     return found
+
+
+def linked_node_missing(graph: Any, node_id: str, input_name: str) -> str | None:
+    """The node an input links to when the prompt has no such node (ComfyUI fails looking it
+    up, with a KeyError naming it)."""
+    node = graph.get(node_id) if isinstance(graph, dict) else None
+    inputs = node.get("inputs") if isinstance(node, dict) else None
+    value = inputs.get(input_name) if isinstance(inputs, dict) else None
+    if isinstance(value, list) and len(value) == 2 and str(value[0]) not in graph:
+        return str(value[0])
+    return None
 
 
 def class_type(graph: Any, node_id: Any) -> str | None:

@@ -37,6 +37,7 @@ from nodes.selectors import (
     pool_object_info_digests,
 )
 from workflows.comfyui_api.upload_parser import MAX_UPLOAD_BYTES
+from workflows.graphs.object_info import object_info as bundled_object_info
 
 T = TypeVar("T")
 JSON = "application/json; charset=utf-8"  # as ComfyUI labels its answers
@@ -178,6 +179,30 @@ object_infos = VersionedCopy(
     version=lambda: tuple(pool_object_info_digests()),
     build=_merge_stored,
 )
+
+
+class PoolClasses:
+    """The classes as the pool describes them, parsed as asked, for one request's checks."""
+
+    def __init__(self) -> None:
+        self._described = object_infos.current().classes
+        self._parsed: dict[str, dict[str, Any] | None] = {}
+
+    def info(self, class_type: str) -> dict[str, Any] | None:
+        """The class's `/object_info` description; None when no node of the pool has it (or
+        has said what it has)."""
+        if class_type not in self._parsed:
+            described = self._described.get(class_type)
+            self._parsed[class_type] = None if described is None else json.loads(described)
+        return self._parsed[class_type]
+
+    def is_output(self, class_type: str) -> bool:
+        """An output node, as the pool says or, for a class it does not describe, ComfyUI's
+        own core classes."""
+        info = self.info(class_type) or bundled_object_info().get(class_type) or {}
+        return bool(info.get("output_node"))
+
+
 model_folders_kept = VersionedCopy(
     version=pool_model_files_version,
     build=lambda version: (pool_model_folders(), True),

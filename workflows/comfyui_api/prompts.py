@@ -26,8 +26,8 @@ from comfy_router.parsers import StrictJSONParser
 from workflows.api.capacity import refuse_what_no_node_can_run
 from workflows.api.params import validate_submission
 from workflows.api.views import RETRY_AFTER_SECONDS, base_url
-from workflows.comfyui_api.errors import comfy_error, validation_answer, values_refused
-from workflows.comfyui_api.pool import object_infos
+from workflows.comfyui_api.errors import comfy_error, graph_refused, pool_refused, values_refused
+from workflows.comfyui_api.pool import PoolClasses
 from workflows.execution import run_requests
 from workflows.graphs.builders.file_inputs import FILE_INPUT_FOLDERS as FILE_INPUTS
 from workflows.graphs.comfyui_values import ValueErrors, value_errors
@@ -132,14 +132,18 @@ class PromptView(ComfyView):
         task_id = chosen_prompt_id(body.get("prompt_id"))
         if isinstance(task_id, Response):
             return task_id
+        pool = PoolClasses()
         try:
             submission = validate_submission({"type": "ComfyUI", "params": {"prompt": graph}})
-            refuse_what_no_node_can_run(submission)
         except serializers.ValidationError as invalid:
-            return validation_answer(invalid.detail, graph)
+            return graph_refused(invalid.detail, graph, pool)
+        try:
+            refuse_what_no_node_can_run(submission)
+        except serializers.ValidationError as missing:
+            return pool_refused(missing.detail, graph, pool)
         # As ComfyUI: refused when no output node passes, run for those that do (the node runs
         # only them), with the others' errors in the answer.
-        checked = pool_value_errors(graph)
+        checked = pool_value_errors(graph, pool)
         if checked.every_output_failed:
             return values_refused(checked.node_errors)
         try:
@@ -177,20 +181,13 @@ class PromptView(ComfyView):
         )
 
 
-def pool_value_errors(graph: dict[str, Any]) -> ValueErrors:
+def pool_value_errors(graph: dict[str, Any], pool: PoolClasses) -> ValueErrors:
     """ComfyUI's checks of the graph's values against the classes as the pool describes them
     (`/object_info`); the router's file inputs (model names, images, URLs) are the pool check's
     and the cache's, not these lists'."""
-    classes = object_infos.current().classes
-    parsed: dict[str, Any] = {}
-
-    def info_of(class_type: str) -> dict[str, Any] | None:
-        if class_type not in parsed:
-            described = classes.get(class_type)
-            parsed[class_type] = None if described is None else json.loads(described)
-        return parsed[class_type]
-
-    return value_errors(graph, info_of, lambda class_type, name: (class_type, name) in FILE_INPUTS)
+    return value_errors(
+        graph, pool.info, lambda class_type, name: (class_type, name) in FILE_INPUTS
+    )
 
 
 def prompt_answer(task_id: uuid.UUID) -> Response:

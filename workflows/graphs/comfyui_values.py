@@ -71,8 +71,25 @@ def value_errors(graph: dict[str, Any], info_of: ClassInfo, skipped: Skipped) ->
     return found
 
 
+def dependent_outputs(
+    graph: dict[str, Any], node_id: str, is_output: Callable[[str], bool]
+) -> list[str]:
+    """The output nodes that depend on `node_id` (itself, if it is one), in the graph's order."""
+    return [
+        output
+        for output, node in graph.items()
+        if isinstance(node, dict)
+        and isinstance(node.get("class_type"), str)
+        and is_output(node["class_type"])
+        and node_id in _reaching(graph, output)
+    ]
+
+
 def _sources(graph: dict[str, Any], node_id: str) -> list[str]:
-    inputs = graph[node_id].get("inputs") or {}
+    node = graph.get(node_id)
+    inputs = node.get("inputs") if isinstance(node, dict) else None
+    if not isinstance(inputs, dict):
+        return []  # a node the graph check refused
     return [
         str(value[0])
         for value in inputs.values()
