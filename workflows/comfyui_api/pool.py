@@ -11,10 +11,12 @@ and kept here as JSON, so a request costs one small query.
 from __future__ import annotations
 
 import json
+import math
 import os
 import posixpath
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -145,15 +147,22 @@ class VersionedCopy(Generic[T]):
         self._version, self._build = version, build
         self._lock = threading.Lock()
         self._kept: tuple[Hashable, T] | None = None
+        self._confirmed = -math.inf  # monotonic time the kept version was last read
 
-    def current(self) -> T:
+    def current(self, max_age: float = 0.0) -> T:
+        """The value for the version now; `max_age`: or the one kept, if its version was read
+        within that many seconds (no query at all)."""
+        kept = self._kept
+        if kept is not None and time.monotonic() - self._confirmed < max_age:
+            return kept[1]
         version = self._version()
         with self._lock:
             if self._kept is not None and self._kept[0] == version:
+                self._confirmed = time.monotonic()
                 return self._kept[1]
             value, whole = self._build(version)
             if whole:  # else built from less than the version says: built again next time
-                self._kept = (version, value)
+                self._kept, self._confirmed = (version, value), time.monotonic()
             return value
 
 
@@ -182,10 +191,11 @@ object_infos = VersionedCopy(
 
 
 class PoolClasses:
-    """The classes as the pool describes them, parsed as asked, for one request's checks."""
+    """The classes as the pool describes them, parsed as asked, for one request's checks.
+    `max_age`: a copy whose version was read that long ago will do (see `VersionedCopy`)."""
 
-    def __init__(self) -> None:
-        self._described = object_infos.current().classes
+    def __init__(self, max_age: float = 0.0) -> None:
+        self._described = object_infos.current(max_age).classes
         self._parsed: dict[str, dict[str, Any] | None] = {}
 
     def info(self, class_type: str) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from comfy_router.auth import Principal
 from comfy_router.parsers import StrictJSONParser
-from workflows.api.capacity import refuse_what_no_node_can_run
+from workflows.api.capacity import TRUSTED_FOR, refuse_what_no_node_can_run
 from workflows.api.params import validate_submission
 from workflows.api.views import RETRY_AFTER_SECONDS, base_url
 from workflows.comfyui_api.errors import comfy_error, graph_refused, pool_refused, values_refused
@@ -132,18 +132,20 @@ class PromptView(ComfyView):
         task_id = chosen_prompt_id(body.get("prompt_id"))
         if isinstance(task_id, Response):
             return task_id
-        pool = PoolClasses()
         try:
             submission = validate_submission({"type": "ComfyUI", "params": {"prompt": graph}})
         except serializers.ValidationError as invalid:
-            return graph_refused(invalid.detail, graph, pool)
+            return graph_refused(invalid.detail, graph, PoolClasses())
         try:
             refuse_what_no_node_can_run(submission)
         except serializers.ValidationError as missing:
-            return pool_refused(missing.detail, graph, pool)
+            return pool_refused(missing.detail, graph, PoolClasses())
         # As ComfyUI: refused when no output node passes, run for those that do (the node runs
-        # only them), with the others' errors in the answer.
-        checked = pool_value_errors(graph, pool)
+        # only them), with the others' errors in the answer. A copy of the pool's classes read
+        # in the last TRUSTED_FOR may accept; a refusal looks at the pool as it is.
+        checked = pool_value_errors(graph, PoolClasses(max_age=TRUSTED_FOR))
+        if checked.node_errors:
+            checked = pool_value_errors(graph, PoolClasses())
         if checked.every_output_failed:
             return values_refused(checked.node_errors)
         try:
