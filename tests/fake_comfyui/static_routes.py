@@ -52,7 +52,7 @@ def system_stats_body() -> dict[str, Any]:
             "required_frontend_version": "1.35.9",
             "installed_templates_version": "0.7.67",
             "required_templates_version": "0.7.67",
-            "python_version": "3.11.7",
+            "python_version": "3.11.7 (main, May  9 2026, 07:35:25) [GCC 12.2.0]",  # sys.version
             "pytorch_version": "2.14.1+cpu",
             "embedded_python": False,
             "argv": ["main.py", "--cpu"],
