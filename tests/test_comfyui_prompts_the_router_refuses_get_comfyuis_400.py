@@ -125,6 +125,12 @@ def test_a_prompt_refused_as_a_whole_has_comfyuis_error_type_and_no_node_errors(
     assert_nothing_ran(cluster, client)
 
 
+def test_an_empty_prompt_has_no_outputs_as_comfyui_says(cluster: Cluster) -> None:
+    _, recorded = recorded_refusal("err_no_output_node")
+    client = ScriptClient(cluster.router.url)
+    assert client.error("POST", "/prompt", {"prompt": {}}) == (400, recorded)
+
+
 def test_a_body_without_prompt_is_no_prompt_as_comfyui_words_it(cluster: Cluster) -> None:
     client = ScriptClient(cluster.router.url)
     _, recorded = recorded_refusal("err_request_shapes")

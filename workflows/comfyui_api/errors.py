@@ -89,7 +89,7 @@ def graph_refused(detail: Any, graph: Any, pool: Pool) -> Response:
     flat = flatten_errors(detail)
     path, messages = next(iter(flat.items()), ("body", ["Invalid prompt."]))
     message = messages[0]
-    if "no output node" in message:
+    if "no output node" in message or graph == {}:
         return comfy_error(400, "prompt_no_outputs", "Prompt has no outputs", "")
     return comfy_error(400, "invalid_prompt", message, path)
 
