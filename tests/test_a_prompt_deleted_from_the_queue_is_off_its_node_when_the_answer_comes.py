@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from websockets.sync.client import ClientConnection
 
 from tests.fake_comfyui import FakeComfyUIThread, PromptRecord
 from tests.support.cluster import Cluster, comfyui_body, sampler_graph, tiny_graph
@@ -33,6 +34,20 @@ def queued_on(node: FakeComfyUIThread) -> list[PromptRecord]:
     ]
 
 
+def sampling(client: ScriptClient, socket: ClientConnection, seed: int) -> str:
+    """A prompt that samples for as long as it is let (until interrupted)."""
+    running = client.queue_prompt(sampler_graph(seed=seed))["prompt_id"]
+    frames_until(socket, executing(running, "3"))
+    return running
+
+
+def queued_behind(node: FakeComfyUIThread, submit: Callable[[], str]) -> str:
+    """The id `submit` gives, once its prompt waits in the node's queue (queued ahead)."""
+    queued = submit()
+    wait_until(lambda: queued_on(node), "the second prompt is queued on the node")
+    return queued
+
+
 @pytest.fixture
 def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
     return cluster_factory(nodes=1, knobs=STUCK)
@@ -44,10 +59,9 @@ def test_a_prompt_deleted_from_the_queue_is_off_its_node_and_never_starts(
     [node] = cluster.nodes
     client = ScriptClient(cluster.router.url)
     with client.websocket() as socket:
-        running = client.queue_prompt(sampler_graph(seed=1))["prompt_id"]
-        frames_until(socket, executing(running, "3"))  # sampling, for as long as it is let
-        queued = client.queue_prompt(tiny_graph(seed=QUEUED_COLOR))["prompt_id"]
-        wait_until(lambda: queued_on(node), "the second is queued on the node")
+        running = sampling(client, socket, seed=1)
+        graph = tiny_graph(seed=QUEUED_COLOR)
+        queued = queued_behind(node, lambda: client.queue_prompt(graph)["prompt_id"])
 
         client.request("POST", "/queue", {"delete": [queued]})
 
@@ -75,10 +89,8 @@ def test_a_task_cancelled_while_queued_on_its_node_is_off_it_when_the_answer_com
     [node] = cluster.nodes
     client = ScriptClient(cluster.router.url)
     with client.websocket() as socket:
-        running = client.queue_prompt(sampler_graph(seed=2))["prompt_id"]
-        frames_until(socket, executing(running, "3"))
-        queued = cluster.submit(comfyui_body(tiny_graph(QUEUED_COLOR)))
-        wait_until(lambda: queued_on(node), "the task is queued on the node")
+        running = sampling(client, socket, seed=2)
+        queued = queued_behind(node, lambda: cluster.submit(comfyui_body(tiny_graph(QUEUED_COLOR))))
 
         with cluster.client() as api:
             assert api.delete(f"/workflow/{queued}").status_code == 200
