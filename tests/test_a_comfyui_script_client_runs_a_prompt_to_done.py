@@ -4,9 +4,9 @@ ComfyUI 0.8.0 gave them (trace `sd15_txt2img`: the same checkpoint, sampler and 
 previews asked for, a client without feature flags), at `/X` and at `/api/X`.
 
 What differs on purpose: `status` messages are the router's, about the pool (ComfyUI also sends
-one when a prompt starts), so they are left out of the order compared; and the `executed` of a
-node that saved files comes once the router has stored them, just before the end message, so
-after the prompt's last `progress_state` rather than before it.
+one when a prompt starts), so they are left out of the order compared. The `executed` of a node
+that saved files comes once the router has stored them, just before the end message; the
+`progress_state` that followed it on the node is held until then, so the order is ComfyUI's.
 """
 
 from __future__ import annotations
@@ -85,9 +85,17 @@ def test_a_prompt_runs_to_done_with_comfyuis_messages_in_comfyuis_order(
     # The kinds first appear in ComfyUI's order, and follow one another as there.
     expected = recorded_kinds(TRACE)
     assert first_appearances(kinds(frames)) == first_appearances(expected)
-    leave_out = ("status", "progress_state")
+    leave_out = ("status",)
     assert collapsed(kinds(frames), leave_out) == collapsed(expected, leave_out)
-    assert kinds(frames)[-3:] == ["execution_success", "status", "executing"]
+    assert kinds(frames)[-5:] == [
+        "executed",
+        "progress_state",
+        "execution_success",
+        "status",
+        "executing",
+    ]
+    final = next(m for m in reversed(messages) if m["type"] == "progress_state")
+    assert {node["state"] for node in final["data"]["nodes"].values()} == {"finished"}
     assert frames[-1]["data"] == {"node": None, "prompt_id": prompt_id}
     executed = next(m for m in messages if m["type"] == "executed")
     assert executed["data"]["node"] == "9"

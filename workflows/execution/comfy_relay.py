@@ -7,6 +7,11 @@ The node's prompt id becomes the task's id, in text messages and in the metadata
 node that saved files (the router fetches them first, and names them as its `/view` serves
 them), the end message (`execution_success`, `_error`, `_interrupted`) and the end marker
 (`executing` with no node). `status` messages are the router's own, about the whole pool.
+
+A `progress_state` that follows a held `executed` is held too, until another message passes
+(each is a snapshot of every node's state: the latest alone is kept). ComfyUI sends the prompt's
+last one after the `executed` of its output node: so does the ending, for a graph whose files
+are saved at its end.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class PromptRelay:
         # Between our prompt's first message and its end: ComfyUI sends some binary frames
         # (text, event 3) to every websocket on the node, ours too while another prompt runs.
         self.running = False
+        self.files_held = False  # an `executed` with files was held back, nothing passed since
+        self.progress_held: dict[str, Any] | None = None  # the latest progress_state since
 
     async def forward(self, message: str | bytes, event: Event) -> None:
         """Relays one frame from the node (the one `event` was decoded from) and notes what
@@ -79,12 +86,12 @@ class PromptRelay:
             # Most of a prompt's messages, passed on as they came with the task's id for the
             # node's: the node's prompt id is a UUID of ours, found nowhere else in them.
             self.running = True
-            await publish_comfy(
-                self.client_id,
-                self.submitter,
-                text=message.replace(self.node_prompt_id, self.prompt_id),
-                prompt_id=self.prompt_id,
-            )
+            text = message.replace(self.node_prompt_id, self.prompt_id)
+            if isinstance(event, ProgressState) and self.files_held:
+                self.progress_held = json.loads(text)["data"]
+                return
+            await self.release_progress()
+            await publish_comfy(self.client_id, self.submitter, text=text, prompt_id=self.prompt_id)
             return
         try:
             parsed = json.loads(message)
@@ -111,16 +118,31 @@ class PromptRelay:
             self.display_nodes[node] = str(data.get("display_node") or node)
             output = data.get("output")
             if isinstance(output, dict) and has_files(output):
+                self.files_held = True
                 return
         if kind in END_MESSAGES:
             return
         if kind == "executing" and isinstance(data, dict) and data.get("node") is None:
             return
         if self.client_id:
+            await self.release_progress()
             await publish_comfy(
                 self.client_id,
                 self.submitter,
                 text=json.dumps({"type": kind, "data": data}),
+                prompt_id=self.prompt_id,
+            )
+
+    async def release_progress(self) -> None:
+        """Passes on the progress_state held since a held `executed`, before another message:
+        the prompt goes on, and its client sees its progress in order."""
+        self.files_held = False
+        held, self.progress_held = self.progress_held, None
+        if held is not None and self.client_id:
+            await publish_comfy(
+                self.client_id,
+                self.submitter,
+                text=json.dumps({"type": "progress_state", "data": held}),
                 prompt_id=self.prompt_id,
             )
 
@@ -193,7 +215,10 @@ class PromptRelay:
             }
             for node_id in outputs
         }
-        return {"outputs": outputs, "meta": meta, "messages": self.messages}
+        recorded = {"outputs": outputs, "meta": meta, "messages": self.messages}
+        if self.progress_held is not None:
+            recorded["progress_state"] = self.progress_held  # for the ending, after `executed`
+        return recorded
 
 
 def file_key(node_id: str, item: dict[str, Any]) -> tuple[str, str, str, str]:

@@ -118,8 +118,8 @@ def status_message(queue_remaining: int, sid: str | None = None) -> dict[str, An
 def closing_texts(task: Task, queue_remaining: int) -> list[str]:
     """What a ComfyUI websocket client hears once the task has ended, as the frames' JSON, in
     ComfyUI's order: `executed` of each node that made files (held back until the router stored
-    them, so the names it gives are ones `/view` serves), the end message, `status`, and the end
-    marker."""
+    them, so the names it gives are ones `/view` serves), the prompt's last `progress_state` if
+    it came after them, the end message, `status`, and the end marker."""
     prompt_id = str(task.id)
     messages: list[dict[str, Any]] = []
     if task.status == Task.Status.DONE:
@@ -138,6 +138,9 @@ def closing_texts(task: Task, queue_remaining: int) -> list[str]:
                         },
                     }
                 )
+    held = (task.comfy_history or {}).get("progress_state")
+    if isinstance(held, dict):  # see `workflows.execution.comfy_relay`
+        messages.append({"type": "progress_state", "data": held})
     kind, data = end_message(task)
     messages.append({"type": kind, "data": data})
     messages.append(status_message(queue_remaining))
