@@ -45,7 +45,8 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _summary(detail: dict[str, list[str]]) -> str:
+def error_summary(detail: dict[str, list[str]]) -> str:
+    """One line for flattened errors (`flatten_errors`): the first, naming its field."""
     if not detail:
         return "Invalid request."
     path, messages = next(iter(detail.items()))
@@ -79,7 +80,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     if isinstance(exc, exceptions.ValidationError):
         detail = flatten_errors(exc.detail)
-        response.data = error_body(_summary(detail), detail)
+        response.data = error_body(error_summary(detail), detail)
     elif isinstance(exc, exceptions.MethodNotAllowed):
         request, view = context["request"], context["view"]
         response.data = method_not_allowed_body(

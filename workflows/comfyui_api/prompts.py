@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from comfy_router.auth import Principal
+from comfy_router.errors import error_summary, flatten_errors
 from comfy_router.parsers import StrictJSONParser
 from workflows.api.capacity import TRUSTED_FOR, refuse_what_no_node_can_run
 from workflows.api.params import validate_submission
@@ -63,18 +64,11 @@ class ComfyView(APIView):
         if isinstance(exc, exceptions.APIException) and not isinstance(
             exc, exceptions.MethodNotAllowed
         ):
-            return comfy_error(exc.status_code, exc.default_code, detail_text(exc.detail))
+            # A ValidationError's detail is a list (or a dict by field): in words, as the
+            # router's own errors put it, not its repr.
+            message = error_summary(flatten_errors(exc.detail))
+            return comfy_error(exc.status_code, exc.default_code, message)
         return super().handle_exception(exc)
-
-
-def detail_text(detail: Any) -> str:
-    """An exception's detail as one line of text: a `ValidationError` holds a list (or a dict by
-    field) of messages, whose repr is no message for a client to show."""
-    if isinstance(detail, dict):
-        return "; ".join(f"{field}: {detail_text(value)}" for field, value in detail.items())
-    if isinstance(detail, list):
-        return "; ".join(detail_text(item) for item in detail)
-    return str(detail)
 
 
 def principal(request: Request) -> Principal:
@@ -141,11 +135,8 @@ class PromptView(ComfyView):
         except serializers.ValidationError as missing:
             return pool_refused(missing.detail, graph, PoolClasses())
         # As ComfyUI: refused when no output node passes, run for those that do (the node runs
-        # only them), with the others' errors in the answer. A copy of the pool's classes read
-        # in the last TRUSTED_FOR may accept; a refusal looks at the pool as it is.
-        checked = pool_value_errors(graph, PoolClasses(max_age=TRUSTED_FOR))
-        if checked.node_errors:
-            checked = pool_value_errors(graph, PoolClasses())
+        # only them), with the others' errors in the answer.
+        checked = pool_value_errors(graph)
         if checked.every_output_failed:
             return values_refused(checked.node_errors)
         try:
@@ -183,13 +174,17 @@ class PromptView(ComfyView):
         )
 
 
-def pool_value_errors(graph: dict[str, Any], pool: PoolClasses) -> ValueErrors:
+def pool_value_errors(graph: dict[str, Any]) -> ValueErrors:
     """ComfyUI's checks of the graph's values against the classes as the pool describes them
     (`/object_info`); the router's file inputs (model names, images, URLs) are the pool check's
-    and the cache's, not these lists'."""
-    return value_errors(
-        graph, pool.info, lambda class_type, name: (class_type, name) in FILE_INPUTS
-    )
+    and the cache's, not these lists'. As the pool check does, a copy of the pool's classes read
+    in the last TRUSTED_FOR may accept; errors are looked for again in the pool as it is."""
+
+    def checked(pool: PoolClasses) -> ValueErrors:
+        return value_errors(graph, pool.info, lambda node, name: (node, name) in FILE_INPUTS)
+
+    found = checked(PoolClasses(max_age=TRUSTED_FOR))
+    return checked(PoolClasses()) if found.node_errors else found
 
 
 def prompt_answer(task_id: uuid.UUID) -> Response:
