@@ -8,26 +8,19 @@ a class type, a class no node has, a link to a node not in the prompt, a model n
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from rest_framework.response import Response
 
 from comfy_router.errors import flatten_errors
-from workflows.graphs.comfyui_values import LONG_LIST, dependent_outputs
+from workflows.comfyui_api.pool import PoolClasses
+from workflows.graphs.comfyui_values import dependent_outputs, not_in_list
 from workflows.graphs.object_info import combo_values, input_spec, spec_options
 
 INPUT_PREFIX = "inputs."
 PROMPT_FIELD = "params.prompt."
 CLASS_FIELD = ".class_type"
 REQUIRED = "This input is required."  # the graph check's word for what ComfyUI calls missing
-
-
-class Pool(Protocol):
-    """The classes as the pool describes them (`workflows.comfyui_api.pool.PoolClasses`)."""
-
-    def info(self, class_type: str) -> dict[str, Any] | None: ...
-
-    def is_output(self, class_type: str) -> bool: ...
 
 
 def comfy_error(
@@ -62,7 +55,7 @@ def values_refused(node_errors: dict[str, Any]) -> Response:
     return answer
 
 
-def graph_refused(detail: Any, graph: Any, pool: Pool) -> Response:
+def graph_refused(detail: Any, graph: Any, pool: PoolClasses) -> Response:
     """The 400 for a prompt the router's graph check refused (DRF's `detail` of the submission
     `{"type": "ComfyUI", "params": {"prompt": graph}}`)."""
     if isinstance(graph, dict):
@@ -94,7 +87,7 @@ def graph_refused(detail: Any, graph: Any, pool: Pool) -> Response:
     return comfy_error(400, "invalid_prompt", message, path)
 
 
-def pool_refused(detail: Any, graph: dict[str, Any], pool: Pool) -> Response:
+def pool_refused(detail: Any, graph: dict[str, Any], pool: PoolClasses) -> Response:
     """The 400 for a prompt naming what no node of the pool has (`workflows.api.capacity`): a
     class is ComfyUI's "does not exist", a model file its "Value not in list" with the choices
     the pool offers."""
@@ -121,36 +114,29 @@ def pool_refused(detail: Any, graph: dict[str, Any], pool: Pool) -> Response:
                 "class_type": graph[node_id]["class_type"],
             },
         )
-        entry["errors"].append(not_in_list(graph, node_id, name, pool))
+        entry["errors"].append(file_not_in_list(graph, node_id, name, pool))
     if node_errors:
         return values_refused(node_errors)
     message = next(iter(flat.values()), ["No node of the pool can run this prompt."])[0]
     return comfy_error(400, "invalid_prompt", message, next(iter(flat), "prompt"))
 
 
-def not_in_list(graph: dict[str, Any], node_id: str, name: str, pool: Pool) -> dict[str, Any]:
+def file_not_in_list(
+    graph: dict[str, Any], node_id: str, name: str, pool: PoolClasses
+) -> dict[str, Any]:
     """ComfyUI's "Value not in list" for a file no node has, with the choices the pool offers."""
     class_name = graph[node_id]["class_type"]
-    value = graph[node_id]["inputs"][name]
     info = pool.info(class_name)
     spec = input_spec(class_name, name, {class_name: info}) if info is not None else None
     choices = (combo_values(spec) if spec else None) or []
-    config: list[Any] | None = [choices, spec_options(spec) if spec else {}]
-    listed = str(choices)
-    if len(choices) >= LONG_LIST:
-        listed, config = f"(list of length {len(choices)})", None
-    return {
-        "type": "value_not_in_list",
-        "message": "Value not in list",
-        "details": f"{name}: '{value}' not in {listed}",
-        "extra_info": {"input_name": name, "input_config": config, "received_value": value},
-    }
+    options = spec_options(spec) if spec else {}
+    return not_in_list(name, [choices, options], graph[node_id]["inputs"][name])
 
 
-def dependents(graph: Any, node_id: str, pool: Pool) -> list[str]:
+def dependents(graph: Any, node_id: str, pool: PoolClasses) -> list[str]:
     if not isinstance(graph, dict):
         return []
-    return dependent_outputs(graph, node_id, lambda name: pool.is_output(name))
+    return dependent_outputs(graph, node_id, pool.is_output)
 
 
 def node_problems(problems: Any, graph: Any, node_id: str) -> list[dict[str, Any]]:

@@ -175,6 +175,13 @@ def value_problem(name: str, spec: list[Any], value: Any) -> dict[str, Any] | No
     choices = combo_values(spec)
     if choices is None or _is_choice(value, choices):
         return None
+    return not_in_list(name, [choices, options], value)
+
+
+def not_in_list(name: str, spec: list[Any], value: Any) -> dict[str, Any]:
+    """ComfyUI's "Value not in list" for the choice input `name` declared as `spec` (`[choices,
+    options]`); a list of LONG_LIST choices or more is given as its length."""
+    choices = spec[0]
     listed: str = str(choices)
     config: list[Any] | None = spec
     if len(choices) >= LONG_LIST:
