@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -59,6 +59,18 @@ class ObjectInfoJSON:
 
     classes: dict[str, bytes]
     whole: bytes
+    # Descriptions parsed for the checks of `POST /prompt`, each once for this version of the
+    # pool (read only: shared by every request that checks against this version).
+    _parsed: dict[str, dict[str, Any] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def parsed(self, class_type: str) -> dict[str, Any] | None:
+        """The class's description, parsed; None for a class no node of the pool has."""
+        if class_type not in self._parsed:
+            described = self.classes.get(class_type)
+            self._parsed[class_type] = None if described is None else json.loads(described)
+        return self._parsed[class_type]
 
 
 def merge_object_infos(answers: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -191,20 +203,16 @@ object_infos = VersionedCopy(
 
 
 class PoolClasses:
-    """The classes as the pool describes them, parsed as asked, for one request's checks.
-    `max_age`: a copy whose version was read that long ago will do (see `VersionedCopy`)."""
+    """The classes as the pool describes them, for one request's checks. `max_age`: a copy
+    whose version was read that long ago will do (see `VersionedCopy`)."""
 
     def __init__(self, max_age: float = 0.0) -> None:
-        self._described = object_infos.current(max_age).classes
-        self._parsed: dict[str, dict[str, Any] | None] = {}
+        self._described = object_infos.current(max_age)
 
     def info(self, class_type: str) -> dict[str, Any] | None:
         """The class's `/object_info` description; None when no node of the pool has it (or
         has said what it has)."""
-        if class_type not in self._parsed:
-            described = self._described.get(class_type)
-            self._parsed[class_type] = None if described is None else json.loads(described)
-        return self._parsed[class_type]
+        return self._described.parsed(class_type)
 
     def is_output(self, class_type: str) -> bool:
         """An output node, as the pool says or, for a class it does not describe, ComfyUI's
