@@ -77,7 +77,7 @@ def test_a_prompt_with_one_good_output_runs_it_and_names_the_others_errors(
     assert list(entry["outputs"]) == ["2"]
 
 
-def test_a_url_given_for_a_model_is_no_choice_to_check(cluster: Cluster) -> None:
+def test_a_url_given_for_a_file_input_is_no_choice_to_check(cluster: Cluster) -> None:
     """File inputs are the router's: a URL is fetched into the cache and named there, and a
     model name is checked against what the nodes have, not against a list of choices."""
     client = ScriptClient(cluster.router.url)

@@ -178,10 +178,10 @@ def masked(original: bytes, mask: bytes) -> bytes:
     return out.getvalue()
 
 
-def remove_abandoned_staging(now: float | None = None) -> int:
+def remove_abandoned_staging() -> int:
     """Removes the staged uploads of the input folder untouched for ABANDONED_AFTER (a process
     killed while it streamed or placed one); answers how many."""
-    now = time.time() if now is None else now
+    now = time.time()
     removed = 0
     for path in input_root().glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):  # placed or removed meanwhile
